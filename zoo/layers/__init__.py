@@ -1,0 +1,25 @@
+"""Building blocks shared by every zoo model family."""
+
+from zoo.layers.attention import MultiHeadAttention
+from zoo.layers.embeddings import (
+    PositionEmbedding,
+    ReversibleEmbedding,
+    SinusoidalPositionEmbedding,
+)
+from zoo.layers.feed_forward import FeedForward
+from zoo.layers.transformer_blocks import (
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+    causal_attention_mask,
+)
+
+__all__ = [
+    "FeedForward",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "ReversibleEmbedding",
+    "SinusoidalPositionEmbedding",
+    "TransformerDecoderBlock",
+    "TransformerEncoderBlock",
+    "causal_attention_mask",
+]

@@ -1,0 +1,121 @@
+"""Multi-head attention with an optional key/value cache.
+
+One implementation serves the Transformer's encoder, decoder self-attention
+(cached during decoding) and cross-attention, BERT and ViT.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MultiHeadAttention(keras.layers.Layer):
+    """Scaled dot-product attention over `num_heads` heads (Vaswani et al., 2017).
+
+    Query, key, value and output projections are separate `Dense` layers with
+    bias, so a layer of width `d` holds `4 * (d * d + d)` parameters.
+
+    Args:
+        num_heads: int. Number of heads; must divide the input width.
+        dropout: float. Dropout on the attention probabilities.
+
+    Call arguments:
+        query: `[batch, q_len, dim]`.
+        value: `[batch, k_len, dim]`, or `None` for self-attention.
+        attention_mask: bool `[batch, q_len, k_len]` (or broadcastable); `True`
+            where a query may attend to a key.
+        cache: `[batch, 2, max_len, heads, head_dim]` keys and values. With
+            `cache_update_index`, the keys and values of `query` are written
+            into it at that position (incremental self-attention) and the call
+            returns `(output, cache)`. Without it, the cache is read as is
+            (precomputed cross-attention keys and values).
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = MultiHeadAttention(num_heads=2)
+    >>> tuple(layer(np.zeros((1, 3, 8), "float32")).shape)
+    (1, 3, 8)
+    """
+
+    def __init__(self, num_heads, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_heads) <= 0:
+            raise ValueError(f"num_heads must be positive, got {num_heads}.")
+        self.num_heads = int(num_heads)
+        self.dropout = float(dropout)
+
+    def build(self, query_shape, value_shape=None):
+        dim = query_shape[-1]
+        if dim % self.num_heads:
+            raise ValueError(
+                f"The hidden size {dim} must be divisible by num_heads={self.num_heads}."
+            )
+        self.head_dim = dim // self.num_heads
+        value_shape = value_shape or query_shape
+        self.query_dense = keras.layers.Dense(dim, name="query", dtype=self.dtype_policy)
+        self.key_dense = keras.layers.Dense(dim, name="key", dtype=self.dtype_policy)
+        self.value_dense = keras.layers.Dense(dim, name="value", dtype=self.dtype_policy)
+        self.output_dense = keras.layers.Dense(dim, name="attention_output", dtype=self.dtype_policy)
+        self.query_dense.build(query_shape)
+        self.key_dense.build(value_shape)
+        self.value_dense.build(value_shape)
+        self.output_dense.build(query_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def _split_heads(self, x):
+        shape = ops.shape(x)
+        return ops.reshape(x, (shape[0], shape[1], self.num_heads, self.head_dim))
+
+    def project_key_value(self, value):
+        """Keys and values of `value` stacked as a cache `[batch, 2, len, heads, head_dim]`."""
+        key = self._split_heads(self.key_dense(value))
+        val = self._split_heads(self.value_dense(value))
+        return ops.stack([key, val], axis=1)
+
+    def call(
+        self,
+        query,
+        value=None,
+        attention_mask=None,
+        cache=None,
+        cache_update_index=None,
+        training=None,
+    ):
+        q = self._split_heads(self.query_dense(query))
+        if cache is not None and cache_update_index is None:
+            key, val = cache[:, 0], cache[:, 1]
+        else:
+            kv = self.project_key_value(query if value is None else value)
+            if cache is not None:
+                start = [0, 0, cache_update_index, 0, 0]
+                cache = ops.slice_update(cache, start, ops.cast(kv, cache.dtype))
+                kv = cache
+            key, val = kv[:, 0], kv[:, 1]
+
+        q = q * ops.cast(1.0 / math.sqrt(self.head_dim), q.dtype)
+        scores = ops.einsum("bqnh,bknh->bnqk", q, key)
+        scores = ops.cast(scores, "float32")
+        if attention_mask is not None:
+            mask = ops.expand_dims(ops.cast(attention_mask, "bool"), axis=1)
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        probs = ops.softmax(scores, axis=-1)
+        probs = ops.cast(probs, self.compute_dtype)
+        probs = self.dropout_layer(probs, training=training)
+        out = ops.einsum("bnqk,bknh->bqnh", probs, val)
+        shape = ops.shape(out)
+        out = ops.reshape(out, (shape[0], shape[1], self.num_heads * self.head_dim))
+        out = self.output_dense(out)
+        if cache is not None and cache_update_index is not None:
+            return out, cache
+        return out
+
+    def compute_output_shape(self, query_shape, value_shape=None):
+        return query_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_heads": self.num_heads, "dropout": self.dropout})
+        return config

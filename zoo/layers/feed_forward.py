@@ -1,0 +1,56 @@
+"""The position-wise feed-forward network of a transformer block."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FeedForward(keras.layers.Layer):
+    """`Dense(intermediate_dim, activation) -> Dropout -> Dense(dim)`.
+
+    Args:
+        intermediate_dim: int. Width of the hidden layer.
+        activation: str. Activation of the hidden layer ("relu", "gelu", ...).
+            Keras' "gelu" is the exact (erf) form, as in BERT and ViT.
+        dropout: float. Dropout after the activation.
+
+    Example:
+
+    >>> import numpy as np
+    >>> tuple(FeedForward(16)(np.zeros((2, 3, 8), "float32")).shape)
+    (2, 3, 8)
+    """
+
+    def __init__(self, intermediate_dim, activation="relu", dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if int(intermediate_dim) <= 0:
+            raise ValueError(f"intermediate_dim must be positive, got {intermediate_dim}.")
+        self.intermediate_dim = int(intermediate_dim)
+        self.activation = activation
+        self.dropout = float(dropout)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.inner = keras.layers.Dense(
+            self.intermediate_dim, activation=self.activation, name="intermediate", dtype=self.dtype_policy
+        )
+        self.outer = keras.layers.Dense(dim, name="output", dtype=self.dtype_policy)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.inner.build(input_shape)
+        self.outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+
+    def call(self, x, training=None):
+        return self.outer(self.dropout_layer(self.inner(x), training=training))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "activation": self.activation,
+                "dropout": self.dropout,
+            }
+        )
+        return config

@@ -1,0 +1,252 @@
+"""Transformer encoder and decoder blocks, shared by the Transformer, BERT and ViT.
+
+Both blocks support post-LN (the original Transformer and BERT) and pre-LN
+(`normalize_first=True`, as in ViT and most modern seq2seq models).
+"""
+
+import keras
+from keras import ops
+
+from zoo.layers.attention import MultiHeadAttention
+from zoo.layers.feed_forward import FeedForward
+
+
+def padding_to_attention_mask(padding_mask, query_length=None):
+    """`[batch, k_len]` padding mask -> `[batch, 1 or q_len, k_len]` attention mask."""
+    mask = ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)
+    return mask
+
+
+def causal_attention_mask(query_length, key_length=None, offset=0):
+    """`[1, q_len, k_len]` mask: query `i` (at absolute position `offset + i`) sees keys `<= offset + i`."""
+    key_length = query_length if key_length is None else key_length
+    rows = ops.arange(query_length)[:, None] + offset
+    cols = ops.arange(key_length)[None, :]
+    return ops.expand_dims(rows >= cols, axis=0)
+
+
+class _Block(keras.layers.Layer):
+    """Shared argument handling of the two blocks."""
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        normalize_first=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for arg, value in (("num_heads", num_heads), ("intermediate_dim", intermediate_dim)):
+            if int(value) <= 0:
+                raise ValueError(f"{arg} must be positive, got {value}.")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        self.num_heads = int(num_heads)
+        self.intermediate_dim = int(intermediate_dim)
+        self.dropout = float(dropout)
+        self.activation = activation
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.normalize_first = bool(normalize_first)
+
+    def _norm(self, name):
+        return keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy
+        )
+
+    def _residual(self, x, sublayer_fn, norm, training):
+        """`x + f(norm(x))` (pre-LN) or `norm(x + f(x))` (post-LN), with dropout on f."""
+        if self.normalize_first:
+            return x + self.dropout_layer(sublayer_fn(norm(x)), training=training)
+        return norm(x + self.dropout_layer(sublayer_fn(x), training=training))
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "activation": self.activation,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "normalize_first": self.normalize_first,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerEncoderBlock(_Block):
+    """Self-attention and feed-forward, each with a residual and a layer norm.
+
+    Args:
+        num_heads: int. Attention heads; must divide the input width.
+        intermediate_dim: int. Feed-forward width.
+        dropout: float. Dropout on attention probabilities and sublayer outputs.
+        activation: str. Feed-forward activation.
+        layer_norm_epsilon: float.
+        normalize_first: bool. Pre-LN when True, post-LN when False.
+
+    Call arguments:
+        x: `[batch, length, dim]`.
+        padding_mask: bool `[batch, length]`, True at real tokens.
+
+    Example:
+
+    >>> import numpy as np
+    >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
+    >>> tuple(block(np.zeros((1, 4, 8), "float32")).shape)
+    (1, 4, 8)
+    """
+
+    def build(self, x_shape):
+        input_shape = x_shape
+        self.attention = MultiHeadAttention(
+            self.num_heads, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy
+        )
+        self.attention.build(input_shape)
+        self.attention_norm = self._norm("self_attention_norm")
+        self.attention_norm.build(input_shape)
+        self.feed_forward = FeedForward(
+            self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+            name="feed_forward",
+            dtype=self.dtype_policy,
+        )
+        self.feed_forward.build(input_shape)
+        self.feed_forward_norm = self._norm("feed_forward_norm")
+        self.feed_forward_norm.build(input_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def call(self, x, padding_mask=None, training=None):
+        mask = None if padding_mask is None else padding_to_attention_mask(padding_mask)
+        x = self._residual(
+            x,
+            lambda h: self.attention(h, attention_mask=mask, training=training),
+            self.attention_norm,
+            training,
+        )
+        return self._residual(
+            x,
+            lambda h: self.feed_forward(h, training=training),
+            self.feed_forward_norm,
+            training,
+        )
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerDecoderBlock(_Block):
+    """Causal self-attention, cross-attention over the encoder, and feed-forward.
+
+    Arguments are those of `TransformerEncoderBlock`.
+
+    Call arguments:
+        x: `[batch, length, dim]` decoder states.
+        encoder_outputs: `[batch, src_length, dim]`.
+        decoder_padding_mask: bool `[batch, length]`.
+        encoder_padding_mask: bool `[batch, src_length]`.
+        self_attention_cache: `[batch, 2, max_len, heads, head_dim]`; with
+            `cache_update_index`, `x` holds the tokens at that position and the
+            call returns `(x, updated_cache)`.
+        cross_attention_cache: precomputed encoder keys and values
+            (`block.cross_attention.project_key_value(encoder_outputs)`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    >>> tuple(block(np.zeros((1, 4, 8), "float32"), np.zeros((1, 5, 8), "float32")).shape)
+    (1, 4, 8)
+    """
+
+    def build(self, x_shape, encoder_outputs_shape=None):
+        input_shape = x_shape
+        encoder_shape = encoder_outputs_shape or x_shape
+        self.self_attention = MultiHeadAttention(
+            self.num_heads, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy
+        )
+        self.self_attention.build(input_shape)
+        self.self_attention_norm = self._norm("self_attention_norm")
+        self.self_attention_norm.build(input_shape)
+        self.cross_attention = MultiHeadAttention(
+            self.num_heads, dropout=self.dropout, name="cross_attention", dtype=self.dtype_policy
+        )
+        self.cross_attention.build(input_shape, encoder_shape)
+        self.cross_attention_norm = self._norm("cross_attention_norm")
+        self.cross_attention_norm.build(input_shape)
+        self.feed_forward = FeedForward(
+            self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+            name="feed_forward",
+            dtype=self.dtype_policy,
+        )
+        self.feed_forward.build(input_shape)
+        self.feed_forward_norm = self._norm("feed_forward_norm")
+        self.feed_forward_norm.build(input_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def call(
+        self,
+        x,
+        encoder_outputs=None,
+        decoder_padding_mask=None,
+        encoder_padding_mask=None,
+        self_attention_cache=None,
+        cache_update_index=None,
+        cross_attention_cache=None,
+        training=None,
+    ):
+        length = ops.shape(x)[1]
+        if self_attention_cache is not None:
+            # Incremental decoding: queries at `cache_update_index`, keys over the cache.
+            max_len = ops.shape(self_attention_cache)[2]
+            self_mask = causal_attention_mask(length, max_len, offset=cache_update_index)
+        else:
+            self_mask = causal_attention_mask(length)
+            if decoder_padding_mask is not None:
+                self_mask = ops.logical_and(
+                    self_mask, padding_to_attention_mask(decoder_padding_mask)
+                )
+        cross_mask = None
+        if encoder_padding_mask is not None:
+            cross_mask = padding_to_attention_mask(encoder_padding_mask)
+
+        new_cache = []
+
+        def self_attend(h):
+            if self_attention_cache is None:
+                return self.self_attention(h, attention_mask=self_mask, training=training)
+            out, cache = self.self_attention(
+                h,
+                attention_mask=self_mask,
+                cache=self_attention_cache,
+                cache_update_index=cache_update_index,
+                training=training,
+            )
+            new_cache.append(cache)
+            return out
+
+        def cross_attend(h):
+            return self.cross_attention(
+                h,
+                encoder_outputs,
+                attention_mask=cross_mask,
+                cache=cross_attention_cache,
+                training=training,
+            )
+
+        x = self._residual(x, self_attend, self.self_attention_norm, training)
+        x = self._residual(x, cross_attend, self.cross_attention_norm, training)
+        x = self._residual(
+            x, lambda h: self.feed_forward(h, training=training), self.feed_forward_norm, training
+        )
+        if self_attention_cache is not None:
+            return x, new_cache[0]
+        return x

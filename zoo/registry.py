@@ -1,0 +1,95 @@
+"""One registry type for everything zoo names: models, benchmarks, recipes.
+
+A `Registry` maps names to entries. It refuses duplicate names, lists names
+with shell-style wildcards in natural order, and answers an unknown name with
+the closest registered ones.
+
+Example:
+
+>>> from zoo.registry import Registry
+>>> colours = Registry("colour")
+>>> _ = colours.register("red", {"rgb": (255, 0, 0)})
+>>> colours.names("r*")
+['red']
+>>> colours.get("rde")
+Traceback (most recent call last):
+...
+zoo.registry.UnknownNameError: Unknown colour 'rde'. Did you mean: 'red'? Known colours: red.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from typing import Any, Iterator
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that is not registered; the message lists close names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message.
+        return str(self.args[0])
+
+
+class DuplicateNameError(ValueError):
+    """Raised when a name is registered twice."""
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders `vit_2` before `vit_10`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+class Registry:
+    """A strict, typo-tolerant name -> entry mapping.
+
+    Args:
+        kind: str. What the entries are ("model", "benchmark", ...); used in
+            error messages.
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Any] = {}
+
+    def register(self, name: str, entry: Any) -> Any:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"A {self.kind} name must be a non-empty string, got {name!r}.")
+        if name in self._entries:
+            raise DuplicateNameError(
+                f"The {self.kind} name '{name}' is already registered; choose another name."
+            )
+        self._entries[name] = entry
+        return entry
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        names = self._entries.keys()
+        if pattern:
+            names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        return sorted(names, key=natural_key)
+
+    def closest(self, name: str, n: int = 5) -> list[str]:
+        return difflib.get_close_matches(name, list(self._entries), n=n, cutoff=0.5)
+
+    def get(self, name: str) -> Any:
+        try:
+            return self._entries[name]
+        except KeyError:
+            pass
+        close = self.closest(str(name))
+        hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+        known = self.names()
+        listing = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
+        raise UnknownNameError(
+            f"Unknown {self.kind} '{name}'.{hint} Known {self.kind}s: {listing}."
+        ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
