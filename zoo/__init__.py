@@ -1,0 +1,21 @@
+"""zoo: a Keras 3 model zoo with an evaluation harness and a published leaderboard.
+
+>>> import zoo
+>>> "bert_base" in zoo.list_models()
+True
+"""
+
+from zoo.models.catalog import build, describe, list_models, load_model
+from zoo.registry import DuplicateNameError, UnknownNameError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DuplicateNameError",
+    "UnknownNameError",
+    "__version__",
+    "build",
+    "describe",
+    "list_models",
+    "load_model",
+]

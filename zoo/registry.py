@@ -70,7 +70,10 @@ class Registry:
         return sorted(names, key=natural_key)
 
     def closest(self, name: str, n: int = 5) -> list[str]:
-        return difflib.get_close_matches(name, list(self._entries), n=n, cutoff=0.5)
+        """Names that extend `name` first (`vit_tiny` -> `vit_tiny_patch4_28`), then similar ones."""
+        prefixed = sorted((k for k in self._entries if k.startswith(name)), key=natural_key)
+        similar = difflib.get_close_matches(name, list(self._entries), n=n, cutoff=0.5)
+        return list(dict.fromkeys(prefixed + similar))[:n]
 
     def get(self, name: str) -> Any:
         try:

@@ -251,7 +251,8 @@ class TransformerSeq2Seq(keras.Model):
 
         Returns:
             int32 `[batch, max_length]`: the tokens after the start token,
-            the end token included, then `pad_id`.
+            the end token included, then `pad_id`. The pad and start tokens
+            are never produced.
         """
         if max_length is None:
             max_length = self.max_sequence_length - 1
@@ -284,9 +285,15 @@ class TransformerSeq2Seq(keras.Model):
             state = decoding.tile_beams(state, beam_width)
             constants = decoding.tile_beams(constants, beam_width)
         step = self._cached_step if use_cache else self._uncached_step
+        # The pad and start tokens are never produced.
+        vocab = self.target_vocabulary_size or self.vocabulary_size
+        banned = tf.reduce_any(
+            tf.equal(tf.range(vocab)[:, None], [[self.pad_id, self.start_id]]), axis=1
+        )
 
         def step_fn(tokens, index, state):
-            return step(tokens, index, state, **constants)
+            logits, state = step(tokens, index, state, **constants)
+            return tf.where(banned[None, :], tf.constant(-1e9, logits.dtype), logits), state
 
         search_args = dict(
             batch_size=batch_size,

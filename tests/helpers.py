@@ -1,0 +1,88 @@
+"""Shared checks that every model family runs (in the spirit of KerasHub's TestCase)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+
+import zoo
+
+TINY_MODELS = {
+    # name: (build kwargs, function making a batch of inputs)
+    "transformer_tiny": {"vocabulary_size": 40},
+    "bert_tiny": {"vocabulary_size": 60, "max_sequence_length": 32},
+    "vit_tiny_patch4_28": {"num_layers": 2},
+    "vit_tiny_patch2_8": {"num_layers": 2},
+    "vae_tiny": {"image_size": 8},
+    "ae_tiny": {"image_size": 8},
+}
+
+
+def example_inputs(model, batch=3, seed=0):
+    """A batch of valid inputs for any zoo model, with some padding for text models."""
+    rng = np.random.default_rng(seed)
+    config = model.get_config()
+    if hasattr(model, "generate"):
+        vocab = config["vocabulary_size"]
+        src = rng.integers(3, vocab, size=(batch, 7)).astype("int32")
+        src[0, 5:] = 0
+        tgt = rng.integers(3, vocab, size=(batch, 6)).astype("int32")
+        tgt[:, 0] = config["start_id"]
+        tgt[1, 4:] = 0
+        return {"encoder_token_ids": src, "decoder_token_ids": tgt}
+    if "num_segments" in config:
+        vocab = config["vocabulary_size"]
+        ids = rng.integers(7, vocab, size=(batch, 9)).astype("int32")
+        ids[:, 0] = 4
+        ids[0, 6:] = 0
+        x = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": (ids > 0).astype("int32")}
+        if "mask_positions" in [i.name for i in model.inputs]:
+            x["mask_positions"] = np.array([[1, 2]] * batch, "int32")
+        return x
+    size = config["image_size"]
+    h, w = (size, size) if isinstance(size, int) else size
+    return rng.random((batch, h, w, config["num_channels"])).astype("float32")
+
+
+def as_numpy(outputs):
+    if isinstance(outputs, dict):
+        return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
+    return keras.ops.convert_to_numpy(outputs)
+
+
+def assert_outputs_equal(a, b, atol=0.0):
+    a, b = as_numpy(a), as_numpy(b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], atol=atol, rtol=0, err_msg=key)
+    else:
+        np.testing.assert_allclose(a, b, atol=atol, rtol=0)
+
+
+def run_in_fresh_python(code, timeout=300):
+    """Runs `code` in a new interpreter (no state shared with the test process)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def config_round_trip(model):
+    """`from_config(json(get_config()))` rebuilds the same configuration."""
+    config = json.loads(json.dumps(model.get_config()))
+    rebuilt = type(model).from_config(config)
+    assert rebuilt.get_config() == model.get_config()
+    assert rebuilt.count_params() == model.count_params()
+    return rebuilt
+
+
+def build_tiny(name, **extra):
+    return zoo.build(name, **{**TINY_MODELS.get(name, {}), **extra})

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo.layers import (
+    MultiHeadAttention,
+    SinusoidalPositionEmbedding,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
+
+
+def test_cached_attention_equals_full_causal_attention():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    layer = MultiHeadAttention(num_heads=4)
+    causal = np.tril(np.ones((5, 5), bool))[None]
+    full = ops.convert_to_numpy(layer(x, attention_mask=causal))
+    cache = np.zeros((2, 2, 5, 4, 4), "float32")
+    steps = []
+    for t in range(5):
+        mask = (np.arange(5) <= t)[None, None, :]
+        out, cache = layer(x[:, t : t + 1], attention_mask=mask, cache=cache, cache_update_index=t)
+        steps.append(ops.convert_to_numpy(out))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_padding_never_changes_real_positions(normalize_first):
+    rng = np.random.default_rng(1)
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32, normalize_first=normalize_first)
+    real = rng.normal(size=(1, 4, 8)).astype("float32")
+    padded = np.concatenate([real, rng.normal(size=(1, 3, 8)).astype("float32") * 100], axis=1)
+    mask = np.array([[1, 1, 1, 1, 0, 0, 0]])
+    a = ops.convert_to_numpy(block(real))
+    b = ops.convert_to_numpy(block(padded, padding_mask=mask))
+    np.testing.assert_allclose(b[:, :4], a, atol=1e-5)
+
+
+def test_decoder_block_is_causal():
+    rng = np.random.default_rng(2)
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
+    enc = rng.normal(size=(1, 6, 8)).astype("float32")
+    x = rng.normal(size=(1, 5, 8)).astype("float32")
+    y = x.copy()
+    y[:, 3:] = rng.normal(size=(1, 2, 8))
+    a, b = (ops.convert_to_numpy(block(v, enc)) for v in (x, y))
+    np.testing.assert_allclose(a[:, :3], b[:, :3], atol=1e-6)
+    assert not np.allclose(a[:, 3:], b[:, 3:])
+
+
+def test_sinusoidal_encoding_matches_the_paper_formula():
+    dim, length = 8, 6
+    table = ops.convert_to_numpy(SinusoidalPositionEmbedding().positions(length, dim))
+    pos = np.arange(length)[:, None]
+    i = np.arange(dim // 2)[None, :]
+    angle = pos / 10000 ** (2 * i / dim)
+    np.testing.assert_allclose(table[:, 0::2], np.sin(angle), atol=1e-5)
+    np.testing.assert_allclose(table[:, 1::2], np.cos(angle), atol=1e-5)
+    shifted = ops.convert_to_numpy(SinusoidalPositionEmbedding().positions(2, dim, start_index=3))
+    np.testing.assert_allclose(shifted, table[3:5], atol=1e-5)
+
+
+def test_blocks_are_shared_by_all_transformer_families():
+    import zoo
+
+    def block_types(model):
+        return {type(layer) for layer in _walk(model)}
+
+    expected = {TransformerEncoderBlock}
+    assert expected <= block_types(zoo.build("bert_tiny", vocabulary_size=50))
+    assert expected <= block_types(zoo.build("vit_tiny_patch2_8"))
+    types = block_types(zoo.build("transformer_tiny", vocabulary_size=50))
+    assert {TransformerEncoderBlock, TransformerDecoderBlock} <= types
+
+
+def _walk(layer):
+    yield layer
+    for sub in getattr(layer, "_layers", []):
+        yield from _walk(sub)

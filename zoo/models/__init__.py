@@ -1,0 +1,1 @@
+"""The model families. Importing this package does not import TensorFlow."""

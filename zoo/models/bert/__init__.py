@@ -1,0 +1,1 @@
+"""bert family: see presets.py for its variants."""

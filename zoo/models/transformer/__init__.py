@@ -1,0 +1,1 @@
+"""transformer family: see presets.py for its variants."""

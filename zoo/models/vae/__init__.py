@@ -1,0 +1,1 @@
+"""vae family: see presets.py for its variants."""

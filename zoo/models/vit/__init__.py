@@ -1,0 +1,1 @@
+"""vit family: see presets.py for its variants."""
