@@ -30,7 +30,8 @@ def example_inputs(model, batch=3, seed=0):
         vocab = config["vocabulary_size"]
         src = rng.integers(3, vocab, size=(batch, 7)).astype("int32")
         src[0, 5:] = 0
-        tgt = rng.integers(3, vocab, size=(batch, 6)).astype("int32")
+        target_vocab = config["target_vocabulary_size"] or vocab
+        tgt = rng.integers(3, target_vocab, size=(batch, 6)).astype("int32")
         tgt[:, 0] = config["start_id"]
         tgt[1, 4:] = 0
         return {"encoder_token_ids": src, "decoder_token_ids": tgt}
@@ -86,3 +87,49 @@ def config_round_trip(model):
 
 def build_tiny(name, **extra):
     return zoo.build(name, **{**TINY_MODELS.get(name, {}), **extra})
+
+
+# (name, task, build overrides): one case per model class in the zoo.
+MODEL_CASES = [
+    ("transformer_tiny", None, {"vocabulary_size": 40}),
+    ("transformer_tiny", None, {"vocabulary_size": 40, "position_embedding": "learned",
+                                "share_embeddings": False, "tie_output_embeddings": False,
+                                "target_vocabulary_size": 30, "normalize_first": False}),
+    ("bert_tiny", None, {"vocabulary_size": 60, "max_sequence_length": 32}),
+    ("bert_tiny", "masked_lm", {"vocabulary_size": 60, "max_sequence_length": 32}),
+    ("bert_tiny", "classifier", {"vocabulary_size": 60, "max_sequence_length": 32, "num_classes": 3}),
+    ("vit_tiny_patch4_28", None, {"num_layers": 2}),
+    ("vit_tiny_patch4_28", None, {"num_layers": 1, "pooling": "gap", "num_classes": 0}),
+    ("vae_tiny", None, {"image_size": 8}),
+    ("vae_tiny", None, {"image_size": 8, "likelihood": "gaussian"}),
+    ("ae_tiny", None, {"image_size": 8}),
+]
+
+
+def case_id(case):
+    name, task, overrides = case
+    return "-".join([name, task or "default"] + [f"{k}={v}" for k, v in overrides.items() if k not in ("vocabulary_size", "max_sequence_length")])
+
+
+def build_case(case):
+    name, task, overrides = case
+    return zoo.build(name, task=task, **overrides)
+
+
+def training_batch(model, batch=8, seed=0):
+    """`(x, y, loss)` to train `model` for a step; y and loss are None for models with their own loss."""
+    x = example_inputs(model, batch=batch, seed=seed)
+    sce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    if hasattr(model, "generate"):
+        y = np.roll(x["decoder_token_ids"], -1, axis=1)
+        y[:, -1] = model.end_id
+        return x, y, sce
+    if "mask_positions" in x:
+        y = np.take_along_axis(x["token_ids"], x["mask_positions"], axis=1)
+        return x, y, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if "num_classes" in model.get_config() and model.get_config()["num_classes"]:
+        y = np.arange(batch) % model.get_config()["num_classes"]
+        return x, y, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if hasattr(model, "reconstruction_nats"):
+        return x, None, None
+    return None  # feature extractors and backbones have no loss of their own

@@ -1,0 +1,93 @@
+import math
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo.models.bert.masking import mask_tokens
+
+PAD, CLS, SEP, MASK = 0, 4, 5, 6
+
+
+def bert_inputs(ids):
+    ids = np.asarray(ids, "int32")
+    return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": (ids > 0).astype("int32")}
+
+
+def test_padding_does_not_change_real_positions():
+    bert = zoo.build("bert_tiny", vocabulary_size=50, dropout=0.0)
+    short = bert(bert_inputs([[CLS, 10, 11, 12, SEP]]))
+    long = bert(bert_inputs([[CLS, 10, 11, 12, SEP, 0, 0, 0]]))
+    np.testing.assert_allclose(long["sequence_output"][:, :5], short["sequence_output"], atol=1e-5)
+    np.testing.assert_allclose(long["pooled_output"], short["pooled_output"], atol=1e-5)
+
+
+def test_segments_change_the_output():
+    bert = zoo.build("bert_tiny", vocabulary_size=50, dropout=0.0)
+    x = bert_inputs([[CLS, 10, SEP, 11, SEP]])
+    y = dict(x, segment_ids=np.array([[0, 0, 0, 1, 1]], "int32"))
+    assert not np.allclose(bert(x)["pooled_output"], bert(y)["pooled_output"])
+
+
+def test_masked_lm_head_is_tied_to_the_token_embeddings():
+    mlm = zoo.build("bert_tiny", task="masked_lm", vocabulary_size=50)
+    backbone = mlm.backbone.count_params()
+    hidden = 128
+    head = hidden * hidden + hidden + 2 * hidden + 50  # transform, norm, output bias: no new matrix
+    assert mlm.count_params() == backbone + head
+    x = dict(bert_inputs([[CLS, 10, 11, SEP]]), mask_positions=np.array([[1, 2]], "int32"))
+    before = mlm(x).numpy()
+    emb = mlm.backbone.token_embedding.embeddings
+    emb.assign(emb.numpy() * 2.0)
+    assert not np.allclose(mlm(x).numpy(), before)
+
+
+def test_masking_follows_bert_proportions_and_never_touches_specials():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(7, 1000, size=(3000, 48)).astype("int32")
+    ids[:, 0] = CLS
+    ids[:, 30] = SEP
+    ids[:, 31:] = PAD
+    out = mask_tokens(
+        tf.constant(ids), vocabulary_size=1000, mask_id=MASK,
+        unselectable_ids=[PAD, CLS, SEP], max_predictions=8,
+    )
+    weights = out["mask_weights"].numpy() > 0
+    positions = out["mask_positions"].numpy()
+    corrupted = out["token_ids"].numpy()
+    original = out["mask_ids"].numpy()
+    # 29 selectable tokens a row: 15% of them, rounded up.
+    assert (weights.sum(axis=1) == math.ceil(0.15 * 29)).all()
+    chosen = positions[weights]
+    assert not np.isin(chosen, [0, 30]).any() and (chosen < 30).all()
+    np.testing.assert_array_equal(original[weights], np.take_along_axis(ids, positions, 1)[weights])
+    new = np.take_along_axis(corrupted, positions, 1)[weights]
+    assert (new == MASK).mean() == pytest.approx(0.8, abs=0.02)
+    assert (new == original[weights]).mean() == pytest.approx(0.1, abs=0.02)
+    # Nothing outside the chosen positions changes.
+    untouched = np.ones_like(ids, bool)
+    np.put_along_axis(untouched, positions, ~weights, axis=1)
+    untouched[np.arange(len(ids))[:, None].repeat(8, 1)[weights], chosen] = False
+    np.testing.assert_array_equal(corrupted[untouched], ids[untouched])
+
+
+def test_masking_runs_inside_a_tf_data_pipeline():
+    ids = np.full((16, 12), 9, "int32")
+    ids[:, 0] = CLS
+    ds = tf.data.Dataset.from_tensor_slices(ids).batch(4).map(
+        lambda t: mask_tokens(t, vocabulary_size=20, mask_id=MASK, unselectable_ids=[PAD, CLS],
+                              max_predictions=3)
+    )
+    batch = next(iter(ds))
+    assert batch["token_ids"].shape == (4, 12)
+    assert batch["mask_positions"].shape == (4, 3)
+    assert (batch["mask_weights"].numpy().sum(axis=1) == 2).all()  # ceil(0.15 * 11)
+
+
+def test_classifier_starts_from_pretrained_encoder_weights():
+    mlm = zoo.build("bert_tiny", task="masked_lm", vocabulary_size=50)
+    clf = zoo.build("bert_tiny", task="classifier", num_classes=3, vocabulary_size=50, dropout=0.0)
+    clf.backbone.set_weights(mlm.backbone.get_weights())
+    for a, b in zip(mlm.backbone.weights, clf.backbone.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert clf(bert_inputs([[CLS, 10, SEP]])).shape == (1, 3)

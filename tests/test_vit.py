@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+import zoo
+
+
+@pytest.mark.parametrize(
+    "image_size, patch_size, channels", [(28, 4, 1), (32, 8, 3), ([24, 16], 4, 2), (8, 2, 1)]
+)
+def test_any_divisible_image_size_and_channel_count(image_size, patch_size, channels):
+    model = zoo.build(
+        "vit_tiny_patch4_28", image_size=image_size, patch_size=patch_size,
+        num_channels=channels, num_classes=5, num_layers=1,
+    )
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    out = model(np.random.rand(2, h, w, channels).astype("float32"))
+    assert tuple(out.shape) == (2, 5)
+
+
+def test_global_average_pooling_drops_the_class_token():
+    token = zoo.build("vit_tiny_patch4_28", num_layers=1)
+    gap = zoo.build("vit_tiny_patch4_28", num_layers=1, pooling="gap")
+    assert token.count_params() - gap.count_params() == 64 + 64  # class token + its position
+    assert tuple(gap(np.zeros((1, 28, 28, 1), "float32")).shape) == (1, 10)
+
+
+def test_num_classes_0_gives_the_feature_vector():
+    model = zoo.build("vit_tiny_patch4_28", num_classes=0, num_layers=1)
+    assert tuple(model(np.zeros((2, 28, 28, 1), "float32")).shape) == (2, 64)
+
+
+def test_each_image_is_classified_independently_of_the_batch():
+    model = zoo.build("vit_tiny_patch4_28", num_layers=2)
+    x = np.random.rand(4, 28, 28, 1).astype("float32")
+    np.testing.assert_allclose(model(x).numpy()[1:2], model(x[1:2]).numpy(), atol=1e-5)
