@@ -104,3 +104,11 @@ def test_import_zoo_does_not_import_tensorflow():
     code = "import sys, zoo; zoo.list_models(); zoo.describe('bert_base'); print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_readme_models_table_is_generated_from_the_registry():
+    import pathlib
+
+    script = pathlib.Path(__file__).resolve().parent.parent / "scripts" / "update_readme.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -4,8 +4,6 @@ Keras' safe mode on and no custom objects from the caller."""
 import keras
 import numpy as np
 import pytest
-
-import zoo
 from helpers import (
     MODEL_CASES,
     as_numpy,
@@ -16,6 +14,8 @@ from helpers import (
     example_inputs,
     run_in_fresh_python,
 )
+
+import zoo
 
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=case_id)

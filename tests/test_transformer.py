@@ -24,7 +24,7 @@ def reversal_task(n, rng):
     return {"encoder_token_ids": src, "decoder_token_ids": dec}, tgt
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trained_weights(key):
     """A random model decodes one token over and over; a briefly trained one decodes
     sequences that differ per source and end at varied lengths, which the tests need."""

@@ -22,7 +22,8 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class UnknownNameError(KeyError):

@@ -35,7 +35,8 @@ class BertMaskedLM(keras.Model):
     Inputs: the backbone's dict plus `mask_positions` `[batch, num_masked]`;
     output: logits over the vocabulary `[batch, num_masked, vocabulary_size]`.
     The head is dense (gelu) -> layer norm -> tied projection + bias, as in
-    the original. Use `zoo.models.bert.mask_tokens` to make the inputs.
+    the original. Use `zoo.models.bert.masking.mask_tokens` to make the inputs.
+    The pooler is frozen: masked-LM does not train it.
 
     Args:
         **backbone_args: the arguments of `BertBackbone`.
@@ -79,6 +80,9 @@ class BertMaskedLM(keras.Model):
         logits = Bias(name="mlm_bias", dtype="float32")(ops.cast(x, "float32"))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
+        # Masked-LM alone never reaches the pooler (BERT trained it with next-sentence
+        # prediction): freeze it so the optimizer does not look for its gradients.
+        backbone.get_layer("pooler").trainable = False
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self.backbone.backbone_config()}
