@@ -169,3 +169,13 @@ def test_bad_generate_arguments_are_refused():
     learned = make_model(position_embedding="learned")
     with pytest.raises(ValueError, match="max_length"):
         learned.generate(sources(), max_length=500)
+
+
+@pytest.mark.parametrize("beam_width", [1, 4])
+def test_each_row_decodes_as_it_would_alone(beam_width):
+    model = make_model()
+    src = sources()
+    batch = model.generate(src, max_length=8, beam_width=beam_width).numpy()
+    for row in (0, 4):  # a full row and a padded one; batch size 1 has static shapes
+        alone = model.generate(src[row : row + 1], max_length=8, beam_width=beam_width).numpy()
+        np.testing.assert_array_equal(alone[0], batch[row])

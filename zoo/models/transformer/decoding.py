@@ -23,6 +23,22 @@ def _set_column(tokens, column, values):
     return tf.where(hit, values[:, None], tokens)
 
 
+def _keep_shapes(body):
+    """Wraps a loop body so each loop variable keeps the static shape it entered with
+    (TensorFlow loses e.g. a known batch size of 1 through reshapes and gathers)."""
+
+    def wrapped(*loop_vars):
+        new = body(*loop_vars)
+
+        def restore(old, value):
+            value.set_shape(old.shape)
+            return value
+
+        return tf.nest.map_structure(restore, tuple(loop_vars), tuple(new))
+
+    return wrapped
+
+
 def greedy_search(step_fn, state, batch_size, max_length, start_id, end_id, pad_id):
     """Returns `[batch, max_length]` int32 tokens (start token excluded)."""
     tokens = tf.fill([batch_size, max_length + 1], tf.constant(pad_id, tf.int32))
@@ -41,7 +57,7 @@ def greedy_search(step_fn, state, batch_size, max_length, start_id, end_id, pad_
         return index + 1, tokens, finished, state
 
     _, tokens, _, _ = tf.while_loop(
-        cond, body, (tf.constant(0), tokens, finished, state), maximum_iterations=max_length
+        cond, _keep_shapes(body), (tf.constant(0), tokens, finished, state), maximum_iterations=max_length
     )
     return tokens[:, 1:]
 
@@ -111,7 +127,7 @@ def beam_search(
 
     _, tokens, scores, finished, lengths, _ = tf.while_loop(
         cond,
-        body,
+        _keep_shapes(body),
         (tf.constant(0), tokens, scores, finished, lengths, state),
         maximum_iterations=max_length,
     )
