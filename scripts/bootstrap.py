@@ -65,7 +65,9 @@ def main(argv):
     if job == "quickstart":
         command = [BIN / "zoo", "quickstart", *rest]
     elif job == "test":
-        command = [PYTHON, "-m", "pytest", *rest]
+        # One worker per core unless the caller chose (`-n 0` runs in one process).
+        parallel = [] if any(a.startswith("-n") for a in rest) else ["-n", "auto"]
+        command = [PYTHON, "-m", "pytest", *parallel, *rest]
     else:
         command = [BIN / "zoo", *rest]
     return subprocess.run([str(c) for c in command], cwd=ROOT, env=env).returncode

@@ -99,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "quickstart" and args.steps is not None and args.steps <= 0:
+        parser.error("--steps must be a positive number of training steps")
     try:
         return args.func(args)
-    except (UnknownNameError, UsageError, ValueError) as error:
+    except (UnknownNameError, UsageError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

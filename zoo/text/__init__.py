@@ -1,0 +1,5 @@
+"""Text processing: tokenizers."""
+
+from zoo.text.wordpiece import WordPieceTokenizer
+
+__all__ = ["WordPieceTokenizer"]
