@@ -54,3 +54,49 @@ def test_vae_and_autoencoder_loss_falls_on_digits(name):
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     history = model.fit(images[:1024], batch_size=64, epochs=4, verbose=0).history["loss"]
     assert history[-1] < 0.9 * history[0]
+
+
+@pytest.fixture(scope="module")
+def tatoeba():
+    from zoo.quickstart import _read_pairs
+    from zoo.text import WordPieceTokenizer
+
+    pairs = _read_pairs("tatoeba_en_es.tsv")[:1500]
+    tokenizer = WordPieceTokenizer.train([s for p in pairs for s in p], vocabulary_size=2000,
+                                         lowercase=False)
+    return pairs, tokenizer
+
+
+def test_transformer_loss_falls_on_tatoeba(tatoeba):
+    from zoo.quickstart import _seq2seq_ids
+
+    pairs, tokenizer = tatoeba
+    src, dec, tgt = _seq2seq_ids(tokenizer, pairs, 20)
+    model = zoo.build("transformer_tiny", vocabulary_size=tokenizer.vocabulary_size,
+                      max_sequence_length=20)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+    x = {"encoder_token_ids": src, "decoder_token_ids": dec}
+    held = {k: v[-200:] for k, v in x.items()}
+    first = model.evaluate(held, tgt[-200:], verbose=0)
+    model.fit({k: v[:-200] for k, v in x.items()}, tgt[:-200], batch_size=64, epochs=2, verbose=0)
+    assert model.evaluate(held, tgt[-200:], verbose=0) < 0.8 * first
+
+
+def test_bert_masked_lm_loss_falls_on_tatoeba(tatoeba):
+    from zoo.models.bert.masking import mask_tokens
+    from zoo.quickstart import _bert_inputs
+
+    pairs, tokenizer = tatoeba
+    x = _bert_inputs(tokenizer, [en for en, _ in pairs], 24)
+    masked = mask_tokens(x["token_ids"], vocabulary_size=tokenizer.vocabulary_size,
+                         mask_id=tokenizer.mask_id, max_predictions=4,
+                         unselectable_ids=[tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id])
+    model = zoo.build("bert_tiny", task="masked_lm", vocabulary_size=tokenizer.vocabulary_size,
+                      max_sequence_length=24)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    inputs = dict(x, token_ids=masked["token_ids"], mask_positions=masked["mask_positions"])
+    history = model.fit(inputs, masked["mask_ids"], sample_weight=masked["mask_weights"],
+                        batch_size=64, epochs=3, verbose=0).history["loss"]
+    assert history[-1] < 0.85 * history[0], history

@@ -164,10 +164,29 @@ def bert_language_id(pretrain_steps, finetune_steps, seed):
     }
 
 
+def _ids(tokenizer, texts, length, add_start):
+    import tensorflow as tf
+
+    ids = tf.cast(tokenizer.tokenize(tf.constant(texts))[:, : length - 1], tf.int32)
+    n = ids.nrows()
+    if add_start:
+        ids = tf.concat([tf.fill([n, 1], tokenizer.start_id), ids], axis=1)
+    else:
+        ids = tf.concat([ids, tf.fill([n, 1], tokenizer.end_id)], axis=1)
+    return ids.to_tensor(shape=[None, length]).numpy()
+
+
+def _seq2seq_ids(tokenizer, pairs, length):
+    """Source ids (ending with [END]), decoder inputs ([START] + target) and targets (+ [END])."""
+    sources = _ids(tokenizer, [src for src, _ in pairs], length, add_start=False)
+    decoder_inputs = _ids(tokenizer, [tgt for _, tgt in pairs], length, add_start=True)
+    targets = _ids(tokenizer, [tgt for _, tgt in pairs], length, add_start=False)
+    return sources, decoder_inputs, targets
+
+
 def transformer_en_es(steps, seed):
     import keras
     import sacrebleu
-    import tensorflow as tf
 
     import zoo
     from zoo.text import WordPieceTokenizer
@@ -178,19 +197,7 @@ def transformer_en_es(steps, seed):
         [s for pair in train for s in pair], vocabulary_size=4000, lowercase=False
     )
     length = 24
-
-    def encode(texts, add_start):
-        ids = tf.cast(tokenizer.tokenize(tf.constant(texts))[:, : length - 1], tf.int32)
-        n = ids.nrows()
-        if add_start:
-            ids = tf.concat([tf.fill([n, 1], tokenizer.start_id), ids], axis=1)
-        else:
-            ids = tf.concat([ids, tf.fill([n, 1], tokenizer.end_id)], axis=1)
-        return ids.to_tensor(shape=[None, length]).numpy()
-
-    sources = encode([en for en, _ in train], add_start=False)
-    decoder_in = encode([es for _, es in train], add_start=True)
-    targets = encode([es for _, es in train], add_start=False)
+    sources, decoder_in, targets = _seq2seq_ids(tokenizer, train, length)
     model = zoo.build(
         "transformer_tiny", vocabulary_size=tokenizer.vocabulary_size, max_sequence_length=length,
         pad_id=tokenizer.pad_id, start_id=tokenizer.start_id, end_id=tokenizer.end_id,
@@ -205,7 +212,7 @@ def transformer_en_es(steps, seed):
         batch_size=64, epochs=_epochs(steps, len(train), 64), verbose=0,
     )
     seconds = time.perf_counter() - start
-    test_sources = encode([en for en, _ in test], add_start=False)
+    test_sources = _seq2seq_ids(tokenizer, test, length)[0]
     translated = model.generate(test_sources, max_length=length - 1, beam_width=4)
     hypotheses = [s.decode("utf-8") for s in tokenizer.detokenize(translated).numpy()]
     references = [es for _, es in test]
