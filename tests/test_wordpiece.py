@@ -81,7 +81,7 @@ def test_bad_vocabularies_are_refused():
         WordPieceTokenizer(["hello", "world"])
     with pytest.raises(ValueError, match="twice"):
         WordPieceTokenizer(list(WordPieceTokenizer.SPECIAL_TOKENS) + ["a", "a"])
-    with pytest.raises(ValueError, match="no room"):
+    with pytest.raises(ValueError, match="at least 23"):
         WordPieceTokenizer.train(["a b"], vocabulary_size=5)
     with pytest.raises(FileNotFoundError, match="saved tokenizer"):
         WordPieceTokenizer.load("/nonexistent")
