@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Speed of zoo's models side by side with KerasHub's, and against this machine's limit.
+
+    pip install -e .[bench]            # adds keras-hub (the package itself never needs it)
+    python scripts/bench_performance.py [--quick] [--out perf.json]
+
+In one process: a float32 matrix-multiply peak (FLOP/s), then for each family at a
+tiny and a small size, training-step and inference throughput (examples/s and
+tokens/s), peak memory and MFU (achieved FLOP/s / the measured peak) for zoo and
+for the same configuration built from KerasHub (BertBackbone, ViTBackbone, and a
+seq2seq model from keras_hub.layers.TransformerEncoder/Decoder). Then greedy and
+beam decoding with and without the key/value cache, and `import zoo` time on top of
+`import tensorflow`. Warm-up is excluded; each figure is the median of repeated timings;
+ratios are zoo / KerasHub (above 1 means zoo is faster). Baselines: KerasHub, and the
+matmul peak measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import zoo  # noqa: E402
+from zoo.harness.provenance import cpu_model, package_versions  # noqa: E402
+
+REPEATS = 5
+
+
+def median_seconds(fn, steps, repeats=REPEATS, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        times.append((time.perf_counter() - start) / steps)
+    return statistics.median(times)
+
+
+def matmul_peak(n=2048):
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    f = tf.function(lambda: tf.matmul(a, b))
+    seconds = median_seconds(lambda: f().numpy(), steps=5)
+    return 2 * n**3 / seconds
+
+
+def peak_rss_reset():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def forward_flops(model, inputs):
+    """FLOPs of one forward pass, counted by TensorFlow's profiler on the traced graph."""
+    spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), inputs)
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    graph = convert_variables_to_constants_v2(concrete).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+
+
+def measure(model, inputs, labels, loss, tokens_per_example, jit_compile, steps=5):
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss, jit_compile=jit_compile)
+    batch = len(labels)
+    peak_rss_reset()
+    train = median_seconds(lambda: model.train_on_batch(inputs, labels), steps)
+    memory = peak_rss_mb()
+    infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=jit_compile)
+    infer = median_seconds(lambda: tf.nest.map_structure(np.asarray, infer_fn(inputs)), steps)
+    flops = forward_flops(model, tf.nest.map_structure(tf.convert_to_tensor, inputs))
+    return {
+        "train_examples_per_s": batch / train,
+        "train_tokens_per_s": batch * tokens_per_example / train,
+        "infer_examples_per_s": batch / infer,
+        "forward_gflops_per_example": flops / batch / 1e9,
+        "train_flops_per_s": 3 * flops / train,
+        "peak_memory_mb": memory,
+    }
+
+
+# --- Model pairs ---------------------------------------------------------------------------
+
+SIZES = {
+    "bert": {"tiny": dict(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512),
+             "small": dict(num_layers=4, hidden_dim=512, num_heads=8, intermediate_dim=2048)},
+    "vit": {"tiny": dict(num_layers=6, hidden_dim=64, num_heads=4, intermediate_dim=128),
+            "small": dict(num_layers=8, hidden_dim=192, num_heads=4, intermediate_dim=384)},
+    "transformer": {"tiny": dict(layers=2, hidden_dim=64, num_heads=4, intermediate_dim=256),
+                    "small": dict(layers=3, hidden_dim=256, num_heads=4, intermediate_dim=1024)},
+}
+
+
+def bert_pair(size, batch, seq, vocab=30522):
+    import keras_hub
+
+    cfg = SIZES["bert"][size]
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, vocab, (batch, seq)).astype("int32")
+    x = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    y = rng.integers(0, 2, batch)
+    ours = zoo.build("bert_tiny", task="classifier", num_classes=2, vocabulary_size=vocab,
+                     dropout=0.0, classifier_dropout=0.0, **cfg)
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=vocab, dropout=0.0, **cfg)
+    inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in x}
+    theirs = keras.Model(inputs, keras.layers.Dense(2)(backbone(inputs)["pooled_output"]))
+    return ours, theirs, x, y, seq
+
+
+def vit_pair(size, batch, image=28, patch=4):
+    import keras_hub
+
+    cfg = SIZES["vit"][size]
+    x = np.random.default_rng(0).random((batch, image, image, 1)).astype("float32")
+    y = np.arange(batch) % 10
+    ours = zoo.build("vit_tiny_patch4_28", dropout=0.0, **cfg)
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(image, image, 1), patch_size=patch, num_layers=cfg["num_layers"],
+        num_heads=cfg["num_heads"], hidden_dim=cfg["hidden_dim"], mlp_dim=cfg["intermediate_dim"])
+    inp = keras.Input((image, image, 1))
+    theirs = keras.Model(inp, keras.layers.Dense(10)(backbone(inp)[:, 0]))
+    return ours, theirs, x, y, (image // patch) ** 2
+
+
+def transformer_pair(size, batch, seq, vocab=8000):
+    import keras_hub
+
+    cfg = SIZES["transformer"][size]
+    rng = np.random.default_rng(0)
+    src = rng.integers(3, vocab, (batch, seq)).astype("int32")
+    tgt = rng.integers(3, vocab, (batch, seq)).astype("int32")
+    x = {"encoder_token_ids": src, "decoder_token_ids": tgt}
+    ours = zoo.build("transformer_tiny", vocabulary_size=vocab, num_encoder_layers=cfg["layers"],
+                     num_decoder_layers=cfg["layers"], hidden_dim=cfg["hidden_dim"],
+                     num_heads=cfg["num_heads"], intermediate_dim=cfg["intermediate_dim"],
+                     dropout=0.0, max_sequence_length=seq, normalize_first=True)
+    enc_in = keras.Input((None,), dtype="int32", name="encoder_token_ids")
+    dec_in = keras.Input((None,), dtype="int32", name="decoder_token_ids")
+    embed = keras_hub.layers.TokenAndPositionEmbedding(vocab, seq, cfg["hidden_dim"])
+    h = embed(enc_in)
+    for _ in range(cfg["layers"]):
+        h = keras_hub.layers.TransformerEncoder(cfg["intermediate_dim"], cfg["num_heads"],
+                                                normalize_first=True)(h)
+    d = embed(dec_in)
+    for _ in range(cfg["layers"]):
+        d = keras_hub.layers.TransformerDecoder(cfg["intermediate_dim"], cfg["num_heads"],
+                                                normalize_first=True)(d, h)
+    theirs = keras.Model({"encoder_token_ids": enc_in, "decoder_token_ids": dec_in},
+                         keras.layers.Dense(vocab)(d))
+    return ours, theirs, x, tgt, seq
+
+
+def decoding(batch=8, src_len=16, out_len=64):
+    model = zoo.build("transformer_small", vocabulary_size=8000, end_id=0, dropout=0.0)
+    # end_id = pad_id, which decoding never emits: every row runs the full out_len steps.
+    src = np.random.default_rng(0).integers(3, 8000, (batch, src_len)).astype("int32")
+    rows = {}
+    for beam in (1, 4):
+        for cache in (True, False):
+            seconds = median_seconds(
+                lambda b=beam, c=cache: model.generate(src, max_length=out_len, beam_width=b,
+                                                       use_cache=c).numpy(), steps=1, repeats=3)
+            rows[f"beam{beam}_{'cached' if cache else 'uncached'}"] = batch * out_len / seconds
+    return rows
+
+
+def import_time():
+    code = ("import time, tensorflow; t = time.perf_counter(); import zoo; "
+            "print(time.perf_counter() - t)")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    values = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                   env=env, cwd=os.path.dirname(zoo.__path__[0])).stdout)
+              for _ in range(3)]
+    return statistics.median(values)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes only, fewer repeats")
+    parser.add_argument("--jit", action="store_true", help="compile with XLA")
+    parser.add_argument("--out", default="perf.json", help="JSON report path")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    peak = matmul_peak()
+    print(f"matmul peak (float32, 2048^3): {peak / 1e9:,.1f} GFLOP/s on {cpu_model()}, "
+          f"{os.cpu_count()} cores, intra-op threads "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    sizes = ["tiny"] if args.quick else ["tiny", "small"]
+    rows = []
+    header = (f"{'model':<18}{'side':<9}{'train ex/s':>11}{'tokens/s':>11}{'infer ex/s':>11}"
+              f"{'MFU':>7}{'peak MB':>9}{'ratio train':>12}{'ratio infer':>12}")
+    print(header)
+    for family, make in (("bert", lambda s: bert_pair(s, 32, 128)),
+                         ("vit", lambda s: vit_pair(s, 64)),
+                         ("transformer", lambda s: transformer_pair(s, 32, 32))):
+        for size in sizes:
+            ours, theirs, x, y, tokens = make(size)
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            result = {}
+            for side, model in (("zoo", ours), ("kerashub", theirs)):
+                result[side] = measure(model, x, y, loss, tokens, args.jit)
+                result[side]["mfu"] = result[side]["train_flops_per_s"] / peak
+            ratio_train = result["zoo"]["train_examples_per_s"] / result["kerashub"]["train_examples_per_s"]
+            ratio_infer = result["zoo"]["infer_examples_per_s"] / result["kerashub"]["infer_examples_per_s"]
+            for side in ("zoo", "kerashub"):
+                r = result[side]
+                extra = (f"{ratio_train:>12.2f}{ratio_infer:>12.2f}" if side == "zoo" else "")
+                print(f"{family + '_' + size:<18}{side:<9}{r['train_examples_per_s']:>11,.1f}"
+                      f"{r['train_tokens_per_s']:>11,.0f}{r['infer_examples_per_s']:>11,.1f}"
+                      f"{r['mfu']:>7.1%}{r['peak_memory_mb']:>9,.0f}{extra}", flush=True)
+            rows.append({"family": family, "size": size, **result,
+                         "ratio_train": ratio_train, "ratio_infer": ratio_infer})
+    decode = decoding()
+    print("decoding tokens/s (transformer_small, batch 8, 64 output tokens): " + ", ".join(
+        f"{k} {v:,.0f}" for k, v in decode.items()))
+    print(f"  cache speed-up greedy {decode['beam1_cached'] / decode['beam1_uncached']:.2f}x, "
+          f"beam-4 cost vs greedy {decode['beam1_cached'] / decode['beam4_cached']:.2f}x")
+    seconds = import_time()
+    print(f"import zoo after import tensorflow: {seconds:.3f} s")
+    report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
+                          "python": platform.python_version(), "packages": package_versions()},
+              "matmul_peak_flops": peak, "jit_compile": args.jit, "rows": rows,
+              "decoding_tokens_per_s": decode, "import_zoo_seconds": seconds,
+              "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
+    with open(args.out + ".tmp", "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(args.out + ".tmp", args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
