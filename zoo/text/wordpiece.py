@@ -25,22 +25,24 @@ _MIN_FREQUENCY = 2
 # words with spaces, then these rules (RE2 patterns, applied in order, each
 # `times` times so that overlapping matches such as "a-b-c" are all rejoined)
 # put the common cases back. On the 237,928 sentences of the Tatoeba
-# English-Spanish corpus, 99.9% come back exactly.
+# English-Spanish corpus (lowercase=False), 99.98% come back exactly.
 _REJOIN_RULES = (
     # closing marks attach to the word before, opening marks to the word after
     (r" +([.,!?;:%)\]}»…])", r"\1", 1),
     (r"([¿¡(\[{«]) +", r"\1", 1),
     # initials and abbreviations: "a. m." -> "a.m.", "U. S. A." -> "U.S.A."
     (r"(^|[^\pL\pN])(\pL)\. (\pL)\.", r"\1\2.\3.", 2),
-    # apostrophes: contractions ("don't", "Tom's"), then a plural possessive
-    # ("the boys' room"), then any other one between letters ("o'clock")
-    (r"([\pL\pN]) *(['’]) *((?i:s|t|m|d|ll|re|ve)\b)", r"\1\2\3", 1),
-    (r"([sS]) +(['’]) +(\pL)", r"\1\2 \3", 1),
-    (r"([\pL\pN]) +(['’]) *([\pL\pN])", r"\1\2\3", 1),
+    # apostrophes: contractions ("don't", "Tom's"), after one letter ("o'clock",
+    # "O'Brien"), a pair of single quotes ("the word 'hi'"), then a lone one
+    # after an s is a plural possessive ("the boys' room")
+    (r"([\pL\pN]) +(['’]) +((?i:s|t|m|d|ll|re|ve)\b)", r"\1\2\3", 1),
+    (r"(^|[^\pL\pN])(\pL) +(['’]) +((?i:clock)\b|\p{Lu})", r"\1\2\3\4", 1),
+    (r"(^|\s)' +([^']*?) +'(\s|$|[.,!?;:])", r"\1'\2'\3", 2),
+    (r"([sS]) +(['’])( \pL|[.,!?;:]|$)", r"\1\2\3", 1),
     # hyphens and slashes inside words; separators inside numbers
-    (r"([\pL\pN]) *([-/]) *([\pL\pN])", r"\1\2\3", 2),
-    (r"(\pN) *([.:]) *(\pN)", r"\1\2\3", 2),
-    (r"(\pN) *, *(\pN\pN\pN)\b", r"\1,\2", 2),
+    (r"([\pL\pN]) +([-/]) +([\pL\pN])", r"\1\2\3", 2),
+    (r"(\pN)([.:]) +(\pN)", r"\1\2\3", 2),
+    (r"(\pN), +(\pN\pN\pN)\b", r"\1,\2", 2),
     # a currency sign before a number; paired double quotes hug their contents
     (r"([$€£]) +(\pN)", r"\1\2", 1),
     (r'" *([^"]*?) *"', r'"\1"', 1),
@@ -156,8 +158,9 @@ class WordPieceTokenizer:
         the special tokens (ids 0 to 6), then every character of the text
         (alone and as a `##` continuation), then the most frequent word pieces;
         pieces seen fewer than twice are left out, so a small text may give a
-        vocabulary smaller than `vocabulary_size`. Learning is quick: about a
-        second for 4,000 short sentences.
+        vocabulary smaller than `vocabulary_size`. Learning takes seconds:
+        about 2.5 s for the 4,000 English sentences of the shipped Tatoeba
+        sample on two CPU cores.
 
         Args:
             texts: iterable of str. The training text, one string per item.
@@ -231,9 +234,7 @@ class WordPieceTokenizer:
         texts = tf.convert_to_tensor(texts, tf.string)
         rank = texts.shape.rank
         if rank not in (0, 1):
-            raise ValueError(
-                f"tokenize takes a string or a 1-D batch of strings, got rank {rank}."
-            )
+            raise ValueError(f"tokenize takes a string or a 1-D batch of strings, got rank {rank}.")
         batch = texts[tf.newaxis] if rank == 0 else texts
         ids = self._tokenizer.tokenize(_spaces_to_ascii(batch)).merge_dims(-2, -1)
         if self.sequence_length is not None:
@@ -393,7 +394,8 @@ def _trimmed(vocabulary, size):
     if len(vocabulary) <= size:
         return vocabulary
     needed = [
-        token for token in vocabulary
+        token
+        for token in vocabulary
         if len(token) == 1 or (len(token) == 3 and token.startswith("##"))
     ]
     needed = set(needed) | set(WordPieceTokenizer.SPECIAL_TOKENS)
