@@ -1,0 +1,366 @@
+"""Parsers for the datasets' original file formats.
+
+Each parser refuses malformed input with a `DataFormatError` naming the file, the line (for
+text files) and the format expected, instead of returning silently wrong data.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+import re
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from zoo.datasets.errors import DataFormatError, DatasetError
+
+_GZIP_MAGIC = b"\x1f\x8b"
+IDX_IMAGES_MAGIC = 2051
+IDX_LABELS_MAGIC = 2049
+TREC_COARSE = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
+SPA_ENG_MEMBER = "spa-eng/spa.txt"
+SPA_ENG_SIZES = {"train": 83_276, "val": 17_844, "test": 17_844}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _read_bytes(path) -> bytes:
+    """The file's bytes, gunzipped when it starts with the gzip magic number."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"No such file: {path}") from None
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as error:
+            raise DataFormatError(
+                path, None, "a complete gzip file", f"a truncated or corrupt gzip ({error})"
+            ) from None
+    return data
+
+
+def _decode(path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataFormatError(
+            path, line, f"text encoded as {encoding}",
+            f"undecodable byte(s) {data[error.start:error.end]!r}",
+        ) from None
+
+
+def _split_lines(text: str) -> list[str]:
+    """Split on "\\n" only (not on the Unicode separators `str.splitlines` honours)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+# --------------------------------------------------------------------------- IDX (MNIST)
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (plain or gzip): uint8 [count, rows, cols] images or [count] labels."""
+    data = _read_bytes(path)
+    if len(data) < 8:
+        raise DataFormatError(path, None, "an IDX header of at least 8 bytes", f"{len(data)} bytes")
+    magic, count = int.from_bytes(data[0:4], "big"), int.from_bytes(data[4:8], "big")
+    if magic == IDX_IMAGES_MAGIC:
+        if len(data) < 16:
+            raise DataFormatError(
+                path, None, "a 16-byte IDX image header", f"{len(data)} bytes"
+            )
+        rows, cols = int.from_bytes(data[8:12], "big"), int.from_bytes(data[12:16], "big")
+        shape, offset = (count, rows, cols), 16
+        what = f"{count} images of {rows}x{cols}"
+    elif magic == IDX_LABELS_MAGIC:
+        shape, offset = (count,), 8
+        what = f"{count} labels"
+    else:
+        raise DataFormatError(
+            path, None,
+            f"IDX magic number {IDX_IMAGES_MAGIC} (images) or {IDX_LABELS_MAGIC} (labels)",
+            magic,
+        )
+    size = int(np.prod(shape))
+    if len(data) - offset != size:
+        raise DataFormatError(
+            path, None,
+            f"{size:,} bytes of data after the {offset}-byte header ({what}, from the header)",
+            f"{len(data) - offset:,}",
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape).copy()
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _column_index(path, header: list[str] | None, column, role: str) -> int:
+    if isinstance(column, int):
+        return column
+    if header is None:
+        raise ValueError(f"With header=False the {role} column must be an int index, got {column!r}.")
+    if column not in header:
+        raise DataFormatError(
+            path, 1, f"a header naming the {role} column {column!r}", f"columns {header}"
+        )
+    return header.index(column)
+
+
+def read_labeled_text(
+    path,
+    text_column,
+    label_column,
+    delimiter: str = "\t",
+    header: bool = True,
+    encoding: str = "utf-8",
+    labels=None,
+    quoting: int | None = None,
+) -> tuple[list[str], list[str] | None]:
+    """Read texts and labels from a TSV/CSV file (plain or gzip).
+
+    Columns are names when `header` is True (ints are accepted too), else int indices.
+    `label_column=None` reads texts only and returns None for the labels. `quoting` defaults
+    to `csv.QUOTE_NONE` for tab-separated files (SST-2 has no quoting) and to
+    `csv.QUOTE_MINIMAL` otherwise. Blank lines are skipped.
+    """
+    text = _decode(path, _read_bytes(path), encoding)
+    if quoting is None:
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    allowed = None if labels is None else [str(label) for label in labels]
+    separator = "tab" if delimiter == "\t" else repr(delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    names = None
+    width = None
+    texts: list[str] = []
+    targets: list[str] = []
+    try:
+        for row in reader:
+            if not row or row == [""]:
+                continue
+            line = reader.line_num
+            if header and names is None:
+                names, width = row, len(row)
+                text_index = _column_index(path, names, text_column, "text")
+                label_index = (
+                    None if label_column is None
+                    else _column_index(path, names, label_column, "label")
+                )
+                continue
+            if width is None:
+                width = len(row)
+                text_index = _column_index(path, None, text_column, "text")
+                label_index = (
+                    None if label_column is None
+                    else _column_index(path, None, label_column, "label")
+                )
+                needed = max(text_index, -1 if label_index is None else label_index) + 1
+                if width < needed:
+                    raise DataFormatError(
+                        path, line, f"at least {needed} {separator}-separated fields", len(row)
+                    )
+            if len(row) != width:
+                raise DataFormatError(
+                    path, line, f"{width} {separator}-separated fields", len(row)
+                )
+            sentence = row[text_index]
+            if not sentence.strip():
+                raise DataFormatError(path, line, f"a non-empty text in column {text_column!r}",
+                                      "an empty one")
+            texts.append(sentence)
+            if label_index is not None:
+                label = row[label_index].strip()
+                if allowed is not None and label not in allowed:
+                    raise DataFormatError(
+                        path, line, f"a label in {{{', '.join(allowed)}}}", repr(label)
+                    )
+                targets.append(label)
+    except csv.Error as error:
+        raise DataFormatError(path, reader.line_num, f"well-formed {separator}-separated fields",
+                              str(error)) from None
+    if header and names is None:
+        raise DataFormatError(path, 1, "a header line", "an empty file")
+    return texts, (None if label_column is None else targets)
+
+
+_TREC_LINE = re.compile(r"^([A-Z]+):(\S+) (.*\S.*)$")
+
+
+def read_trec(path) -> tuple[list[str], list[str], list[str]]:
+    """Read a TREC question-classification file: ISO-8859-1 lines "COARSE:fine question"."""
+    questions, coarse, fine = [], [], []
+    for number, line in enumerate(_split_lines(_decode(path, _read_bytes(path), "iso-8859-1")), 1):
+        if not line.strip():
+            continue
+        match = _TREC_LINE.match(line)
+        if match is None or match.group(1) not in TREC_COARSE:
+            raise DataFormatError(
+                path, number,
+                f"'COARSE:fine question' with COARSE one of {', '.join(TREC_COARSE)}",
+                repr(line[:80]),
+            )
+        coarse.append(match.group(1))
+        fine.append(f"{match.group(1)}:{match.group(2)}")
+        questions.append(match.group(3).strip())
+    return questions, coarse, fine
+
+
+def read_lines(path) -> list[str]:
+    """UTF-8 text (plain or gzip), one item a line, without line endings."""
+    return _split_lines(_decode(path, _read_bytes(path), "utf-8"))
+
+
+def read_parallel(source_path, target_path) -> tuple[list[str], list[str]]:
+    """Line-aligned source and target files; both must have the same number of non-empty lines."""
+    sources, targets = read_lines(source_path), read_lines(target_path)
+    if len(sources) != len(targets):
+        raise DataFormatError(
+            source_path, None,
+            f"as many lines as {target_path} ({len(targets):,}), line-aligned",
+            f"{len(sources):,} lines",
+        )
+    for number, (source, target) in enumerate(zip(sources, targets), 1):
+        for path, side in ((source_path, source), (target_path, target)):
+            if not side.strip():
+                raise DataFormatError(path, number, "a non-empty sentence", "an empty line")
+    return sources, targets
+
+
+def _pairs_from_tsv(path, text: str, header: bool) -> list[tuple[str, str]]:
+    pairs = []
+    for number, line in enumerate(_split_lines(text), 1):
+        if header and number == 1:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+            raise DataFormatError(
+                path, number, "'source<TAB>target' with two non-empty fields", repr(line[:80])
+            )
+        pairs.append((fields[0], fields[1]))
+    return pairs
+
+
+def read_parallel_tsv(path, header: bool = False) -> tuple[list[str], list[str]]:
+    """'source<TAB>target' lines (UTF-8, plain or gzip)."""
+    pairs = _pairs_from_tsv(path, _decode(path, _read_bytes(path), "utf-8"), header)
+    return [s for s, _ in pairs], [t for _, t in pairs]
+
+
+def read_spa_eng_zip(path) -> list[tuple[str, str]]:
+    """The (English, Spanish) pairs of `spa-eng/spa.txt` inside `spa-eng.zip`, in file order."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if SPA_ENG_MEMBER not in zf.namelist():
+                raise DataFormatError(path, None, f"a zip with the member {SPA_ENG_MEMBER}",
+                                      f"members {zf.namelist()[:10]}")
+            data = zf.read(SPA_ENG_MEMBER)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as error:
+        raise DataFormatError(path, None, "a zip file", f"a corrupt one ({error})") from None
+    where = f"{path}:{SPA_ENG_MEMBER}"
+    return _pairs_from_tsv(where, _decode(where, data, "utf-8"), header=False)
+
+
+def spa_eng_split(pairs: list, split: str) -> list:
+    """The deterministic spa-eng split: shuffle indices 0..N-1 with `random.Random(42)`,
+    slice 70% train / 15% val / 15% test (83,276 / 17,844 / 17,844 of 118,964), and keep
+    each split in the original line order."""
+    if split not in SPA_ENG_SIZES:
+        raise ValueError(f"Unknown spa-eng split {split!r}; splits: {', '.join(SPA_ENG_SIZES)}.")
+    n = len(pairs)
+    held_out = int(n * 0.15)
+    indices = list(range(n))
+    random.Random(42).shuffle(indices)
+    bounds = {"train": (0, n - 2 * held_out), "val": (n - 2 * held_out, n - held_out),
+              "test": (n - held_out, n)}
+    start, stop = bounds[split]
+    return [pairs[i] for i in sorted(indices[start:stop])]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DatasetError(
+            "Reading PNG/JPEG image folders needs Pillow: pip install pillow "
+            "(or give the images as an .npz file with 'images' and 'labels' arrays)."
+        ) from None
+    return Image
+
+
+def read_image_folder(root) -> tuple[np.ndarray, list[str]]:
+    """Images from `root/<class>/*.png|jpg|jpeg` as uint8 [n, h, w, c] and their class names.
+
+    Classes and files are read in sorted order. Grayscale images get one channel, others are
+    converted to RGB; all images must share one size and channel count.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"No such folder: {root}")
+    image_module = _pillow()
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataFormatError(root, None, "one subfolder per class holding PNG/JPEG images",
+                              "no subfolders")
+    images, labels = [], []
+    first_shape, first_file = None, None
+    for folder in classes:
+        for file in sorted(folder.iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES or not file.is_file():
+                continue
+            try:
+                with image_module.open(file) as img:
+                    img.load()
+                    grey = img.mode in ("1", "L", "LA", "I", "I;16", "F")
+                    array = np.asarray(img.convert("L" if grey else "RGB"), dtype=np.uint8)
+            except Exception as error:  # Pillow raises many types for unreadable images.
+                raise DataFormatError(file, None, "a readable PNG or JPEG image",
+                                      f"{type(error).__name__}: {error}") from None
+            if array.ndim == 2:
+                array = array[:, :, None]
+            if first_shape is None:
+                first_shape, first_file = array.shape, file
+            elif array.shape != first_shape:
+                raise DataFormatError(
+                    file, None,
+                    f"the size of the other images, {first_shape[0]}x{first_shape[1]}x"
+                    f"{first_shape[2]} (as {first_file.name})",
+                    f"{array.shape[0]}x{array.shape[1]}x{array.shape[2]}",
+                )
+            images.append(array)
+            labels.append(folder.name)
+    if not images:
+        raise DataFormatError(root, None, "PNG or JPEG images in the class subfolders", "none")
+    return np.stack(images), labels
+
+
+def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels from an .npz file with keys `images`/`x` and `labels`/`y`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"No such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.keys())
+            image_key = next((k for k in ("images", "x") if k in keys), None)
+            label_key = next((k for k in ("labels", "y") if k in keys), None)
+            if image_key is None or label_key is None:
+                raise DataFormatError(path, None, "arrays named 'images' (or 'x') and 'labels' "
+                                      "(or 'y')", f"arrays {keys}")
+            images, labels = npz[image_key], npz[label_key]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise DataFormatError(path, None, "a NumPy .npz file", f"{error}") from None
+    if len(images) != len(labels):
+        raise DataFormatError(path, None, f"as many labels as images ({len(images):,})",
+                              f"{len(labels):,} labels")
+    return images, labels
