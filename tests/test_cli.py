@@ -46,3 +46,38 @@ def test_bad_usage_exits_2(args):
 def test_help_everywhere(args):
     result = run_cli(*args)
     assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_bench_list_and_show(capsys):
+    assert main(["bench", "list"]) == 0
+    ids = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert {"digits", "mnist", "sst2", "trec-6", "multi30k-en-de", "spa-eng", "mnist-vae"} <= set(ids)
+    assert main(["bench", "show", "multi30k-en-de"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["split"] == "test" and shown["bleu"]["tokenize"] == "13a"
+    assert shown["file"].endswith("multi30k-en-de.toml")
+
+
+def test_bench_run_prints_the_score_and_writes_a_record(tmp_path, capsys):
+    code = main(["bench", "run", "--model", "vit_tiny_patch2_8", "--benchmark", "digits",
+                 "--limit", "20", "--results", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    written = out.strip().splitlines()[-1].removeprefix("wrote ")
+    record = json.loads(open(written).read())
+    assert f"accuracy = {record['metrics']['accuracy']['value']:.4f}" in out
+    assert record["provenance"]["command"].startswith("zoo ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "vit_tiny_patch", "--benchmark", "digits"], "Did you mean"),
+    (["--model", "vit_tiny_patch2_8", "--benchmark", "digit"], "'digits'"),
+    (["--model", "vit_tiny_patch2_8", "--benchmark", "digits", "--limit", "0"], "--limit"),
+    (["--model", "vit_tiny_patch2_8", "--benchmark", "digits", "--weights", "/nonexistent.keras"],
+     "No model at"),
+])
+def test_bench_run_refuses_bad_input_plainly(tmp_path, args, message):
+    result = run_cli("bench", "run", *args, "--results", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.rglob("*.json"))

@@ -3,6 +3,7 @@
     zoo list [PATTERN]      registered models (shell-style pattern)
     zoo info NAME [--json]  family, config, parameter count and paper of a model
     zoo quickstart          train and evaluate a tiny model of each family on shipped data
+    zoo bench list|show|run|compare   benchmarks, evaluation runs, paired tests
 
 Exit codes: 0 success, 1 a failed run, 2 bad usage (unknown command, model or argument).
 """
@@ -57,6 +58,55 @@ def _cmd_quickstart(args) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def _cmd_bench_list(args) -> int:
+    from zoo.harness import benchmarks
+
+    specs = [benchmarks.get(i) for i in benchmarks.list_benchmarks(args.pattern)]
+    rows = [(s.id, f"v{s.version}", s.task, f"{s.dataset}/{s.split}", s.main_metric) for s in specs]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else []
+    for row in rows:
+        print("  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + "  " + row[4])
+    return 0
+
+
+def _cmd_bench_show(args) -> int:
+    from zoo.harness import benchmarks
+
+    spec = benchmarks.get(args.id)
+    print(json.dumps({"file": spec.path, **spec.to_dict()}, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_bench_run(args) -> int:
+    from zoo.harness import runner
+
+    record, path = runner.run(
+        args.model, args.benchmark, weights=args.weights, limit=args.limit,
+        batch_size=args.batch_size, data_dir=args.data_dir, results_dir=args.results,
+        command=["zoo", *args.argv] if args.command_line is None else args.command_line,
+    )
+    main = record["main_metric"]
+    print(f"{record['benchmark']['id']}: {main['name']} = {main['value']:.4f} "
+          f"(95% CI {main['low']:.4f} to {main['high']:.4f}) on "
+          f"{record['benchmark']['examples']['evaluated']:,} examples, "
+          f"{record['throughput']['examples_per_second']:,.0f} examples/s")
+    for name, metric in record["metrics"].items():
+        print(f"  {name:<16} {metric['value']:.4f}  [{metric['low']:.4f}, {metric['high']:.4f}]")
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_bench_compare(args) -> int:
+    from zoo.harness.compare import compare
+
+    result = compare(args.a, args.b, metric=args.metric)
+    verdict = "significant" if result["significant"] else "not significant"
+    print(f"{result['metric']}: A {result['value_a']:.4f} vs B {result['value_b']:.4f}, "
+          f"difference {result['delta']:+.4f} (95% CI {result['low']:+.4f} to "
+          f"{result['high']:+.4f}), paired bootstrap p = {result['p_value']:.4f}: {verdict}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo",
@@ -85,6 +135,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/quickstart", help="where to write results.json")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=_cmd_quickstart)
+
+    bench = sub.add_parser("bench", help="benchmarks: list, show, run, compare",
+                           description="Benchmarks declared as data in benchmarks/*.toml.")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="ACTION")
+    bench_sub.required = True
+    p = bench_sub.add_parser("list", help="list benchmarks", description="List benchmarks.")
+    p.add_argument("pattern", nargs="?", help="shell-style pattern")
+    p.set_defaults(func=_cmd_bench_list)
+    p = bench_sub.add_parser("show", help="show a benchmark's definition",
+                             description="Print a benchmark's definition as JSON.")
+    p.add_argument("id", help="benchmark id (see `zoo bench list`)")
+    p.set_defaults(func=_cmd_bench_show)
+    p = bench_sub.add_parser(
+        "run", help="evaluate a model on a benchmark and write a result record",
+        description="Evaluate a model on a benchmark; write a result record (JSON) and its "
+        "per-example predictions (JSON lines) under --results/<benchmark>/.")
+    p.add_argument("--model", required=True, help="registered model name (see `zoo list`)")
+    p.add_argument("--benchmark", required=True, help="benchmark id (see `zoo bench list`)")
+    p.add_argument("--weights", help="a .keras file or a run folder (model.keras, tokenizer/); "
+                   "without it the model has random weights")
+    p.add_argument("--limit", type=int, help="evaluate only the first N examples")
+    p.add_argument("--batch-size", type=int, default=64, help="examples per batch (default 64)")
+    p.add_argument("--data-dir", help="folder holding the dataset files (else $ZOO_DATA_DIR, "
+                   "else the download cache)")
+    p.add_argument("--results", default="benchmarks/results", help="where records are written")
+    p.set_defaults(func=_cmd_bench_run, command_line=None)
+    p = bench_sub.add_parser(
+        "compare", help="paired bootstrap test between two result records",
+        description="Is record A different from record B beyond resampling noise?")
+    p.add_argument("a", help="result record (JSON)")
+    p.add_argument("b", help="result record (JSON)")
+    p.add_argument("--metric", help="metric to compare (default: the benchmark's main metric)")
+    p.set_defaults(func=_cmd_bench_compare)
     return parser
 
 
@@ -95,17 +178,28 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from zoo.datasets.errors import DatasetError
+    from zoo.harness.benchmarks import BenchmarkError
+    from zoo.harness.records import RecordError
+    from zoo.harness.tasks import EvaluationError
     from zoo.registry import UnknownNameError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     if args.command == "quickstart" and args.steps is not None and args.steps <= 0:
         parser.error("--steps must be a positive number of training steps")
     try:
         return args.func(args)
-    except (UnknownNameError, UsageError) as error:
+    except (UnknownNameError, UsageError, BenchmarkError, EvaluationError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (RecordError, DatasetError) as error:
+        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         return 130

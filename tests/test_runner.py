@@ -1,0 +1,277 @@
+"""`zoo bench run` end to end: real models, real data, records checked against the libraries."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sacrebleu
+from conftest import SHARED_DATA
+from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+from zoo.harness import compare, records, runner
+from zoo.harness.tasks import EvaluationError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _records(folder):
+    return sorted(p for p in Path(folder).rglob("*.json") if ".incomplete" not in p.parts)
+
+
+@pytest.fixture(scope="module")
+def text_weights(tmp_path_factory):
+    """A bert_tiny classifier (2 classes) with its tokenizer, saved as a run folder."""
+    import zoo
+    from zoo import datasets
+    from zoo.text import WordPieceTokenizer
+
+    folder = tmp_path_factory.mktemp("langid")
+    train = datasets.load("tatoeba-langid-sample", "train")
+    tokenizer = WordPieceTokenizer.train(train.inputs, vocabulary_size=400)
+    model = zoo.build("bert_tiny", task="classifier", num_classes=2,
+                      vocabulary_size=tokenizer.vocabulary_size, max_sequence_length=32)
+    model.save(folder / "model.keras")
+    tokenizer.save(folder / "tokenizer")
+    (folder / "run.json").write_text(json.dumps({
+        "entry": "bert_tiny-langid-test", "recipe": {"steps": 0},
+        "training_data": [{"dataset": "tatoeba-langid-sample", "split": "test"}]}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def translation_weights(tmp_path_factory):
+    import zoo
+    from zoo import datasets
+    from zoo.text import WordPieceTokenizer
+
+    folder = tmp_path_factory.mktemp("en-es")
+    train = datasets.load("tatoeba-en-es-sample", "train")
+    tokenizer = WordPieceTokenizer.train(train.inputs + train.targets, vocabulary_size=400,
+                                         lowercase=False)
+    model = zoo.build("transformer_tiny", vocabulary_size=tokenizer.vocabulary_size,
+                      max_sequence_length=16, pad_id=tokenizer.pad_id,
+                      start_id=tokenizer.start_id, end_id=tokenizer.end_id)
+    model.save(folder / "model.keras")
+    tokenizer.save(folder / "tokenizer")
+    return folder
+
+
+def test_image_run_matches_scikit_learn_and_carries_provenance(tmp_path):
+    record, path = runner.run("vit_tiny_patch2_8", "digits", limit=50, batch_size=16,
+                              results_dir=tmp_path, progress=False, command=["zoo", "test"])
+    assert path.parent == tmp_path / "digits" and records.read(path) == record
+    rows = records.read_predictions(path)
+    assert [r["index"] for r in rows] == list(range(50))
+    y, p = [r["target"] for r in rows], [r["prediction"] for r in rows]
+    labels = list(range(10))
+    assert record["metrics"]["accuracy"]["value"] == pytest.approx(accuracy_score(y, p), abs=1e-12)
+    assert record["metrics"]["macro_recall"]["value"] == pytest.approx(
+        recall_score(y, p, labels=labels, average="macro", zero_division=0), abs=1e-12)
+    assert record["metrics"]["macro_f1"]["value"] == pytest.approx(
+        f1_score(y, p, labels=labels, average="macro", zero_division=0), abs=1e-12)
+    for metric in record["metrics"].values():
+        assert metric["low"] <= metric["value"] <= metric["high"]
+    assert record["benchmark"]["examples"] == {"total": 360, "evaluated": 50, "limit": 50}
+    assert record["flags"]["untrained"] and record["flags"]["limited"]
+    assert record["model"]["params"] > 0 and record["model"]["config"]["num_classes"] == 10
+    assert record["evaluation"]["batch_size"] == 16
+    assert record["provenance"]["command"] == "zoo test"
+    assert len(record["provenance"]["git"]["commit"]) == 40
+    assert record["provenance"]["packages"]["scikit-learn"]
+    assert record["throughput"]["examples_per_second"] > 0
+    assert len(record["report"]["confusion_matrix"]) == 10
+
+
+def test_two_runs_never_overwrite_each_other(tmp_path):
+    first = runner.run("vit_tiny_patch2_8", "digits", limit=8, results_dir=tmp_path,
+                       progress=False)[1]
+    second = runner.run("vit_tiny_patch2_8", "digits", limit=8, results_dir=tmp_path,
+                        progress=False)[1]
+    assert first != second and first.exists() and second.exists()
+    with pytest.raises(FileExistsError):
+        records.write(records.read(first), [], tmp_path)
+
+
+def test_text_run_with_a_tokenizer_and_the_training_data_flag(tmp_path, text_weights):
+    record, path = runner.run("bert_tiny", "tatoeba-langid-sample", weights=text_weights,
+                              limit=64, results_dir=tmp_path, progress=False)
+    rows = records.read_predictions(path)
+    assert len(rows) == 64
+    assert record["metrics"]["accuracy"]["value"] == pytest.approx(
+        np.mean([r["target"] == r["prediction"] for r in rows]))
+    assert record["model"]["weights"]["sha256"] == records_sha(text_weights / "model.keras")
+    assert record["model"]["entry"] == "bert_tiny-langid-test"
+    assert record["flags"]["test_data_in_training"] is True
+    assert not record["flags"]["untrained"]
+
+
+def records_sha(path):
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_text_benchmark_without_a_tokenizer_is_refused(tmp_path):
+    with pytest.raises(EvaluationError, match="tokenizer"):
+        runner.run("bert_tiny", "tatoeba-langid-sample", limit=4, results_dir=tmp_path,
+                   progress=False)
+    assert _records(tmp_path) == []
+
+
+def test_translation_scores_equal_sacrebleu(tmp_path, translation_weights):
+    record, path = runner.run("transformer_tiny", "tatoeba-en-es-sample",
+                              weights=translation_weights, limit=12, batch_size=6,
+                              results_dir=tmp_path, progress=False)
+    rows = records.read_predictions(path)
+    hyps, refs = [r["hypothesis"] for r in rows], [r["reference"] for r in rows]
+    bleu = sacrebleu.BLEU(tokenize="13a")
+    assert record["metrics"]["bleu"]["value"] == pytest.approx(
+        bleu.corpus_score(hyps, [refs]).score, abs=1e-9)
+    assert record["metrics"]["bleu"]["signature"] == str(bleu.get_signature())
+    assert record["metrics"]["chrf"]["value"] == pytest.approx(
+        sacrebleu.CHRF().corpus_score(hyps, [refs]).score, abs=1e-9)
+    assert rows[3]["sentence_bleu"] == pytest.approx(
+        sacrebleu.BLEU(tokenize="13a", effective_order=True).sentence_score(
+            hyps[3], [refs[3]]).score, abs=1e-3)
+    assert record["evaluation"]["decoding"]["beam_width"] == 4
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_DATA), reason="needs ../shared/data")
+def test_vae_benchmark_reports_elbo_terms_and_a_probe(tmp_path):
+    import zoo
+
+    model = zoo.build("vae_tiny", image_size=28, num_channels=1)
+    model.save(tmp_path / "vae.keras")
+    record, path = runner.run("vae_tiny", "mnist-vae", weights=tmp_path / "vae.keras", limit=200,
+                              data_dir=SHARED_DATA, results_dir=tmp_path, progress=False)
+    rows = records.read_predictions(path)
+    m = record["metrics"]
+    assert m["negative_elbo"]["value"] == pytest.approx(
+        np.mean([r["negative_elbo"] for r in rows]), abs=1e-3)
+    assert m["negative_elbo"]["value"] == pytest.approx(
+        m["reconstruction"]["value"] + m["kl"]["value"], abs=1e-3)
+    assert m["negative_elbo"]["unit"] == "nats per image"
+    assert m["probe_accuracy"]["value"] == pytest.approx(
+        accuracy_score([r["target"] for r in rows], [r["probe_prediction"] for r in rows]))
+    assert record["main_metric"]["higher_is_better"] is False
+    # The same weights and seed give the same stochastic binarization and ELBO.
+    again, _ = runner.run("vae_tiny", "mnist-vae", weights=tmp_path / "vae.keras", limit=200,
+                          data_dir=SHARED_DATA, results_dir=tmp_path, progress=False)
+    assert again["metrics"]["negative_elbo"]["value"] == m["negative_elbo"]["value"]
+
+
+def test_a_failing_run_leaves_no_record(tmp_path):
+    import zoo
+
+    wrong = zoo.build("vit_tiny_patch2_8", num_classes=3, image_size=8, num_channels=1)
+    wrong.save(tmp_path / "three.keras")
+    with pytest.raises(EvaluationError, match="3 output classes"):
+        runner.run("vit_tiny_patch2_8", "digits", weights=tmp_path / "three.keras",
+                   results_dir=tmp_path / "results", progress=False)
+    assert _records(tmp_path / "results") == []
+    with pytest.raises(KeyError, match="Did you mean"):
+        runner.run("vit_tiny_patch2", "digits", results_dir=tmp_path, progress=False)
+
+
+def test_paired_comparison_of_two_records(tmp_path):
+    import zoo
+
+    a = zoo.build("vit_tiny_patch2_8", num_classes=10, image_size=8, num_channels=1)
+    a.save(tmp_path / "a.keras")
+    b = zoo.build("vit_tiny_patch2_8", num_classes=10, image_size=8, num_channels=1)
+    b.save(tmp_path / "b.keras")
+    path_a = runner.run("vit_tiny_patch2_8", "digits", weights=tmp_path / "a.keras",
+                        results_dir=tmp_path, progress=False)[1]
+    path_b = runner.run("vit_tiny_patch2_8", "digits", weights=tmp_path / "b.keras",
+                        results_dir=tmp_path, progress=False)[1]
+    same = compare.compare(path_a, path_a)
+    assert same["delta"] == 0 and not same["significant"]
+    result = compare.compare(path_a, path_b)
+    accuracy = [records.read(p)["metrics"]["accuracy"]["value"] for p in (path_a, path_b)]
+    assert result["delta"] == pytest.approx(accuracy[0] - accuracy[1])
+    assert result["low"] <= result["delta"] <= result["high"]
+
+
+def _cli(*args, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_DATA), reason="needs ../shared/data")
+def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
+    import zoo
+
+    model = zoo.build("vit_tiny_patch2_8", num_classes=10, image_size=28, num_channels=1,
+                      patch_size=4)
+    model.save(tmp_path / "m.keras")
+    args = ["bench", "run", "--model", "vit_tiny_patch2_8", "--benchmark", "mnist",
+            "--weights", str(tmp_path / "m.keras"), "--data-dir", SHARED_DATA,
+            "--batch-size", "32", "--limit", "3000", "--results", str(tmp_path / "r")]
+    process = _cli(*args)
+    partial_dir = tmp_path / "r" / ".incomplete"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        files = list(partial_dir.glob("*.jsonl")) if partial_dir.is_dir() else []
+        if files and sum(1 for _ in open(files[0])) >= 320:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert _records(tmp_path / "r") == [], "a killed run must leave no record"
+    done = sum(1 for _ in open(files[0]))
+    assert 320 <= done < 3000
+    process = _cli(*args)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "resuming after" in err
+    resumed = records.read_predictions(_records(tmp_path / "r")[0])
+    assert not list(partial_dir.glob("*.jsonl"))
+    fresh = runner.run("vit_tiny_patch2_8", "mnist", weights=tmp_path / "m.keras",
+                       data_dir=SHARED_DATA, batch_size=32, limit=3000,
+                       results_dir=tmp_path / "fresh", progress=False)[1]
+    assert [r["prediction"] for r in resumed] == [
+        r["prediction"] for r in records.read_predictions(fresh)]
+    assert [r["index"] for r in resumed] == list(range(3000))
+
+
+def test_a_benchmark_over_your_own_files_is_a_file_not_code(tmp_path, monkeypatch, text_weights):
+    from zoo import datasets
+
+    test = datasets.load("tatoeba-langid-sample", "test")
+    lines = ["text\tlanguage"] + [f"{t}\t{['english', 'spanish'][y]}"
+                                  for t, y in zip(test.inputs[::50], test.targets[::50])]
+    (tmp_path / "mine.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "my-langid.toml").write_text('''
+id = "my-langid"
+version = 1
+task = "text_classification"
+description = "my sentences"
+dataset = "files"
+split = "test"
+labels = ["english", "spanish"]
+metrics = ["accuracy", "macro_f1"]
+main_metric = "macro_f1"
+
+[files]
+kind = "text_classification"
+path = "mine.tsv"
+text_column = "text"
+label_column = "language"
+''')
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    record, path = runner.run("bert_tiny", "my-langid", weights=text_weights,
+                              results_dir=tmp_path / "r", progress=False)
+    assert record["benchmark"]["examples"]["total"] == 20
+    assert record["benchmark"]["files"][0][0].endswith("mine.tsv")
+    assert set(record["metrics"]) == {"accuracy", "macro_f1"}
+    (tmp_path / "mine.tsv").write_text("text\tlanguage\nhola\tfrench\n", encoding="utf-8")
+    with pytest.raises(datasets.DataFormatError, match=r"mine.tsv, line 2: expected a label in"):
+        runner.run("bert_tiny", "my-langid", weights=text_weights, results_dir=tmp_path / "r",
+                   progress=False)

@@ -1,0 +1,1 @@
+"""The evaluation harness: benchmarks as data, metrics with intervals, result records."""

@@ -1,0 +1,43 @@
+"""Paired bootstrap comparison of two result records on the same benchmark."""
+
+from __future__ import annotations
+
+from zoo.harness import benchmarks, bootstrap, records, tasks
+from zoo.harness.tasks import EvaluationError
+
+
+def compare(path_a, path_b, metric=None) -> dict:
+    """Is record A's score different from record B's beyond resampling noise?
+
+    Both records must be of the same benchmark version and the same examples;
+    each metric is recomputed from the stored predictions on the shared
+    resample indices, so the test is paired.
+    """
+    a, b = records.read(path_a), records.read(path_b)
+    for key in ("id", "version", "data_sha256"):
+        if a["benchmark"][key] != b["benchmark"][key]:
+            raise EvaluationError(
+                f"The records differ in benchmark {key} ({a['benchmark'][key]} vs "
+                f"{b['benchmark'][key]}): only runs of one benchmark on the same data compare."
+            )
+    if a["benchmark"]["examples"]["evaluated"] != b["benchmark"]["examples"]["evaluated"]:
+        raise EvaluationError("The records were scored on different numbers of examples (--limit).")
+    spec = benchmarks.BenchmarkSpec(**{
+        k: (tuple(v) if k in ("metrics", "labels") and v is not None else v)
+        for k, v in a["benchmark"]["definition"].items() if k != "higher_is_better"
+    })
+    metric = metric or spec.main_metric
+    rows_a, rows_b = records.read_predictions(path_a), records.read_predictions(path_b)
+    idx = tasks.bootstrap_indices(spec, len(rows_a))
+    scorer = tasks.TASKS[spec.task][1]
+    found_a, samples_a, _ = scorer(spec, None, rows_a, idx)
+    found_b, samples_b, _ = scorer(spec, None, rows_b, idx)
+    if metric not in samples_a:
+        raise EvaluationError(f"Metric '{metric}' cannot be compared from predictions; "
+                         f"choose from {', '.join(samples_a)}.")
+    result = bootstrap.paired_test(
+        samples_a[metric], samples_b[metric], found_a[metric]["value"], found_b[metric]["value"],
+        higher_is_better=metric not in benchmarks.LOWER_IS_BETTER,
+    )
+    return {"benchmark": spec.id, "metric": metric, "a": str(path_a), "b": str(path_b),
+            "value_a": found_a[metric]["value"], "value_b": found_b[metric]["value"], **result}

@@ -1,0 +1,232 @@
+"""How each benchmark task turns a model and examples into predictions and scores.
+
+A task streams examples through the model in batches (`predict`, a generator
+of per-example prediction dicts in example order) and scores the collected
+predictions (`score`). The runner owns files, progress and resumption.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zoo.harness import bootstrap, metrics
+
+
+class EvaluationError(ValueError):
+    """The model cannot be evaluated on this benchmark; the message says why and what to do."""
+
+
+def _stream(values, batch_size, start=0, transform=None):
+    """`(begin, batch)` pairs: `values[start:]` through `tf.data`, batched and prefetched,
+    with `transform` (in-graph preprocessing such as tokenization) applied per batch."""
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(values[start:]).batch(batch_size)
+    if transform is not None:
+        data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    begin = start
+    for batch in data.prefetch(tf.data.AUTOTUNE):
+        yield begin, batch
+        begin += batch_size
+
+
+def _forward(model):
+    import tensorflow as tf
+
+    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+
+# --- Classification ------------------------------------------------------------------------
+
+
+def _check_classes(model, spec, num_labels):
+    classes = model.get_config().get("num_classes")
+    if classes != num_labels:
+        raise EvaluationError(
+            f"The model has {classes} output classes but benchmark '{spec.id}' has {num_labels} "
+            f"labels ({', '.join(spec.labels or [])}); evaluate a model built or trained for it."
+        )
+
+
+def predict_image_classification(model, tokenizer, examples, spec, batch_size, start=0):
+    expected = tuple(model.inputs[0].shape[1:])
+    got = tuple(examples.inputs.shape[1:])
+    if expected != got:
+        raise EvaluationError(
+            f"The model takes images of shape {expected} but benchmark '{spec.id}' has {got}; "
+            "build the model with matching image_size and num_channels."
+        )
+    _check_classes(model, spec, len(spec.labels))
+    forward = _forward(model)
+    for begin, batch in _stream(examples.inputs, batch_size, start):
+        logits = np.asarray(forward(batch))
+        yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
+
+
+def _classification_rows(logits, targets, begin):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    for i, (row, target) in enumerate(zip(probs, targets)):
+        yield {"index": begin + i, "target": int(target), "prediction": int(row.argmax()),
+               "confidence": round(float(row.max()), 6)}
+
+
+def bert_inputs(tokenizer, texts, max_length):
+    """[CLS] text [SEP], truncated and padded to `max_length`, as the BERT models take them."""
+    import tensorflow as tf
+
+    ids = tf.cast(tokenizer.tokenize(tf.convert_to_tensor(texts))[:, : max_length - 2], tf.int32)
+    n = ids.nrows()
+    ids = tf.concat([tf.fill([n, 1], tokenizer.cls_id), ids, tf.fill([n, 1], tokenizer.sep_id)], 1)
+    ids = ids.to_tensor(shape=[None, max_length])
+    return {"token_ids": ids, "segment_ids": tf.zeros_like(ids),
+            "padding_mask": tf.cast(ids != tokenizer.pad_id, tf.int32)}
+
+
+def _need_tokenizer(tokenizer, spec):
+    if tokenizer is None:
+        raise EvaluationError(
+            f"Benchmark '{spec.id}' is text: the model needs its tokenizer. Pass --weights with a "
+            "run folder (model.keras and tokenizer/) or a .keras file with tokenizer/ beside it."
+        )
+
+
+def predict_text_classification(model, tokenizer, examples, spec, batch_size, start=0):
+    _need_tokenizer(tokenizer, spec)
+    _check_classes(model, spec, len(spec.labels))
+    max_length = int(spec.preprocessing.get("max_length", 128))
+    max_length = min(max_length, model.get_config().get("max_sequence_length", max_length))
+    forward = _forward(model)
+    texts = np.array(examples.inputs, dtype=object)
+    for begin, batch in _stream(texts, batch_size, start,
+                                lambda t: bert_inputs(tokenizer, t, max_length)):
+        logits = np.asarray(forward(batch))
+        yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
+
+
+def score_classification(spec, examples, rows, idx):
+    y_true = np.array([r["target"] for r in rows])
+    y_pred = np.array([r["prediction"] for r in rows])
+    found, samples, report = metrics.classification(
+        y_true, y_pred, labels=list(range(len(spec.labels))), label_names=list(spec.labels),
+        idx=idx,
+    )
+    return {k: found[k] for k in spec.metrics}, {k: samples[k] for k in spec.metrics}, report
+
+
+# --- Translation ---------------------------------------------------------------------------
+
+
+def predict_translation(model, tokenizer, examples, spec, batch_size, start=0):
+    import tensorflow as tf
+
+    _need_tokenizer(tokenizer, spec)
+    decoding = {"beam_width": 4, "length_penalty": 0.6, "max_length": 64, **spec.decoding}
+    max_source = min(int(spec.preprocessing.get("max_length", 64)), model.max_sequence_length)
+    max_target = min(int(decoding["max_length"]), model.max_sequence_length - 1)
+
+    def source_ids(texts):
+        ids = tf.cast(tokenizer.tokenize(texts), tf.int32)[:, : max_source - 1]
+        return tf.concat([ids, tf.fill([ids.nrows(), 1], model.end_id)], axis=1).to_tensor()
+
+    texts = np.array(examples.inputs, dtype=object)
+    for begin, ids in _stream(texts, batch_size, start, source_ids):
+        out = model.generate(ids, max_length=max_target, beam_width=int(decoding["beam_width"]),
+                             length_penalty=float(decoding["length_penalty"]))
+        texts = [t.decode("utf-8") for t in tokenizer.detokenize(out).numpy()]
+        for i, text in enumerate(texts):
+            yield {"index": begin + i, "source": examples.inputs[begin + i],
+                   "reference": examples.targets[begin + i], "hypothesis": text}
+
+
+def score_translation(spec, examples, rows, idx):
+    found, samples, sentence = metrics.translation(
+        [r["hypothesis"] for r in rows], [r["reference"] for r in rows], spec.bleu, idx=idx
+    )
+    for row, value in zip(rows, sentence):
+        row["sentence_bleu"] = round(value, 4)
+    return {k: found[k] for k in spec.metrics}, {k: samples[k] for k in spec.metrics}, {}
+
+
+# --- Image generation (VAE) ----------------------------------------------------------------
+
+
+def binarize(images, spec):
+    """Stochastic binarization with the benchmark's seed (or none)."""
+    mode = spec.preprocessing.get("binarize")
+    if mode is None:
+        return images
+    if mode != "stochastic":
+        raise EvaluationError(f"Benchmark '{spec.id}': unknown binarize mode '{mode}'.")
+    rng = np.random.default_rng(int(spec.preprocessing.get("binarize_seed", 0)))
+    return (rng.random(images.shape) < images).astype("float32")
+
+
+def predict_image_generation(model, tokenizer, examples, spec, batch_size, start=0):
+    import keras
+
+    if not hasattr(model, "negative_elbo"):
+        raise EvaluationError(f"Benchmark '{spec.id}' scores a VAE's ELBO; this model has none.")
+    images = binarize(examples.inputs, spec)
+    from zoo.models.vae.vae import kl_divergence
+
+    for begin, batch in _stream(images, batch_size, start):
+        end = begin + len(batch)
+        keras.utils.set_random_seed(int(spec.bootstrap.get("seed", 0)) + begin)
+        z_mean, z_log_var = model.encode(batch)
+        z = model.reparameterize(z_mean, z_log_var)
+        logits = model.decoder(z, training=False)
+        reconstruction = np.asarray(model.reconstruction_nats(batch, logits))
+        kl = np.asarray(kl_divergence(z_mean, z_log_var))
+        for i in range(end - begin):
+            yield {"index": begin + i, "target": int(examples.targets[begin + i]),
+                   "reconstruction": round(float(reconstruction[i]), 5),
+                   "kl": round(float(kl[i]), 5),
+                   "negative_elbo": round(float(reconstruction[i] + kl[i]), 5)}
+
+
+def score_image_generation(spec, examples, rows, idx, model=None, train_examples=None):
+    found, samples = {}, {}
+    for name in ("negative_elbo", "reconstruction", "kl"):
+        m, s = metrics.per_example_mean(name, [r[name] for r in rows], idx=idx, unit="nats per image")
+        found.update(m)
+        samples.update(s)
+    report = {}
+    if model is not None and train_examples is not None:
+        from sklearn.linear_model import LogisticRegression
+
+        n_train = int(spec.preprocessing.get("probe_train_examples", len(train_examples)))
+        train_x = binarize(train_examples.inputs[:n_train], spec)
+        z_train = np.asarray(model.encode(train_x)[0])
+        z_test = np.asarray(model.encode(binarize(examples.inputs, spec))[0])[: len(rows)]
+        probe = LogisticRegression(max_iter=2000)
+        probe.fit(z_train, train_examples.targets[:n_train])
+        predictions = probe.predict(z_test)
+        m, s, report = metrics.classification(
+            [r["target"] for r in rows], predictions, labels=list(range(len(spec.labels))),
+            label_names=list(spec.labels), idx=idx,
+        )
+        for name in ("accuracy", "macro_f1"):
+            found[f"probe_{name}"] = dict(m[name], probe="LogisticRegression(max_iter=2000) on "
+                                          f"latent means of {n_train} training images")
+            samples[f"probe_{name}"] = s[name]
+        for row, prediction in zip(rows, predictions):
+            row["probe_prediction"] = int(prediction)
+    keep = [k for k in spec.metrics if k in found]
+    return {k: found[k] for k in keep}, {k: samples[k] for k in keep}, report
+
+
+TASKS = {
+    "image_classification": (predict_image_classification, score_classification),
+    "text_classification": (predict_text_classification, score_classification),
+    "translation": (predict_translation, score_translation),
+    "image_generation": (predict_image_generation, score_image_generation),
+}
+
+
+def bootstrap_indices(spec, n):
+    return bootstrap.indices(
+        n,
+        int(spec.bootstrap.get("resamples", bootstrap.DEFAULT_RESAMPLES)),
+        int(spec.bootstrap.get("seed", bootstrap.DEFAULT_SEED)),
+    )
