@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import zoo  # noqa: E402
-from zoo.harness.provenance import cpu_model, package_versions  # noqa: E402
+from zoo.provenance import cpu_model, package_versions  # noqa: E402
 
 REPEATS = 5
 

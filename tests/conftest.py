@@ -5,6 +5,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
 
+# Two logical CPU devices, so that MirroredStrategy tests run real all-reduces on one CPU. This
+# must happen before TensorFlow initialises, hence here, at collection.
+os.environ.setdefault("ZOO_CPU_DEVICES", "2")
+from zoo.training.strategies import split_cpu  # noqa: E402
+
+split_cpu(int(os.environ["ZOO_CPU_DEVICES"]))
+
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 

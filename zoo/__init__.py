@@ -10,6 +10,14 @@ from zoo.registry import DuplicateNameError, UnknownNameError
 
 __version__ = "0.1.0"
 
+
+def train(recipe, **kwargs):
+    """Trains a recipe into a run folder; see `zoo.training.train.train`."""
+    from zoo.training.train import train as _train
+
+    return _train(recipe, **kwargs)
+
+
 __all__ = [
     "DuplicateNameError",
     "UnknownNameError",
@@ -18,4 +26,5 @@ __all__ = [
     "describe",
     "list_models",
     "load_model",
+    "train",
 ]

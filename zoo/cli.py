@@ -107,6 +107,32 @@ def _cmd_bench_compare(args) -> int:
     return 0
 
 
+def _cmd_recipes(args) -> int:
+    from zoo.training import recipes
+
+    for name in recipes.list_recipes(args.pattern):
+        recipe = recipes.get(name)
+        where = f"{recipe.dataset}/{recipe.split}"
+        print(f"{name:<34} {recipe.model:<22} {where:<26} {recipe.steps:>7,} steps")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from zoo.training.train import train
+
+    devices = args.devices.split(",") if args.devices else None
+    result = train(
+        args.recipe, out=args.out, strategy=args.strategy, devices=devices,
+        data_dir=args.data_dir, steps=args.steps, precision=args.precision,
+        jit_compile=args.jit_compile, seed=args.seed, deterministic=not args.nondeterministic,
+        command=["zoo", *args.argv],
+        log=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    summary = {k: (str(v) if k == "run_dir" else v) for k, v in result.items()}
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo",
@@ -135,6 +161,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/quickstart", help="where to write results.json")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=_cmd_quickstart)
+
+    p = sub.add_parser("recipes", help="list training recipes (leaderboard entries)",
+                       description="List the training recipes in zoo/recipes/ and $ZOO_RECIPES_PATH.")
+    p.add_argument("pattern", nargs="?", help="shell-style pattern")
+    p.set_defaults(func=_cmd_recipes)
+
+    p = sub.add_parser(
+        "train", help="train a recipe into a run folder (resumes if interrupted)",
+        description="Train a recipe through tf.distribute into a run folder (model.keras, "
+        "tokenizer/, recipe.json, run.json, history.jsonl, logs/, checkpoints/). Running the "
+        "same command again resumes from the newest checkpoint.")
+    p.add_argument("recipe", help="an entry name (see `zoo recipes`) or a recipe .toml file")
+    p.add_argument("--out", help="run folder (default runs/<entry>)")
+    p.add_argument("--strategy", default="auto", help="auto (default), default, one_device, "
+                   "mirrored, multi_worker_mirrored, parameter_server or tpu")
+    p.add_argument("--devices", help="comma-separated devices for one_device/mirrored, e.g. "
+                   "/cpu:0,/cpu:1 (split the CPU with ZOO_CPU_DEVICES=2)")
+    p.add_argument("--data-dir", help="folder holding the dataset files")
+    p.add_argument("--steps", type=int, help="override the recipe's optimizer steps")
+    p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="override the recipe's precision")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the step with XLA")
+    p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="skip TensorFlow's op determinism (faster on some devices)")
+    p.set_defaults(func=_cmd_train)
 
     bench = sub.add_parser("bench", help="benchmarks: list, show, run, compare",
                            description="Benchmarks declared as data in benchmarks/*.toml.")
@@ -183,18 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.harness.records import RecordError
     from zoo.harness.tasks import EvaluationError
     from zoo.registry import UnknownNameError
+    from zoo.training import RecipeError, StrategyError, TrainingError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
-    if args.command == "quickstart" and args.steps is not None and args.steps <= 0:
+    if args.command in ("quickstart", "train") and args.steps is not None and args.steps <= 0:
         parser.error("--steps must be a positive number of training steps")
     try:
         return args.func(args)
-    except (UnknownNameError, UsageError, BenchmarkError, EvaluationError) as error:
+    except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
+            StrategyError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except (RecordError, DatasetError) as error:
+    except (RecordError, DatasetError, TrainingError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and the like

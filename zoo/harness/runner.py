@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.harness import benchmarks, provenance, records, tasks
+from zoo import provenance
+from zoo.harness import benchmarks, records, tasks
 from zoo.harness.tasks import EvaluationError
 
 

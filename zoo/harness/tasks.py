@@ -71,18 +71,6 @@ def _classification_rows(logits, targets, begin):
                "confidence": round(float(row.max()), 6)}
 
 
-def bert_inputs(tokenizer, texts, max_length):
-    """[CLS] text [SEP], truncated and padded to `max_length`, as the BERT models take them."""
-    import tensorflow as tf
-
-    ids = tf.cast(tokenizer.tokenize(tf.convert_to_tensor(texts))[:, : max_length - 2], tf.int32)
-    n = ids.nrows()
-    ids = tf.concat([tf.fill([n, 1], tokenizer.cls_id), ids, tf.fill([n, 1], tokenizer.sep_id)], 1)
-    ids = ids.to_tensor(shape=[None, max_length])
-    return {"token_ids": ids, "segment_ids": tf.zeros_like(ids),
-            "padding_mask": tf.cast(ids != tokenizer.pad_id, tf.int32)}
-
-
 def _need_tokenizer(tokenizer, spec):
     if tokenizer is None:
         raise EvaluationError(
@@ -92,6 +80,8 @@ def _need_tokenizer(tokenizer, spec):
 
 
 def predict_text_classification(model, tokenizer, examples, spec, batch_size, start=0):
+    from zoo.text import features
+
     _need_tokenizer(tokenizer, spec)
     _check_classes(model, spec, len(spec.labels))
     max_length = int(spec.preprocessing.get("max_length", 128))
@@ -99,7 +89,7 @@ def predict_text_classification(model, tokenizer, examples, spec, batch_size, st
     forward = _forward(model)
     texts = np.array(examples.inputs, dtype=object)
     for begin, batch in _stream(texts, batch_size, start,
-                                lambda t: bert_inputs(tokenizer, t, max_length)):
+                                lambda t: features.bert_inputs(tokenizer, t, max_length)):
         logits = np.asarray(forward(batch))
         yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
 
@@ -118,7 +108,7 @@ def score_classification(spec, examples, rows, idx):
 
 
 def predict_translation(model, tokenizer, examples, spec, batch_size, start=0):
-    import tensorflow as tf
+    from zoo.text import features
 
     _need_tokenizer(tokenizer, spec)
     decoding = {"beam_width": 4, "length_penalty": 0.6, "max_length": 64, **spec.decoding}
@@ -126,8 +116,7 @@ def predict_translation(model, tokenizer, examples, spec, batch_size, start=0):
     max_target = min(int(decoding["max_length"]), model.max_sequence_length - 1)
 
     def source_ids(texts):
-        ids = tf.cast(tokenizer.tokenize(texts), tf.int32)[:, : max_source - 1]
-        return tf.concat([ids, tf.fill([ids.nrows(), 1], model.end_id)], axis=1).to_tensor()
+        return features.sequence_ids(tokenizer, texts, max_source)
 
     texts = np.array(examples.inputs, dtype=object)
     for begin, ids in _stream(texts, batch_size, start, source_ids):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 PACKAGES = ("tensorflow", "keras", "tensorflow-text", "tensorflow-hub", "scikit-learn",
             "sacrebleu", "numpy")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def sha256_file(path, chunk=1 << 20) -> str:

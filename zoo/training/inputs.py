@@ -1,0 +1,113 @@
+"""Task preprocessing: a recipe's examples as an endless, deterministic `tf.data` pipeline.
+
+The pipeline yields `(x, y, sample_weight)` global batches. Epoch `e` visits the examples in
+the order `stateless_shuffle(range(n), seed=[seed, e])`, so the batch at any step is a pure
+function of the seed and the step: a run resumed at step `s` sees exactly the batches an
+uninterrupted run would have seen from `s` on. Stochastic binarization is seeded by the batch's
+position in that order too; BERT's masking uses tensorflow-text's in-graph ops.
+
+>>> import numpy as np
+>>> from zoo.datasets import Examples
+>>> from zoo.training import inputs
+>>> examples = Examples(np.zeros((10, 8, 8, 1), "float32"), np.arange(10) % 3)
+>>> data = inputs.pipeline("image_classification", examples, batch_size=4, seed=0, start_step=0)
+>>> x, y, w = next(iter(data))
+>>> tuple(x.shape), tuple(y.shape), tuple(w.shape)
+((4, 8, 8, 1), (4,), (4,))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.text import features
+
+_EPOCHS = 1 << 40  # endless: the loop stops at its step budget
+
+
+def _index_stream(n: int, batch_size: int, seed: int, start_step: int):
+    """`(indices, positions)` batches over endless seeded epochs, from `start_step` on;
+    `positions` counts examples from the start of training (epoch * n + rank in the epoch)."""
+    consumed = start_step * batch_size
+    first_epoch, offset = divmod(consumed, n)
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices((order, e * n + tf.range(n, dtype=tf.int64)))
+
+    indices = tf.data.Dataset.range(first_epoch, _EPOCHS).flat_map(epoch).skip(offset)
+    return indices.batch(batch_size, drop_remainder=True)
+
+
+def _binarize(images, seed, positions):
+    noise = tf.random.stateless_uniform(tf.shape(images), seed=tf.stack([seed + 1, positions[0]]))
+    return tf.cast(noise < images, images.dtype)
+
+
+def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_length=128,
+             max_predictions=20, binarize=None):
+    """The training pipeline for `task` over `examples` (a `zoo.datasets.Examples`).
+
+    Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM.
+    """
+    n = len(examples)
+    if n < batch_size:
+        raise ValueError(f"The training set has {n} examples, fewer than one batch of "
+                         f"{batch_size}; lower batch_size.")
+    stream = _index_stream(n, batch_size, seed, start_step)
+    seed = tf.constant(seed, tf.int64)
+
+    if task in ("image_classification", "image_generation"):
+        images = tf.constant(np.asarray(examples.inputs, "float32"))
+        labels = tf.constant(np.asarray(examples.targets if examples.targets is not None
+                                        else np.zeros(n), "int32"))
+
+        def transform(idx, positions):
+            x = tf.gather(images, idx)
+            ones = tf.ones(tf.shape(idx), tf.float32)
+            if task == "image_generation":
+                if binarize == "stochastic":
+                    x = _binarize(x, seed, positions)
+                return x, x, ones
+            return x, tf.gather(labels, idx), ones
+
+    elif task in ("text_classification", "masked_lm"):
+        if tokenizer is None:
+            raise ValueError(f"A {task} pipeline needs a tokenizer.")
+        texts = tf.constant(list(examples.inputs))
+        labels = tf.constant(np.asarray(examples.targets if examples.targets is not None
+                                        else np.zeros(n), "int32"))
+
+        def transform(idx, positions):
+            x = features.bert_inputs(tokenizer, tf.gather(texts, idx), max_length)
+            if task == "text_classification":
+                return x, tf.gather(labels, idx), tf.ones(tf.shape(idx), tf.float32)
+            from zoo.models.bert.masking import mask_tokens
+
+            masked = mask_tokens(
+                x["token_ids"], vocabulary_size=tokenizer.vocabulary_size,
+                mask_id=tokenizer.mask_id, max_predictions=max_predictions,
+                unselectable_ids=[tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id])
+            x = dict(x, token_ids=masked["token_ids"], mask_positions=masked["mask_positions"])
+            return x, masked["mask_ids"], tf.cast(masked["mask_weights"], tf.float32)
+
+    elif task == "translation":
+        if tokenizer is None:
+            raise ValueError("A translation pipeline needs a tokenizer.")
+        sources, targets = tf.constant(list(examples.inputs)), tf.constant(list(examples.targets))
+
+        def transform(idx, positions):
+            x, y = features.seq2seq_inputs(tokenizer, tf.gather(sources, idx),
+                                           tf.gather(targets, idx), max_length)
+            return x, y, tf.ones(tf.shape(idx), tf.float32)
+
+    else:
+        raise ValueError(f"No training pipeline for task '{task}'.")
+
+    data = stream.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    options = tf.data.Options()
+    options.deterministic = True
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options).prefetch(tf.data.AUTOTUNE)

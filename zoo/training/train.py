@@ -1,0 +1,280 @@
+"""`zoo train` / `zoo.train`: a recipe in, a run folder out.
+
+The run folder holds everything the harness and a reader need: `model.keras` (final weights),
+`tokenizer/` (text tasks), `recipe.json` (the resolved recipe), `run.json` (entry, training data,
+seed, strategy, replicas, precision, XLA, versions, git commit, training time, status),
+`history.jsonl`, TensorBoard `logs/` and `checkpoints/`. Starting the same command again
+resumes an interrupted run; a finished run is left as it is.
+
+>>> import zoo
+>>> result = zoo.train("vit_tiny_patch2_8.digits", out=getfixture("tmp_path") / "run",
+...                    steps=3, log=lambda *_: None)
+>>> result["steps"], (result["run_dir"] / "model.keras").is_file()
+(3, True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from zoo.training import recipes as recipes_lib
+from zoo.training.errors import TrainingError
+
+TOKENIZED = ("text_classification", "masked_lm", "translation")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def weights_digest(model) -> str:
+    """sha256 over every weight's bytes, in order: equal digests mean equal weights."""
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def locate_entry(entry: str) -> Path:
+    """The run folder of a trained entry: `$ZOO_RUNS_DIR/<entry>`, `runs/<entry>`, then the
+    weights published with zoo (`zoo.entries`)."""
+    candidates = []
+    if os.environ.get("ZOO_RUNS_DIR"):
+        candidates.append(Path(os.environ["ZOO_RUNS_DIR"]) / entry)
+    candidates.append(Path("runs") / entry)
+    try:
+        from zoo import entries
+
+        candidates.append(entries.folder(entry))
+    except (ImportError, KeyError):
+        pass
+    for folder in candidates:
+        if (folder / "model.keras").is_file():
+            return folder
+    raise TrainingError(
+        f"No trained entry '{entry}' (looked for model.keras in "
+        f"{', '.join(str(c) for c in candidates)}). Train it first: zoo train {entry}"
+    )
+
+
+def _load_examples(recipe, data_dir, log):
+    from zoo import datasets
+
+    examples = datasets.load(recipe.dataset, recipe.split, data_dir=data_dir)
+    if not recipe.extra_training_data:
+        return examples
+    import dataclasses
+
+    texts = list(examples.inputs)
+    for dataset, split in recipe.extra_training_data:
+        texts += list(datasets.load(dataset, split, data_dir=data_dir).inputs)
+    if recipe.task != "masked_lm":
+        raise recipes_lib.RecipeError(
+            f"Recipe '{recipe.entry}': extra_training_data is for masked_lm corpora only.")
+    log(f"[train] corpus: {len(texts):,} texts from {len(recipe.training_data)} sources")
+    return dataclasses.replace(examples, inputs=texts, targets=None)
+
+
+def _tokenizer(recipe, examples, run_dir, chief, init_dir):
+    from zoo.text import WordPieceTokenizer
+
+    saved = run_dir / "tokenizer"
+    if saved.is_dir():
+        return WordPieceTokenizer.load(saved)
+    if init_dir is not None and (init_dir / "tokenizer").is_dir():
+        tokenizer = WordPieceTokenizer.load(init_dir / "tokenizer")
+    else:
+        texts = list(examples.inputs)
+        if recipe.task == "translation":
+            texts += list(examples.targets)
+        settings = {"vocabulary_size": 8000, "lowercase": True, **recipe.tokenizer}
+        tokenizer = WordPieceTokenizer.train(texts, **settings)
+    if chief:
+        tokenizer.save(saved)
+    return tokenizer
+
+
+def _model_builder(recipe, examples, tokenizer, init_dir):
+    import zoo
+
+    overrides = dict(recipe.model_overrides)
+    family = zoo.describe(recipe.model)["family"]
+    task = None
+    if recipe.task in ("image_classification", "image_generation"):
+        height, width, channels = examples.inputs.shape[1:]
+        overrides.setdefault("image_size", height if height == width else [height, width])
+        overrides.setdefault("num_channels", int(channels))
+    if recipe.task in ("image_classification", "text_classification"):
+        overrides.setdefault("num_classes", len(examples.label_names))
+    if tokenizer is not None:
+        overrides["vocabulary_size"] = tokenizer.vocabulary_size
+        overrides.setdefault("max_sequence_length", recipe.max_length)
+    if recipe.task == "translation":
+        overrides.update(pad_id=tokenizer.pad_id, start_id=tokenizer.start_id,
+                         end_id=tokenizer.end_id)
+    if family == "bert":
+        task = "masked_lm" if recipe.task == "masked_lm" else "classifier"
+
+    def build():
+        model = zoo.build(recipe.model, task=task, **overrides)
+        if init_dir is not None:
+            source = zoo.load_model(init_dir / "model.keras")
+            if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
+                raise recipes_lib.RecipeError(
+                    f"init_from '{recipe.init_from}': only a BERT backbone can start another model.")
+            try:
+                model.backbone.set_weights(source.backbone.get_weights())
+            except ValueError as error:
+                raise recipes_lib.RecipeError(
+                    f"init_from '{recipe.init_from}' has a different backbone ({error}); use the "
+                    "same model variant and tokenizer.") from None
+        return model
+
+    return build
+
+
+def _bleu_validator(recipe, tokenizer, data_dir):
+    validation = recipe.validation
+    if recipe.task != "translation" or not validation:
+        return None
+    import sacrebleu
+
+    from zoo import datasets
+    from zoo.text import features
+
+    examples = datasets.load(recipe.dataset, validation.get("split", "val"), data_dir=data_dir)
+    n = int(validation.get("examples", 500))
+    sources, references = list(examples.inputs[:n]), list(examples.targets[:n])
+    ids = features.sequence_ids(tokenizer, sources, recipe.max_length)
+
+    def validate(model):
+        out = model.generate(ids, max_length=recipe.max_length - 1, beam_width=1)
+        hypotheses = [t.decode("utf-8") for t in tokenizer.detokenize(out).numpy()]
+        return {"bleu": round(sacrebleu.corpus_bleu(hypotheses, [references]).score, 3)}
+
+    return validate
+
+
+def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=None,
+          precision=None, jit_compile=None, seed=None, deterministic=True, log=print,
+          command=None):
+    """Trains a recipe (an entry name, a `.toml` path or a `Recipe`) into a run folder.
+
+    Args:
+        recipe: e.g. "vit_tiny_patch4_28.mnist" (see `zoo recipes`).
+        out: the run folder (default `runs/<entry>`); starting again with the same folder
+            resumes from its newest checkpoint.
+        strategy: "auto", "default", "one_device", "mirrored", "multi_worker_mirrored",
+            "parameter_server" or "tpu".
+        devices: devices for one_device / mirrored, e.g. ["/cpu:0", "/cpu:1"].
+        steps, precision, jit_compile, seed: override the recipe's values.
+        deterministic: enable TensorFlow's op determinism (same seed, same result).
+
+    Returns:
+        a dict: entry, run_dir, steps, resumed_from, seconds, replicas, weights_sha256,
+        final history row.
+    """
+    import keras
+    import tensorflow as tf
+
+    from zoo import provenance
+    from zoo.training import inputs, loop, objectives, schedules, strategies
+
+    if not isinstance(recipe, recipes_lib.Recipe):
+        recipe = recipes_lib.get(recipe)
+    changes = {k: v for k, v in {"steps": steps, "precision": precision,
+                                 "jit_compile": jit_compile, "seed": seed}.items()
+               if v is not None}
+    recipe = recipe.replace(**changes) if changes else recipe
+    chosen = strategies.make(strategy, devices=devices)  # fails before any work if it cannot run
+    chief = strategies.is_chief(chosen)
+    run_dir = Path(out) if out is not None else Path("runs") / recipe.entry
+    status_path = run_dir / "run.json"
+    if status_path.is_file():
+        status = json.loads(status_path.read_text(encoding="utf-8"))
+        if status.get("status") == "complete" and status.get("recipe") == recipe.to_dict():
+            log(f"[train] {run_dir} already holds the finished run of {recipe.entry}; "
+                "nothing to do (use another --out to train again)")
+            return {"entry": recipe.entry, "run_dir": run_dir, "steps": recipe.steps,
+                    "resumed_from": recipe.steps, "seconds": status.get("training_seconds"),
+                    "replicas": status.get("strategy", {}).get("replicas"),
+                    "weights_sha256": status.get("weights_sha256"), "already_complete": True}
+        if status.get("recipe") not in (None, recipe.to_dict()):
+            raise TrainingError(
+                f"{run_dir} holds a run of a different recipe; resuming it would mix two runs. "
+                "Choose another --out, or delete the folder to start over.")
+
+    keras.utils.set_random_seed(recipe.seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.config.set_dtype_policy(recipe.precision)
+    try:
+        examples = _load_examples(recipe, data_dir, log)
+        init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
+        if chief:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer = (_tokenizer(recipe, examples, run_dir, chief, init_dir)
+                     if recipe.task in TOKENIZED else None)
+        info = {
+            "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
+            "training_data": recipe.training_data, "seed": recipe.seed,
+            "strategy": {"name": strategy, **strategies.describe(chosen)},
+            "precision": recipe.precision, "jit_compile": recipe.jit_compile,
+            "deterministic": deterministic, "init_from": recipe.init_from,
+            "examples": len(examples), "global_batch_size": recipe.batch_size,
+            "provenance": provenance.collect(command),
+        }
+        if chief:
+            _write_json(run_dir / "recipe.json", recipe.to_dict())
+            _write_json(status_path, info)
+
+        def build_optimizer():
+            optimizer = schedules.optimizer(recipe)
+            if recipe.precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            return optimizer
+
+        def make_dataset(start_step):
+            return inputs.pipeline(
+                recipe.task, examples, recipe.batch_size, recipe.seed, start_step,
+                tokenizer=tokenizer, max_length=recipe.max_length,
+                max_predictions=recipe.max_predictions, binarize=recipe.binarize)
+
+        validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
+        log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
+            f"({len(examples):,} examples), {recipe.steps:,} steps of {recipe.batch_size}, "
+            f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {recipe.precision}")
+        result = loop.run(
+            chosen, _model_builder(recipe, examples, tokenizer, init_dir),
+            build_optimizer, objectives.get(recipe.task), make_dataset,
+            steps=recipe.steps, global_batch_size=recipe.batch_size, run_dir=run_dir,
+            checkpoint_every=recipe.checkpoint_every, log_every=recipe.log_every,
+            jit_compile=recipe.jit_compile, label_smoothing=recipe.label_smoothing,
+            validate=validate, validate_every=recipe.validation.get("every"), log=log)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    digest = weights_digest(result.model)
+    if chief:
+        final = run_dir / "model.keras"
+        tmp = run_dir / ".model.tmp.keras"
+        result.model.save(tmp)
+        os.replace(tmp, final)
+        info.update(status="complete", training_seconds=round(result.seconds, 1),
+                    steps=result.steps, weights_sha256=digest,
+                    model_sha256=provenance.sha256_file(final),
+                    final=result.history[-1] if result.history else None,
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        _write_json(status_path, info)
+    log(f"[train] done: {result.steps:,} steps in {result.seconds:,.1f} s; weights sha256 "
+        f"{digest[:16]}{'; wrote ' + str(run_dir) if chief else ''}")
+    return {"entry": recipe.entry, "run_dir": run_dir, "steps": result.steps,
+            "resumed_from": result.resumed_from, "seconds": result.seconds,
+            "replicas": int(chosen.num_replicas_in_sync), "weights_sha256": digest,
+            "final": result.history[-1] if result.history else None, "chief": chief}
+
