@@ -1,0 +1,1 @@
+"""Training recipes shipped with zoo, one TOML file per leaderboard entry."""
