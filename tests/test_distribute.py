@@ -142,11 +142,16 @@ def test_a_diverging_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     ("tpu", None, "No TPU"),
     ("multi_worker_mirrored", None, "TF_CONFIG"),
     ("parameter_server", None, "TF_CONFIG"),
+    ("parameter_server", None, "not supported"),
     ("mirored", None, "Did you mean: mirrored"),
 ])
 def test_impossible_strategies_fail_before_any_work(name, devices, message, tmp_path,
                                                    monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
+    if message == "not supported":
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {
+            "chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"], "ps": ["127.0.0.1:3"]},
+            "task": {"type": "chief", "index": 0}}))
     with pytest.raises(StrategyError, match=message):
         train(recipe("vit"), out=tmp_path / "run", strategy=name, devices=devices, **QUIET)
     assert not (tmp_path / "run").exists()

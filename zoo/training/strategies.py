@@ -175,8 +175,13 @@ def make(name: str = "auto", devices=None, tpu=None):
                 "parameter_server needs TF_CONFIG with 'chief', 'worker' and 'ps' jobs; "
                 "this process is the chief (coordinator)."
             )
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-        return tf.distribute.experimental.ParameterServerStrategy(resolver)
+        # Parameter-server training needs a ClusterCoordinator that schedules steps on remote
+        # workers; zoo's loop does not drive one yet (a trial with Keras 3 optimizers hung).
+        raise StrategyError(
+            "parameter_server training is not supported by zoo's training loop yet: use "
+            "multi_worker_mirrored (synchronous, every worker a replica) with the same TF_CONFIG "
+            "workers, or mirrored on one machine."
+        )
     # TPU
     if tpu is None and not _tpu_configured():
         raise StrategyError(
