@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -133,6 +134,31 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_leaderboard_build(args) -> int:
+    from zoo.leaderboard import site
+
+    report = site.build(args.results, args.out,
+                        warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    print(f"wrote {report['files']} files to {report['out']}"
+          + (f" ({len(report['problems'])} problems, see warnings)" if report["problems"] else ""))
+    return 0
+
+
+def _cmd_leaderboard_serve(args) -> int:
+    import functools
+    import http.server
+
+    folder = Path(args.dir)
+    if not (folder / "index.html").is_file():
+        raise UsageError(f"{folder} holds no built site (index.html); run `zoo leaderboard build`.")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        print(f"serving {folder} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)",
+              flush=True)
+        server.serve_forever()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo",
@@ -188,6 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nondeterministic", action="store_true",
                    help="skip TensorFlow's op determinism (faster on some devices)")
     p.set_defaults(func=_cmd_train)
+
+    board = sub.add_parser("leaderboard", help="build or serve the static leaderboard site",
+                           description="The static leaderboard, built from result records.")
+    board_sub = board.add_subparsers(dest="leaderboard_command", metavar="ACTION")
+    board_sub.required = True
+    p = board_sub.add_parser("build", help="build the site from the result records",
+                             description="Build the static site (HTML, CSS, SVG, PNG, JSON, CSV).")
+    p.add_argument("--results", default="benchmarks/results", help="folder of result records")
+    p.add_argument("--out", default="leaderboard", help="where the site is written")
+    p.set_defaults(func=_cmd_leaderboard_build)
+    p = board_sub.add_parser("serve", help="serve the built site on 127.0.0.1",
+                             description="Serve the built site on 127.0.0.1 for a local look.")
+    p.add_argument("--dir", default="leaderboard", help="the built site")
+    p.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    p.set_defaults(func=_cmd_leaderboard_serve)
 
     bench = sub.add_parser("bench", help="benchmarks: list, show, run, compare",
                            description="Benchmarks declared as data in benchmarks/*.toml.")

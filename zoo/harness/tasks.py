@@ -91,7 +91,9 @@ def predict_text_classification(model, tokenizer, examples, spec, batch_size, st
     for begin, batch in _stream(texts, batch_size, start,
                                 lambda t: features.bert_inputs(tokenizer, t, max_length)):
         logits = np.asarray(forward(batch))
-        yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
+        rows = _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
+        for row in rows:
+            yield dict(row, text=examples.inputs[row["index"]])
 
 
 def score_classification(spec, examples, rows, idx):
@@ -174,6 +176,19 @@ def predict_image_generation(model, tokenizer, examples, spec, batch_size, start
                    "negative_elbo": round(float(reconstruction[i] + kl[i]), 5)}
 
 
+def _vae_pictures(model, images, spec):
+    """A few test images, their reconstructions and prior samples, as uint8 pixel lists."""
+    import keras
+
+    keras.utils.set_random_seed(int(spec.bootstrap.get("seed", 0)))
+
+    def pixels(batch):
+        return np.clip(np.rint(np.asarray(batch)[..., 0] * 255), 0, 255).astype("uint8").tolist()
+
+    return {"inputs": pixels(images), "reconstructions": pixels(model.reconstruct(images)),
+            "samples": pixels(model.sample(16, seed=0)) if hasattr(model, "sample") else []}
+
+
 def score_image_generation(spec, examples, rows, idx, model=None, train_examples=None):
     found, samples = {}, {}
     for name in ("negative_elbo", "reconstruction", "kl"):
@@ -201,6 +216,8 @@ def score_image_generation(spec, examples, rows, idx, model=None, train_examples
             samples[f"probe_{name}"] = s[name]
         for row, prediction in zip(rows, predictions):
             row["probe_prediction"] = int(prediction)
+    if model is not None:
+        report["images"] = _vae_pictures(model, binarize(examples.inputs[:8], spec), spec)
     keep = [k for k in spec.metrics if k in found]
     return {k: found[k] for k in keep}, {k: samples[k] for k in keep}, report
 

@@ -1,0 +1,233 @@
+"""The leaderboard site: built from real records, checked in a real headless Chromium."""
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_DATA
+
+from zoo.harness import runner
+from zoo.leaderboard import site
+
+ROOT = Path(__file__).resolve().parents[1]
+EVIL = "<script>window.__pwned = 1</script>\"'<b>"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Real records: two models on digits, a --limit run, a VAE run, a record whose strings
+    hold markup, and two broken files."""
+    import zoo
+
+    folder = tmp_path_factory.mktemp("results")
+    for seed in (1, 2):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        model = zoo.build("vit_tiny_patch2_8")
+        model.save(folder.parent / f"m{seed}.keras")
+        runner.run("vit_tiny_patch2_8", "digits", weights=folder.parent / f"m{seed}.keras",
+                   results_dir=folder, progress=False)
+    runner.run("vit_tiny_patch2_8", "digits", limit=30, results_dir=folder, progress=False)
+    if os.path.isdir(SHARED_DATA):
+        vae = zoo.build("vae_tiny", image_size=28)
+        vae.save(folder.parent / "vae.keras")
+        runner.run("vae_tiny", "mnist-vae", weights=folder.parent / "vae.keras", limit=64,
+                   data_dir=SHARED_DATA, results_dir=folder, progress=False)
+    # The suite runs from a working tree that may be dirty; these stand for clean-tree runs.
+    for path in folder.rglob("*.json"):
+        record = json.loads(path.read_text())
+        record["flags"]["dirty"] = False
+        path.write_text(json.dumps(record))
+    first = sorted((folder / "digits").glob("*.json"))[0]
+    record = json.loads(first.read_text())
+    record["run_id"] = "evil-run"
+    record["model"]["name"] = EVIL
+    record["model"]["entry"] = EVIL
+    record["provenance"]["command"] = f"zoo bench run --model '{EVIL}'"
+    record["predictions_file"] = "evil-run.predictions.jsonl"
+    (folder / "digits" / "evil-run.json").write_text(json.dumps(record))
+    rows = [json.loads(line) for line in
+            (first.parent / first.name.replace(".json", ".predictions.jsonl")).read_text().splitlines()]
+    for row in rows:
+        row["text"] = EVIL
+    (folder / "digits" / "evil-run.predictions.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "digits" / "broken.json").write_text("{not json")
+    (folder / "digits" / "not-a-record.json").write_text(json.dumps({"schema": 1}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(results, tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "leaderboard"
+    warnings = []
+    report = site.build(results, out, warn=warnings.append)
+    return out, report, warnings
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_build_is_deterministic(results, built, tmp_path):
+    out, _, _ = built
+    site.build(results, tmp_path / "again", warn=lambda m: None)
+    assert _files(out) == _files(tmp_path / "again")
+
+
+def test_broken_records_are_reported_and_skipped(built):
+    out, report, warnings = built
+    assert any("broken.json" in w for w in warnings)
+    assert any("not-a-record.json" in w and "missing" in w for w in warnings)
+    assert (out / "benchmarks" / "digits.html").is_file()
+    assert len(report["problems"]) >= 2
+
+
+def test_markup_from_records_is_escaped_everywhere(built):
+    out, _, _ = built
+    pages = [p for p in out.rglob("*") if p.suffix in (".html", ".svg")]
+    assert pages
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        assert "<script>window.__pwned" not in text, path
+    entry = (out / "entries" / "evil-run.html").read_text()
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;&quot;&#x27;&lt;b&gt;" in entry
+
+
+def test_ranking_flags_and_machine_outputs(built):
+    out, _, _ = built
+    board = json.loads((out / "leaderboard.json").read_text())
+    digits = next(b for b in board["benchmarks"] if b["id"] == "digits")
+    values = [e["main_metric"]["value"] for e in digits["entries"]]
+    assert values == sorted(values, reverse=True) and len(values) >= 2
+    assert digits["entries"][0]["significance_vs_leader"] is None
+    assert all(e["significance_vs_leader"] is not None for e in digits["entries"][1:])
+    flagged = {tuple(f["flags"]) for f in digits["flagged"]}
+    assert any("--limit" in f for f in flagged)
+    assert all(not f or "dirty tree" in f or "--limit" in f for f in flagged)
+    csv_text = (out / "benchmarks" / "digits.csv").read_text()
+    assert csv_text.splitlines()[0].startswith("rank,model,run_id,accuracy,accuracy_low")
+    html = (out / "benchmarks" / "digits.html").read_text()
+    assert "Flagged runs" in html and "digits-params.svg" in html
+
+
+def _serve(folder):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _chromium():
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (binary and driver):
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
+        pytest.skip("headless Chromium not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1200,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_pages_in_headless_chromium(built, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    out, _, _ = built
+    server = _serve(out)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    browser = _chromium()
+    try:
+        pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+        seen_links = set()
+        for relative in pages:
+            browser.get(base + relative)
+            errors = [m for m in browser.get_log("browser") if m["level"] == "SEVERE"]
+            assert not errors, (relative, errors)
+            assert browser.execute_script("return window.__pwned === undefined")
+            broken = browser.execute_script(
+                "return Array.from(document.images).filter(i => !(i.complete && "
+                "i.naturalWidth > 0)).map(i => i.src)")
+            assert not broken, (relative, broken)
+            for element in browser.find_elements(By.CSS_SELECTOR, "a[href], link[href]"):
+                seen_links.add(element.get_attribute("href"))
+            for element in browser.find_elements(By.CSS_SELECTOR, "script[src]"):
+                seen_links.add(element.get_attribute("src"))
+        import urllib.request
+
+        for link in sorted(seen_links):
+            assert link.startswith(base), f"external link {link}"
+            with urllib.request.urlopen(link.split("#")[0]) as response:
+                assert response.status == 200, link
+
+        # Sorting with the keyboard alone: focus the "examples/s" header button, press Enter.
+        browser.get(base + "benchmarks/digits.html")
+        table = browser.find_element(By.CSS_SELECTOR, "table.sortable")
+
+        def first_column(index):
+            return [row.find_elements(By.TAG_NAME, "td")[index].get_attribute("data-sort")
+                    for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+        headers = table.find_elements(By.CSS_SELECTOR, "thead th")
+        names = [h.text.strip() for h in headers]
+        rank = names.index("#")
+        button = headers[rank].find_element(By.TAG_NAME, "button")
+        body = browser.find_element(By.TAG_NAME, "body")
+        for _ in range(60):  # tab until the rank header's button has focus
+            body = browser.switch_to.active_element
+            if body == button:
+                break
+            body.send_keys(Keys.TAB)
+        assert browser.switch_to.active_element == button
+        before = [float(v) for v in first_column(rank)]
+        button.send_keys(Keys.ENTER)  # ascending: already in rank order
+        button.send_keys(Keys.ENTER)  # descending
+        after = [float(v) for v in first_column(rank)]
+        assert after == sorted(before, reverse=True) and after != before
+        assert headers[rank].get_attribute("aria-sort") == "descending"
+
+        browser.set_window_size(390, 844)  # a phone
+        shot = tmp_path / "digits.png"
+        assert browser.save_screenshot(str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert browser.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    finally:
+        browser.quit()
+        server.shutdown()
+
+
+def test_the_published_site_is_what_the_committed_records_build(tmp_path):
+    published = ROOT / "leaderboard"
+    assert published.is_dir(), "leaderboard/ must be committed (zoo leaderboard build)"
+    site.build(ROOT / "benchmarks" / "results", tmp_path / "fresh", warn=lambda m: None)
+    fresh, committed = _files(tmp_path / "fresh"), _files(published)
+    stale = sorted(set(fresh) ^ set(committed)) + sorted(
+        k for k in set(fresh) & set(committed) if fresh[k] != committed[k])
+    assert not stale, f"leaderboard/ is stale; run `zoo leaderboard build`. Differs: {stale[:10]}"
+
+
+def test_cli_build(tmp_path, results, capsys):
+    from zoo.cli import main
+
+    assert main(["leaderboard", "build", "--results", str(results), "--out",
+                 str(tmp_path / "lb")]) == 0
+    assert re.search(r"wrote \d+ files", capsys.readouterr().out)
+    assert main(["leaderboard", "serve", "--dir", str(tmp_path / "nothing")]) == 2

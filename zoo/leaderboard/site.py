@@ -1,0 +1,482 @@
+"""`zoo leaderboard build`: a self-contained static site from the result records.
+
+Pages: an index of benchmarks; one page per benchmark (definition, ranked table with 95%
+intervals and the paired test against the leader, plots against parameters and throughput,
+flagged runs apart); one page per run (model card, metrics, per-class report and confusion
+matrix, example predictions, provenance, downloads). Machines get `leaderboard.json` and a CSV
+per benchmark. Everything from a record is escaped. The output depends on the records only:
+the same records give byte-identical files. The build goes to a temporary folder that replaces
+the old site only when complete.
+
+>>> from zoo.leaderboard import site
+>>> report = site.build("benchmarks/results", getfixture("tmp_path") / "site", warn=lambda m: None)
+>>> (getfixture("tmp_path") / "site" / "index.html").is_file()
+True
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from html import escape
+from pathlib import Path
+
+from zoo.harness import records
+from zoo.leaderboard import assets, collect, pictures
+
+FLAG_TEXT = {"dirty tree": "evaluated from a checkout with uncommitted changes",
+             "--limit": "evaluated on part of the test set",
+             "test data in training": "the model saw this test data in training"}
+
+
+def e(value) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _num(value, digits=4):
+    if value is None:
+        return "–"
+    if isinstance(value, float) and abs(value) < 2 and value != 0:
+        return f"{value:.{digits}f}"
+    return f"{value:,.{2 if isinstance(value, float) else 0}f}"
+
+
+def _pct(metric):
+    return f"{_num(metric['value'])} <span class=ci>[{_num(metric['low'])}, {_num(metric['high'])}]</span>"
+
+
+def page(title, body, depth=0, description=""):
+    up = "../" * depth
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)} · zoo leaderboard</title>
+<meta name="description" content="{e(description or title)}">
+<link rel="icon" href="{up}favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="{up}style.css">
+<script src="{up}sort.js" defer></script>
+</head>
+<body>
+<header><nav><a href="{up}index.html">zoo leaderboard</a> · <a href="{up}leaderboard.json">leaderboard.json</a></nav></header>
+<main>
+{body}
+</main>
+<footer>Built by <code>zoo leaderboard build</code> from the result records in <code>benchmarks/results/</code>.</footer>
+</body>
+</html>
+"""
+
+
+def _entry_href(entry, depth):
+    return f"{'../' * depth}entries/{e(entry.run_id)}.html"
+
+
+def _command(record):
+    model = record["model"]
+    parts = []
+    if model.get("entry"):
+        parts.append(f"zoo train {model['entry']}")
+    parts.append(record["provenance"].get("command", ""))
+    return " && ".join(p for p in parts if p)
+
+
+# --- Index ---------------------------------------------------------------------------------
+
+
+def index_page(boards, newest):
+    rows = []
+    for board in boards:
+        definition = board.benchmark["definition"]
+        if board.ranked:
+            leader = board.ranked[0]
+            lead = (f'<a href="entries/{e(leader.run_id)}.html">{e(leader.name)}</a>',
+                    _pct(leader.main))
+        else:
+            lead = ("<em>no full run yet</em>", "–")
+        rows.append(
+            f'<tr><td><a href="benchmarks/{e(board.id)}.html">{e(board.id)}</a></td>'
+            f"<td>{e(definition.get('task'))}</td><td>{e(definition.get('main_metric'))}"
+            f"{'' if definition.get('higher_is_better', True) else ' (lower is better)'}</td>"
+            f"<td>{lead[0]}</td><td class=num>{lead[1]}</td>"
+            f"<td class=num>{len(board.ranked)}</td><td class=num>{len(board.flagged)}</td></tr>")
+    body = f"""<h1>zoo leaderboard</h1>
+<p>Newest result: <time>{e(newest or "none")}</time>. Every number below comes from a result
+record that carries the model, the data, the settings and the command that made it.</p>
+<div class=scroll><table>
+<caption>Benchmarks and their leaders</caption>
+<thead><tr><th scope=col>benchmark</th><th scope=col>task</th><th scope=col>main metric</th>
+<th scope=col>leader</th><th scope=col>score [95% interval]</th><th scope=col>ranked</th>
+<th scope=col>flagged</th></tr></thead>
+<tbody>
+{chr(10).join(rows) if rows else '<tr><td colspan=7>No result records yet.</td></tr>'}
+</tbody></table></div>
+<h2 id="how-to-read">How to read this</h2>
+<ul>
+<li><strong>Intervals.</strong> Each score has a 95% percentile-bootstrap interval: the test
+set is resampled with replacement (1,000 times, from a fixed seed) and the score recomputed;
+the interval holds the middle 95% of those scores. It shows how much the score depends on
+which test examples happened to be drawn.</li>
+<li><strong>Significance.</strong> Every model on a benchmark is scored on the same resamples,
+so two models are compared pairwise: the difference is recomputed on each resample, and a
+difference whose 95% interval excludes zero (two-sided p &lt; 0.05) is significant. Rows marked
+<span class=tie>≈ leader</span> are not significantly different from the leader.</li>
+<li><strong>Ranking.</strong> Only full runs are ranked: evaluated on the whole test set, from a
+clean checkout, by a model that did not train on the test data. Other runs are listed under
+"Flagged runs" with the reason.</li>
+<li><strong>Throughput</strong> is examples per second during evaluation, on the hardware named
+beside it; compare it only between rows measured on the same hardware.</li>
+</ul>"""
+    return page("zoo leaderboard", body, 0, "Benchmarks, leaders and how to read the scores")
+
+
+# --- Benchmark pages -------------------------------------------------------------------------
+
+
+def _definition_block(benchmark):
+    d = benchmark["definition"]
+    items = [("dataset", f"{d.get('dataset')} / {d.get('split')}"),
+             ("examples", f"{benchmark['examples'].get('total', 0):,}"),
+             ("version", d.get("version")), ("task", d.get("task")),
+             ("metrics", ", ".join(d.get("metrics", []))), ("main metric", d.get("main_metric")),
+             ("data sha256", benchmark.get("data_sha256")), ("licence", d.get("licence"))]
+    if d.get("labels"):
+        items.append(("labels", ", ".join(d["labels"])))
+    if d.get("bleu"):
+        items.append(("sacrebleu settings", json.dumps(d["bleu"], sort_keys=True)))
+    if d.get("decoding"):
+        items.append(("decoding", json.dumps(d["decoding"], sort_keys=True)))
+    if d.get("preprocessing"):
+        items.append(("preprocessing", json.dumps(d["preprocessing"], sort_keys=True)))
+    dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
+    return f"<p>{e(d.get('description'))}</p>\n<dl class=definition>{dl}</dl>"
+
+
+def _signature(board):
+    for entry in board.ranked + board.flagged:
+        sig = entry.record["metrics"].get("bleu", {}).get("signature")
+        if sig:
+            return f"<p>BLEU signature: <code>{e(sig)}</code></p>"
+    return ""
+
+
+def _sort_attr(value):
+    return f' data-sort="{e(value)}"' if value is not None else ""
+
+
+def _ranked_table(board, metrics, depth):
+    head = ["#", "model", *metrics, "vs leader", "parameters", "examples/s", "hardware",
+            "training time", "date", "reproduce"]
+    numeric = {"#", *metrics, "parameters", "examples/s", "training time"}
+    ths = "".join(
+        f'<th scope=col{" class=num" if h in numeric else ""}'
+        f'{" data-type=num" if h in numeric else ""}>{e(h)}</th>' for h in head)
+    rows = []
+    for rank, entry in enumerate(board.ranked, 1):
+        r = entry.record
+        cells = [f"<td class=num{_sort_attr(rank)}>{rank}</td>",
+                 f'<td><a href="{_entry_href(entry, depth)}">{e(entry.name)}</a></td>']
+        for m in metrics:
+            metric = r["metrics"].get(m)
+            cells.append(f"<td class=num{_sort_attr(metric and metric['value'])}>"
+                         f"{_pct(metric) if metric else '–'}</td>")
+        sig = entry.significance
+        if sig is None:
+            verdict = "leader"
+        elif sig["significant"]:
+            verdict = f"{sig['delta']:+.4f} (p={sig['p_value']:.3f})"
+        else:
+            verdict = f'<span class=tie>≈ leader</span> (p={sig["p_value"]:.3f})'
+        cells.append(f"<td>{verdict}</td>")
+        params = r["model"].get("params")
+        speed = r["throughput"].get("examples_per_second")
+        seconds = r["model"].get("training_seconds")
+        cells += [f"<td class=num{_sort_attr(params)}>{_num(params)}</td>",
+                  f"<td class=num{_sort_attr(speed)}>{_num(speed)}</td>",
+                  f"<td>{e(r['throughput'].get('hardware'))}</td>",
+                  f"<td class=num{_sort_attr(seconds)}>"
+                  f"{_duration(seconds)}</td>",
+                  f"<td>{e(r['created'][:10])}</td>",
+                  f"<td><code>{e(_command(r))}</code></td>"]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<div class=scroll><table class=sortable><caption>Full runs, ranked by '
+            f'{e(board.benchmark["definition"].get("main_metric"))} (sort by any column: '
+            f'its header is a button)</caption><thead><tr>{ths}</tr></thead><tbody>'
+            f'{"".join(rows) or "<tr><td colspan=99>No full run yet.</td></tr>"}'
+            f"</tbody></table></div>")
+
+
+def _duration(seconds):
+    if not seconds:
+        return "–"
+    minutes = seconds / 60
+    return f"{minutes:,.1f} min" if minutes < 120 else f"{minutes / 60:,.1f} h"
+
+
+def _flagged_table(board, depth):
+    if not board.flagged:
+        return ""
+    rows = []
+    for entry in board.flagged:
+        m = entry.main
+        reasons = ", ".join(entry.flags) or "older benchmark version or superseded run"
+        rows.append(f'<tr><td><a href="{_entry_href(entry, depth)}">{e(entry.name)}</a></td>'
+                    f"<td class=num>{_pct(m)}</td><td class=flag>{e(reasons)}</td>"
+                    f"<td>{e(entry.record['benchmark']['examples'].get('evaluated'))}</td>"
+                    f"<td>{e(entry.record['created'][:10])}</td></tr>")
+    return ("<h2>Flagged runs (not ranked)</h2><div class=scroll><table><thead><tr>"
+            "<th scope=col>model</th><th scope=col class=num>score [95% interval]</th>"
+            "<th scope=col>why not ranked</th><th scope=col>examples</th><th scope=col>date</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def benchmark_page(board, files):
+    d = board.benchmark["definition"]
+    metrics = list(d.get("metrics", []))
+    higher = d.get("higher_is_better", True)
+    points = [{"x": en.record["model"].get("params"), "y": en.main["value"],
+               "low": en.main["low"], "high": en.main["high"], "label": en.name,
+               "href": f"../entries/{en.run_id}.html"} for en in board.ranked]
+    speed_points = [dict(p, x=en.record["throughput"].get("examples_per_second"))
+                    for p, en in zip(points, board.ranked)]
+    main = d.get("main_metric", "")
+    files[f"benchmarks/{board.id}-params.svg"] = pictures.scatter_svg(
+        points, "parameters", main, higher).encode()
+    files[f"benchmarks/{board.id}-speed.svg"] = pictures.scatter_svg(
+        speed_points, "examples per second", main, higher).encode()
+    plots = "" if not board.ranked else f"""<h2>Score against size and speed</h2>
+<p>Bars are 95% intervals; orange points form the Pareto front (no other model is both smaller,
+or faster, and better).</p>
+<div class=plots><figure><img src="{e(board.id)}-params.svg" alt="{e(main)} against parameter count">
+<figcaption>{e(main)} against parameters</figcaption></figure>
+<figure><img src="{e(board.id)}-speed.svg" alt="{e(main)} against evaluation throughput">
+<figcaption>{e(main)} against examples per second</figcaption></figure></div>"""
+    body = (f"<h1>{e(board.id)}</h1>{_definition_block(board.benchmark)}{_signature(board)}"
+            f'<p><a href="{e(board.id)}.csv">Download this table as CSV</a></p>'
+            f"{_ranked_table(board, metrics, 1)}{plots}{_flagged_table(board, 1)}")
+    return page(f"{board.id} benchmark", body, 1, d.get("description", ""))
+
+
+def benchmark_csv(board):
+    metrics = list(board.benchmark["definition"].get("metrics", []))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["rank", "model", "run_id", *[f"{m}{s}" for m in metrics
+                                                  for s in ("", "_low", "_high")],
+                     "significant_vs_leader", "params", "examples_per_second", "hardware",
+                     "date", "flags"])
+    for rank, entry in enumerate(board.ranked + board.flagged, 1):
+        r = entry.record
+        values = []
+        for m in metrics:
+            metric = r["metrics"].get(m, {})
+            values += [metric.get("value"), metric.get("low"), metric.get("high")]
+        sig = entry.significance
+        writer.writerow([rank if entry in board.ranked else "", entry.name, entry.run_id, *values,
+                         "" if sig is None else sig["significant"], r["model"].get("params"),
+                         r["throughput"].get("examples_per_second"),
+                         r["throughput"].get("hardware"), r["created"], ";".join(entry.flags)])
+    return out.getvalue()
+
+
+# --- Entry pages -----------------------------------------------------------------------------
+
+
+def _json_block(value):
+    return f"<pre>{e(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))}</pre>"
+
+
+def _examples_block(entry, files):
+    r = entry.record
+    task = r["benchmark"]["definition"].get("task")
+    try:
+        rows = records.read_predictions(entry.path)
+    except (OSError, ValueError, KeyError):
+        return "<p>The per-example predictions file is missing.</p>"
+    labels = r["benchmark"]["definition"].get("labels") or []
+
+    def name(i):
+        return labels[i] if isinstance(i, int) and 0 <= i < len(labels) else i
+
+    if task == "translation":
+        shown = rows[:12]
+        items = "".join(
+            f"<tr><td>{e(x.get('source'))}</td><td>{e(x.get('hypothesis'))}</td>"
+            f"<td>{e(x.get('reference'))}</td><td class=num>{_num(x.get('sentence_bleu'))}</td></tr>"
+            for x in shown)
+        return ("<h2>Example translations</h2><p>The first 12 test sentences.</p>"
+                "<div class=scroll><table><thead><tr><th scope=col>source</th>"
+                "<th scope=col>translation</th><th scope=col>reference</th>"
+                "<th scope=col class=num>sentence BLEU</th></tr></thead>"
+                f"<tbody>{items}</tbody></table></div>")
+    if task in ("image_classification", "text_classification"):
+        wrong = [x for x in rows if x.get("prediction") != x.get("target")][:15]
+        if not wrong:
+            return "<h2>Misclassified examples</h2><p>None.</p>"
+        items = "".join(
+            f"<tr><td class=num>{e(x.get('index'))}</td><td>{e(x.get('text', ''))}</td>"
+            f"<td>{e(name(x.get('target')))}</td><td>{e(name(x.get('prediction')))}</td>"
+            f"<td class=num>{_num(x.get('confidence'))}</td></tr>" for x in wrong)
+        return ("<h2>Misclassified examples</h2><p>The first 15 errors, in test-set order.</p>"
+                "<div class=scroll><table><thead><tr><th scope=col>test index</th>"
+                "<th scope=col>text</th><th scope=col>true</th><th scope=col>predicted</th>"
+                "<th scope=col class=num>confidence</th></tr></thead>"
+                f"<tbody>{items}</tbody></table></div>")
+    if task == "image_generation":
+        images = r.get("report", {}).get("images") or {}
+        parts = []
+        for key, caption in (("inputs", "test images (binarized)"),
+                             ("reconstructions", "their reconstructions"),
+                             ("samples", "samples from the prior")):
+            grid = pictures.grid_png(images.get(key) or [])
+            if grid:
+                name_ = f"entries/{entry.run_id}-{key}.png"
+                files[name_] = grid
+                parts.append(f'<figure><img class=pixels src="{e(entry.run_id)}-{key}.png" '
+                             f'alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>')
+        return "<h2>Reconstructions and samples</h2>" + ("".join(parts) or "<p>None stored.</p>")
+    return ""
+
+
+def entry_page(entry, files):
+    r = entry.record
+    model, bench = r["model"], r["benchmark"]
+    d = bench["definition"]
+    flags = "".join(f'<p class=flag role=note>Not ranked: {e(FLAG_TEXT.get(f, f))}.</p>'
+                    for f in entry.flags)
+    metric_rows = "".join(
+        f"<tr><th scope=row>{e(k)}</th><td class=num>{_pct(v)}</td>"
+        f"<td>{e(', '.join(f'{a}={b}' for a, b in sorted(v.items()) if a not in ('value', 'low', 'high')))}</td></tr>"
+        for k, v in r["metrics"].items())
+    card = [("model", model["name"]), ("entry", model.get("entry")),
+            ("family", model.get("family")), ("class", model.get("class")),
+            ("parameters", _num(model.get("params"))),
+            ("weights sha256", (model.get("weights") or {}).get("sha256")),
+            ("training data", ", ".join(f"{t.get('dataset')}/{t.get('split')}"
+                                        for t in model.get("training_data") or []) or "–"),
+            ("training time", _duration(model.get("training_seconds"))),
+            ("licence of the benchmark data", d.get("licence"))]
+    card_html = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in card)
+    report = r.get("report") or {}
+    confusion = ""
+    if report.get("confusion_matrix"):
+        name = f"entries/{entry.run_id}-confusion.svg"
+        files[name] = pictures.confusion_svg(report["confusion_matrix"],
+                                             report.get("label_names") or []).encode()
+        per_class = report.get("per_class", {})
+        class_rows = "".join(
+            f"<tr><th scope=row>{e(label)}</th><td class=num>{_num(v.get('precision'))}</td>"
+            f"<td class=num>{_num(v.get('recall'))}</td><td class=num>{_num(v.get('f1-score'))}</td>"
+            f"<td class=num>{_num(v.get('support'))}</td></tr>"
+            for label, v in per_class.items() if isinstance(v, dict) and label not in (
+                "macro avg", "weighted avg", "micro avg"))
+        confusion = (f"<h2>Per-class report</h2><div class=scroll><table><thead><tr>"
+                     "<th scope=col>class</th><th scope=col class=num>precision</th>"
+                     "<th scope=col class=num>recall</th><th scope=col class=num>F1</th>"
+                     "<th scope=col class=num>support</th></tr></thead>"
+                     f"<tbody>{class_rows}</tbody></table></div>"
+                     f'<h2>Confusion matrix</h2><img src="{e(entry.run_id)}-confusion.svg" '
+                     'alt="Confusion matrix: rows are true classes, columns predicted">')
+    downloads = [f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.json">result '
+                 f"record (JSON)</a></li>",
+                 f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.predictions.jsonl">'
+                 "per-example predictions (JSON lines)</a></li>"]
+    export = f"models/{model.get('entry')}.tar.gz" if model.get("entry") else None
+    if export and (assets.MODELS_DIR / Path(export).name).is_file():
+        downloads.append(f'<li><a href="../{e(export)}">exported model (TF Hub SavedModel, '
+                         ".tar.gz)</a></li>")
+    body = f"""<h1>{e(entry.name)} on <a href="../benchmarks/{e(bench['id'])}.html">{e(bench['id'])}</a></h1>
+{flags}
+<h2>Model card</h2><dl class=definition>{card_html}</dl>
+<details><summary>Configuration</summary>{_json_block(model.get('config'))}</details>
+<details><summary>Training recipe</summary>{_json_block(model.get('recipe'))}</details>
+<h2>Metrics</h2><p>Evaluated on {e(_num(bench['examples'].get('evaluated')))} of
+{e(_num(bench['examples'].get('total')))} examples; 95% percentile-bootstrap intervals.</p>
+<div class=scroll><table><thead><tr><th scope=col>metric</th><th scope=col class=num>value [95% interval]</th>
+<th scope=col>settings</th></tr></thead><tbody>{metric_rows}</tbody></table></div>
+{confusion}
+{_examples_block(entry, files)}
+<h2>Reproduce</h2><pre>{e(_command(r))}</pre>
+<h2>Provenance</h2>{_json_block({'provenance': r.get('provenance'), 'evaluation': r.get('evaluation'), 'throughput': r.get('throughput'), 'flags': r.get('flags')})}
+<h2>Downloads</h2><ul>{''.join(downloads)}</ul>"""
+    return page(f"{entry.name} on {bench['id']}", body, 1)
+
+
+# --- Build -----------------------------------------------------------------------------------
+
+
+def _summary(boards, newest):
+    out = {"newest_result": newest, "benchmarks": []}
+    for board in boards:
+        out["benchmarks"].append({
+            "id": board.id, "version": board.benchmark["version"],
+            "main_metric": board.benchmark["definition"].get("main_metric"),
+            "entries": [{
+                "rank": rank, "model": en.name, "run_id": en.run_id,
+                "main_metric": en.main, "metrics": en.record["metrics"],
+                "params": en.record["model"].get("params"),
+                "examples_per_second": en.record["throughput"].get("examples_per_second"),
+                "hardware": en.record["throughput"].get("hardware"),
+                "significance_vs_leader": en.significance, "created": en.record["created"],
+                "record": f"records/{board.id}/{en.run_id}.json"}
+                for rank, en in enumerate(board.ranked, 1)],
+            "flagged": [{"model": en.name, "run_id": en.run_id, "flags": en.flags,
+                         "main_metric": en.main} for en in board.flagged],
+        })
+    return out
+
+
+def render(results_dir, warn=print) -> tuple[dict, list]:
+    """All files of the site as `{relative path: bytes}`, and the problems met."""
+    boards, problems = collect.load(results_dir, warn=warn)
+    everything = [en for b in boards for en in b.ranked + b.flagged]
+    newest = max((en.record["created"] for en in everything), default=None)
+    files = {"style.css": assets.STYLE.encode(), "sort.js": assets.SORT_JS.encode(),
+             "favicon.svg": assets.FAVICON.encode()}
+    files["index.html"] = index_page(boards, newest and newest[:10]).encode()
+    for board in boards:
+        files[f"benchmarks/{board.id}.html"] = benchmark_page(board, files).encode()
+        files[f"benchmarks/{board.id}.csv"] = benchmark_csv(board).encode()
+        for entry in board.ranked + board.flagged:
+            files[f"entries/{entry.run_id}.html"] = entry_page(entry, files).encode()
+            files[f"records/{board.id}/{entry.run_id}.json"] = entry.path.read_bytes()
+            predictions = entry.path.parent / entry.record.get("predictions_file", "")
+            if predictions.is_file():
+                files[f"records/{board.id}/{entry.run_id}.predictions.jsonl"] = (
+                    predictions.read_bytes())
+    for model_file in sorted(assets.MODELS_DIR.glob("*.tar.gz")):
+        files[f"models/{model_file.name}"] = model_file.read_bytes()
+    files["leaderboard.json"] = (json.dumps(_summary(boards, newest), indent=2, sort_keys=True,
+                                            ensure_ascii=False) + "\n").encode()
+    return files, problems
+
+
+def build(results_dir="benchmarks/results", out="leaderboard", warn=print) -> dict:
+    """Writes the site to `out` (replacing it only once the new one is complete)."""
+    files, problems = render(results_dir, warn=warn)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for relative, data in sorted(files.items()):
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        os.chmod(staging, 0o755)
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+        os.replace(staging, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"files": len(files), "problems": problems, "out": str(out)}
