@@ -275,3 +275,26 @@ label_column = "language"
     with pytest.raises(datasets.DataFormatError, match=r"mine.tsv, line 2: expected a label in"):
         runner.run("bert_tiny", "my-langid", weights=text_weights, results_dir=tmp_path / "r",
                    progress=False)
+
+
+def test_published_entry_loads_by_name_and_evaluates(tmp_path, monkeypatch, capsys):
+    import zoo
+    from zoo.cli import main
+
+    result = zoo.train("vit_tiny_patch2_8.digits", out=tmp_path / "run", steps=4,
+                       log=lambda *_: None)
+    folder = zoo.entries.publish(result["run_dir"], dest_root=tmp_path / "entries")
+    monkeypatch.setenv("ZOO_ENTRIES_PATH", str(tmp_path / "entries"))
+    assert "vit_tiny_patch2_8.digits" in zoo.entries.list_entries()
+    loaded = zoo.load("vit_tiny_patch2_8.digits")
+    original = zoo.load_model(tmp_path / "run" / "model.keras")
+    for a, b in zip(loaded.get_weights(), original.get_weights()):
+        assert np.array_equal(a, b.astype("float16").astype("float32"))  # stored as float16
+    assert main(["bench", "run", "--entry", "vit_tiny_patch2_8.digits", "--benchmark", "digits",
+                 "--limit", "40", "--results", str(tmp_path / "r")]) == 0
+    record = records.read(_records(tmp_path / "r")[0])
+    assert record["model"]["entry"] == "vit_tiny_patch2_8.digits"
+    assert record["model"]["weights"]["sha256"] == records_sha(folder / "weights.npz")
+    assert record["model"]["recipe"]["steps"] == 4
+    with pytest.raises(KeyError, match="Did you mean"):
+        zoo.load("vit_tiny_patch2_8.digit")

@@ -5,10 +5,16 @@
 True
 """
 
+from zoo import entries
 from zoo.models.catalog import build, describe, list_models, load_model
 from zoo.registry import DuplicateNameError, UnknownNameError
 
 __version__ = "0.1.0"
+
+
+def load(entry: str):
+    """A published leaderboard entry's trained model, by name (offline): `zoo.load("vae_base.mnist")`."""
+    return entries.load(entry)
 
 
 def train(recipe, **kwargs):
@@ -24,6 +30,8 @@ __all__ = [
     "__version__",
     "build",
     "describe",
+    "entries",
+    "load",
     "list_models",
     "load_model",
     "train",

@@ -81,8 +81,19 @@ def _cmd_bench_show(args) -> int:
 def _cmd_bench_run(args) -> int:
     from zoo.harness import runner
 
+    model, weights = args.model, args.weights
+    if args.entry:
+        import zoo
+
+        if args.weights:
+            raise UsageError("give --entry or --weights, not both")
+        weights = zoo.entries.folder(args.entry)
+        recipe = json.loads((weights / "recipe.json").read_text(encoding="utf-8"))
+        model = model or recipe["model"]
+    if model is None:
+        raise UsageError("--model NAME (or --entry ENTRY) is required")
     record, path = runner.run(
-        args.model, args.benchmark, weights=args.weights, limit=args.limit,
+        model, args.benchmark, weights=weights, limit=args.limit,
         batch_size=args.batch_size, data_dir=args.data_dir, results_dir=args.results,
         command=["zoo", *args.argv] if args.command_line is None else args.command_line,
     )
@@ -245,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="evaluate a model on a benchmark and write a result record",
         description="Evaluate a model on a benchmark; write a result record (JSON) and its "
         "per-example predictions (JSON lines) under --results/<benchmark>/.")
-    p.add_argument("--model", required=True, help="registered model name (see `zoo list`)")
+    p.add_argument("--model", help="registered model name (see `zoo list`)")
+    p.add_argument("--entry", help="a published entry (zoo/entries/), instead of --model and "
+                   "--weights")
     p.add_argument("--benchmark", required=True, help="benchmark id (see `zoo bench list`)")
     p.add_argument("--weights", help="a .keras file or a run folder (model.keras, tokenizer/); "
                    "without it the model has random weights")

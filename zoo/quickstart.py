@@ -100,27 +100,13 @@ def vae_on_digits(steps, seed):
     }
 
 
-def _bert_inputs(tokenizer, texts, length):
-    import tensorflow as tf
-
-    ids = tokenizer.tokenize(tf.constant(texts))[:, : length - 2]
-    cls = tf.fill([ids.nrows(), 1], tokenizer.cls_id)
-    sep = tf.fill([ids.nrows(), 1], tokenizer.sep_id)
-    ids = tf.concat([cls, tf.cast(ids, tf.int32), sep], axis=1).to_tensor(shape=[None, length])
-    return {
-        "token_ids": ids,
-        "segment_ids": tf.zeros_like(ids),
-        "padding_mask": tf.cast(ids != tokenizer.pad_id, tf.int32),
-    }
-
-
 def bert_language_id(pretrain_steps, finetune_steps, seed):
     import keras
     import numpy as np
 
     import zoo
     from zoo.models.bert.masking import mask_tokens
-    from zoo.text import WordPieceTokenizer
+    from zoo.text import WordPieceTokenizer, features
 
     train = _read_pairs("tatoeba_en_es.tsv")
     test = _read_pairs("tatoeba_en_es.test.tsv")
@@ -130,7 +116,7 @@ def bert_language_id(pretrain_steps, finetune_steps, seed):
     test_labels = np.array([0] * len(test) + [1] * len(test), "int32")
     tokenizer = WordPieceTokenizer.train(texts, vocabulary_size=3000)
     length = 32
-    x = _bert_inputs(tokenizer, texts, length)
+    x = features.bert_inputs(tokenizer, texts, length)
     special = [tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id]
     config = dict(vocabulary_size=tokenizer.vocabulary_size, max_sequence_length=length)
 
@@ -153,7 +139,7 @@ def bert_language_id(pretrain_steps, finetune_steps, seed):
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     clf.fit(x, labels, batch_size=64, epochs=_epochs(finetune_steps, len(texts), 64), verbose=0)
     seconds = time.perf_counter() - start
-    logits = clf.predict(_bert_inputs(tokenizer, test_texts, length), batch_size=256, verbose=0)
+    logits = clf.predict(features.bert_inputs(tokenizer, test_texts, length), batch_size=256, verbose=0)
     scores = _classification_scores(test_labels, logits.argmax(-1), 2)
     scores["mlm_loss_first_last"] = [round(history.history["loss"][0], 3),
                                      round(history.history["loss"][-1], 3)]
@@ -164,24 +150,12 @@ def bert_language_id(pretrain_steps, finetune_steps, seed):
     }
 
 
-def _ids(tokenizer, texts, length, add_start):
-    import tensorflow as tf
-
-    ids = tf.cast(tokenizer.tokenize(tf.constant(texts))[:, : length - 1], tf.int32)
-    n = ids.nrows()
-    if add_start:
-        ids = tf.concat([tf.fill([n, 1], tokenizer.start_id), ids], axis=1)
-    else:
-        ids = tf.concat([ids, tf.fill([n, 1], tokenizer.end_id)], axis=1)
-    return ids.to_tensor(shape=[None, length]).numpy()
-
-
 def _seq2seq_ids(tokenizer, pairs, length):
     """Source ids (ending with [END]), decoder inputs ([START] + target) and targets (+ [END])."""
-    sources = _ids(tokenizer, [src for src, _ in pairs], length, add_start=False)
-    decoder_inputs = _ids(tokenizer, [tgt for _, tgt in pairs], length, add_start=True)
-    targets = _ids(tokenizer, [tgt for _, tgt in pairs], length, add_start=False)
-    return sources, decoder_inputs, targets
+    from zoo.text import features
+
+    x, y = features.seq2seq_inputs(tokenizer, [s for s, _ in pairs], [t for _, t in pairs], length)
+    return x["encoder_token_ids"].numpy(), x["decoder_token_ids"].numpy(), y.numpy()
 
 
 def transformer_en_es(steps, seed):

@@ -30,8 +30,16 @@ def _log(progress, message, end="\n"):
 
 
 def resolve_weights(weights):
-    """`(model_file, tokenizer_dir or None, run_info dict or None)` for a weights path."""
+    """`(model_file, tokenizer_dir or None, run_info dict or None)` for a weights path: a
+    `.keras` file, a run folder (model.keras) or a published entry folder (model.json and
+    weights.npz, where `model_file` is the folder)."""
+    from zoo import entries
+
     path = Path(weights)
+    if entries.is_entry_folder(path):
+        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        tokenizer_dir = path / "tokenizer"
+        return path, (tokenizer_dir if tokenizer_dir.is_dir() else None), info
     if path.is_dir():
         folder, model_file = path, path / "model.keras"
     else:
@@ -156,8 +164,13 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     tokenizer, run_info, weights_info = None, None, None
     if weights is not None:
         model_file, tokenizer_dir, run_info = resolve_weights(weights)
-        model = zoo.load_model(model_file)
-        weights_info = {"path": str(model_file), "sha256": provenance.sha256_file(model_file)}
+        if model_file.is_dir():
+            model = zoo.entries.load_folder(model_file)
+            weights_file = model_file / "weights.npz"
+        else:
+            model = zoo.load_model(model_file)
+            weights_file = model_file
+        weights_info = {"path": str(weights_file), "sha256": provenance.sha256_file(weights_file)}
         if tokenizer_dir is not None:
             from zoo.text import WordPieceTokenizer
 

@@ -1,0 +1,119 @@
+"""Published leaderboard entries: trained weights loadable by name, offline.
+
+An entry folder (`zoo/entries/<entry>/`) holds `model.json` (the Keras config), `weights.npz`
+(the weights, stored as float16 when the entry's published scores were measured with them),
+`tokenizer/` for text models, and the training run's `run.json` and `recipe.json`.
+
+>>> import zoo
+>>> names = zoo.entries.list_entries()
+>>> all("." in name for name in names)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from zoo.registry import Registry
+
+ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
+
+
+def search_path() -> list[Path]:
+    """`$ZOO_ENTRIES_PATH` (os.pathsep-separated), then the entries published with zoo."""
+    folders = [Path(p) for p in os.environ.get("ZOO_ENTRIES_PATH", "").split(os.pathsep) if p]
+    return folders + [ENTRIES_DIR]
+
+
+def _registry() -> Registry:
+    found = Registry("entry")
+    for root in search_path():
+        if root.is_dir():
+            for folder in sorted(root.iterdir()):
+                if (folder / "model.json").is_file() and folder.name not in found:
+                    found.register(folder.name, folder)
+    return found
+
+
+def list_entries(pattern: str | None = None) -> list[str]:
+    return _registry().names(pattern)
+
+
+def folder(entry: str) -> Path:
+    """The folder of a published entry (raises with the closest names if unknown)."""
+    return _registry().get(entry)
+
+
+def is_entry_folder(path) -> bool:
+    path = Path(path)
+    return (path / "model.json").is_file() and (path / "weights.npz").is_file()
+
+
+def load_folder(path):
+    """A Keras model from an entry folder, with float32 weights."""
+    import keras
+    import numpy as np
+
+    import zoo.models.catalog as catalog
+
+    catalog.import_all_families()
+    path = Path(path)
+    config = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    model = keras.saving.deserialize_keras_object(config)
+    with np.load(path / "weights.npz") as stored:
+        weights = [stored[f"w{i:04d}"].astype(w.dtype) for i, w in enumerate(model.get_weights())]
+    model.set_weights(weights)
+    return model
+
+
+def load(entry: str):
+    """The trained model of a published entry, e.g. `zoo.entries.load("vae_base.mnist")`."""
+    return load_folder(folder(entry))
+
+
+def load_tokenizer(entry: str):
+    from zoo.text import WordPieceTokenizer
+
+    return WordPieceTokenizer.load(folder(entry) / "tokenizer")
+
+
+def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
+    """Copies a finished run into an entry folder (atomically): config, weights (float16 by
+    default), tokenizer, run.json and recipe.json. Returns the entry folder."""
+    import keras
+    import numpy as np
+
+    import zoo
+
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if info.get("status") != "complete":
+        raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")
+    model = zoo.load_model(run_dir / "model.keras")
+    entry = info["entry"]
+    dest_root = Path(dest_root)
+    dest_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry}.", dir=dest_root))
+    try:
+        config = keras.saving.serialize_keras_object(model)
+        (staging / "model.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+        arrays = {f"w{i:04d}": w.astype(precision) if w.dtype.kind == "f" else w
+                  for i, w in enumerate(model.get_weights())}
+        np.savez_compressed(staging / "weights.npz", **arrays)
+        if (run_dir / "tokenizer").is_dir():
+            shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")
+        info["published"] = {"weights_precision": precision, "from_run": str(run_dir)}
+        (staging / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        shutil.copy2(run_dir / "recipe.json", staging / "recipe.json")
+        os.chmod(staging, 0o755)
+        target = dest_root / entry
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
