@@ -12,7 +12,19 @@ from zoo.training.strategies import split_cpu  # noqa: E402
 
 split_cpu(int(os.environ["ZOO_CPU_DEVICES"]))
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+def _shared_data():
+    """The reference datasets (see ../shared/data/README.md): $ZOO_SHARED_DATA, else
+    ../shared/data beside the checkout, else /work/shared/data."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("ZOO_SHARED_DATA", ""),
+                  os.path.join(here, "..", "..", "shared", "data"), "/work/shared/data"]
+    for candidate in candidates:
+        if candidate and os.path.isdir(candidate):
+            return os.path.normpath(candidate)
+    return os.path.normpath(candidates[1])
+
+
+SHARED_DATA = _shared_data()
 
 
 @pytest.fixture(autouse=True)

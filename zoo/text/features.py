@@ -6,7 +6,7 @@ One implementation shared by training, the harness and the quickstart.
 >>> from zoo.text import WordPieceTokenizer, features
 >>> tokenizer = WordPieceTokenizer.train(["the cat sat", "the dog ran"] * 5, vocabulary_size=40)
 >>> x = features.bert_inputs(tokenizer, tf.constant(["the cat"]), 6)
->>> x["token_ids"].numpy().tolist()[0][0] == tokenizer.cls_id, x["padding_mask"].numpy().sum()
+>>> x["token_ids"].numpy().tolist()[0][0] == tokenizer.cls_id, int(x["padding_mask"].numpy().sum())
 (True, 4)
 """
 
