@@ -46,11 +46,27 @@ def _binarize(images, seed, positions):
     return tf.cast(noise < images, images.dtype)
 
 
+def _shift(images, seed, positions, max_shift):
+    """Moves each image by a random whole number of pixels in [-max_shift, max_shift] along
+    each axis (zero fill), seeded by the batch's position in training."""
+    n = tf.shape(images)[0]
+    offsets = tf.random.stateless_uniform([n, 2], seed=tf.stack([seed + 2, positions[0]]),
+                                          minval=-max_shift, maxval=max_shift + 1, dtype=tf.int32)
+    offsets = tf.cast(offsets, tf.float32)
+    ones, zeros = tf.ones([n], tf.float32), tf.zeros([n], tf.float32)
+    transforms = tf.stack([ones, zeros, offsets[:, 0], zeros, ones, offsets[:, 1], zeros, zeros],
+                          axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
+
+
 def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_length=128,
-             max_predictions=20, binarize=None):
+             max_predictions=20, binarize=None, augment=None):
     """The training pipeline for `task` over `examples` (a `zoo.datasets.Examples`).
 
-    Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM.
+    Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM. `augment="shift"`
+    moves each training image by up to 2 pixels along each axis (image classification).
     """
     n = len(examples)
     if n < batch_size:
@@ -71,6 +87,8 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
                 if binarize == "stochastic":
                     x = _binarize(x, seed, positions)
                 return x, x, ones
+            if augment == "shift":
+                x = _shift(x, seed, positions, 2)
             return x, tf.gather(labels, idx), ones
 
     elif task in ("text_classification", "masked_lm"):

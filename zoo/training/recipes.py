@@ -60,6 +60,7 @@ class Recipe:
     label_smoothing: float = 0.0
     max_predictions: int = 20
     binarize: str | None = None
+    augment: str | None = None
     validation: dict = field(default_factory=dict)
     seed: int = 0
     precision: str = "float32"
@@ -87,6 +88,8 @@ class Recipe:
             problems.append("label_smoothing must be in [0, 1)")
         if self.warmup_steps < 0:
             problems.append("warmup_steps must be >= 0")
+        if self.augment not in (None, "shift"):
+            problems.append("augment must be \"shift\" or absent")
         if self.binarize not in (None, "stochastic"):
             problems.append("binarize must be \"stochastic\" or absent")
         if problems:

@@ -244,7 +244,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             return inputs.pipeline(
                 recipe.task, examples, recipe.batch_size, recipe.seed, start_step,
                 tokenizer=tokenizer, max_length=recipe.max_length,
-                max_predictions=recipe.max_predictions, binarize=recipe.binarize)
+                max_predictions=recipe.max_predictions, binarize=recipe.binarize,
+                augment=recipe.augment)
 
         validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
         log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "

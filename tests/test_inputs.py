@@ -1,0 +1,57 @@
+"""Training pipelines: a batch is a pure function of (seed, step), so resuming is exact."""
+
+import numpy as np
+import pytest
+
+from zoo import datasets
+from zoo.training import inputs
+
+
+def _batches(task, examples, start, count, **kwargs):
+    data = inputs.pipeline(task, examples, batch_size=32, seed=3, start_step=start, **kwargs)
+    return [tuple(np.asarray(t) if not isinstance(t, dict) else {k: np.asarray(v) for k, v in
+                                                                t.items()} for t in batch)
+            for batch, _ in zip(data, range(count))]
+
+
+@pytest.mark.parametrize("augment, binarize, task", [
+    (None, None, "image_classification"), ("shift", None, "image_classification"),
+    (None, "stochastic", "image_generation")])
+def test_resuming_at_a_step_reads_the_same_batches(augment, binarize, task):
+    digits = datasets.load("digits", "train")  # 1,437 images: step 50 is in the second epoch
+    whole = _batches(task, digits, 0, 60, augment=augment, binarize=binarize)
+    resumed = _batches(task, digits, 50, 10, augment=augment, binarize=binarize)
+    for a, b in zip(whole[50:], resumed):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_epochs_visit_every_example_once_in_a_new_order():
+    examples = datasets.Examples(np.arange(64, dtype="float32").reshape(64, 1, 1, 1),
+                                 np.zeros(64, "int32"))
+    batches = _batches("image_classification", examples, 0, 4)
+    first = np.concatenate([b[0].ravel() for b in batches[:2]])
+    second = np.concatenate([b[0].ravel() for b in batches[2:]])
+    assert sorted(first) == sorted(second) == list(range(64))
+    assert list(first) != list(second)
+
+
+def test_shift_moves_each_image_differently_and_keeps_it_whole():
+    images = np.zeros((32, 12, 12, 1), "float32")
+    images[:, 5:7, 5:7] = 1.0
+    examples = datasets.Examples(images, np.zeros(32, "int32"))
+    x = _batches("image_classification", examples, 0, 1, augment="shift")[0][0]
+    corners = {tuple(np.argwhere(img[..., 0] > 0).min(0)) for img in x}
+    assert len(corners) > 5 and all(3 <= r <= 7 and 3 <= c <= 7 for r, c in corners)
+    assert np.all(x.reshape(32, -1).sum(1) == 4)
+
+
+def test_masked_lm_batches_never_mask_special_tokens():
+    from zoo.text import WordPieceTokenizer
+
+    texts = datasets.load("tatoeba-langid-sample", "train")
+    tokenizer = WordPieceTokenizer.train(texts.inputs[:500], vocabulary_size=200)
+    x, y, w = _batches("masked_lm", datasets.Examples(texts.inputs[:500], None), 0, 1,
+                       tokenizer=tokenizer, max_length=16, max_predictions=3)[0]
+    positions = x["mask_positions"][w > 0]
+    assert positions.size and np.all(positions > 0)  # never [CLS] at position 0
+    assert np.all(y[w > 0] > tokenizer.mask_id)  # the original tokens were ordinary ones
