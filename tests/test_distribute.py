@@ -258,3 +258,15 @@ def test_sigkill_mid_run_then_resume_ends_at_the_same_step(tmp_path):
     whole = train(Recipe(**json.loads((out / "recipe.json").read_text())),
                   out=tmp_path / "whole", **QUIET)
     assert json.loads(stdout.strip().splitlines()[-1])["weights_sha256"] == whole["weights_sha256"]
+
+
+@pytest.mark.parametrize("changes", [{"precision": "mixed_bfloat16"}, {"jit_compile": True},
+                                     {"precision": "mixed_float16"}])
+def test_precision_and_xla_options_train_and_are_recorded(changes, tmp_path):
+    result = train(recipe("vit", steps=4, **changes), out=tmp_path, **QUIET)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["precision"] == changes.get("precision", "float32")
+    assert run["jit_compile"] == changes.get("jit_compile", False)
+    assert np.isfinite(result["final"]["loss"])
+    model = zoo.load_model(tmp_path / "model.keras")
+    assert all(w.dtype == np.float32 for w in model.get_weights())  # variables stay float32
