@@ -85,10 +85,10 @@ def test_transformer_loss_falls_on_tatoeba(tatoeba):
 
 def test_bert_masked_lm_loss_falls_on_tatoeba(tatoeba):
     from zoo.models.bert.masking import mask_tokens
-    from zoo.quickstart import _bert_inputs
+    from zoo.text.features import bert_inputs
 
     pairs, tokenizer = tatoeba
-    x = _bert_inputs(tokenizer, [en for en, _ in pairs], 24)
+    x = bert_inputs(tokenizer, [en for en, _ in pairs], 24)
     masked = mask_tokens(x["token_ids"], vocabulary_size=tokenizer.vocabulary_size,
                          mask_id=tokenizer.mask_id, max_predictions=4,
                          unselectable_ids=[tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id])
