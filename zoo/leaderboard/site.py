@@ -43,6 +43,8 @@ def _num(value, digits=4):
         return "–"
     if isinstance(value, float) and abs(value) < 2 and value != 0:
         return f"{value:.{digits}f}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:,.0f}"
     return f"{value:,.{2 if isinstance(value, float) else 0}f}"
 
 
