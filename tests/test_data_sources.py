@@ -1,0 +1,239 @@
+"""Dataset files: the real formats, verified downloads from a loopback server, clear refusals."""
+
+import dataclasses
+import gzip
+import http.server
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA
+from zoo import datasets
+from zoo.datasets import DataFormatError, DatasetError, catalog, formats, sources
+
+DATA = Path(SHARED_DATA)
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves tmp_path/www on 127.0.0.1 and counts requests per path."""
+    root = tmp_path / "www"
+    root.mkdir()
+    hits = {}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self):
+            hits[self.path] = hits.get(self.path, 0) + 1
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}/", hits
+    httpd.shutdown()
+
+
+@needs_data
+def test_real_files_in_their_original_formats():
+    mnist = datasets.load("mnist", "test", data_dir=DATA)
+    assert mnist.inputs.shape == (10000, 28, 28, 1) and mnist.inputs.dtype == np.float32
+    assert 0 <= mnist.inputs.min() and mnist.inputs.max() == 1.0
+    assert sorted(set(mnist.targets.tolist())) == list(range(10))
+    assert ("mnist/t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6") in mnist.files
+    assert datasets.load("fashion-mnist", "test", data_dir=DATA).label_names[0] == "T-shirt/top"
+    sst2 = datasets.load("sst2", "dev", data_dir=DATA)
+    assert len(sst2) == 872 and set(sst2.targets.tolist()) == {0, 1}
+    trec = datasets.load("trec-6", "train", data_dir=DATA)
+    assert len(trec) == 5452 and "ð" in trec.inputs[65]  # line 66 holds ISO-8859-1 byte 0xF0
+    assert len(datasets.load("trec-6", "test", data_dir=DATA)) == 500
+    m30k = datasets.load("multi30k-en-de", "test", data_dir=DATA)
+    assert len(m30k.inputs) == len(m30k.targets) == 1000
+
+
+@needs_data
+def test_spa_eng_split_is_the_published_one():
+    for split, size in formats.SPA_ENG_SIZES.items():
+        examples = datasets.load("spa-eng", split, data_dir=DATA)
+        assert len(examples) == size
+    sources_, targets = formats.read_parallel_tsv(DATA / "spa-eng" / "test.tsv.gz")
+    assert (examples.inputs, examples.targets) == (sources_, targets)
+
+
+def test_embedded_data_needs_no_files_and_no_network():
+    train, test = datasets.load("digits", "train"), datasets.load("digits", "test")
+    assert (len(train), len(test)) == (1437, 360)
+    share = np.bincount(test.targets) / len(test)
+    assert np.all(np.abs(share - 0.1) < 0.02)  # stratified
+    assert np.array_equal(test.inputs, datasets.load("digits", "test").inputs)
+    assert len(datasets.load("tatoeba-en-es-sample", "train")) == 4000
+    assert datasets.load("tatoeba-langid-sample", "test").label_names == ("en", "es")
+
+
+@needs_data
+def test_download_is_verified_cached_and_atomic(server):
+    root, url, hits = server
+    shutil.copy(DATA / "trec" / "TREC_10.label", root / "TREC_10.label")
+    file = sources.RemoteFile("trec/TREC_10.label", url + "TREC_10.label",
+                              catalog.TREC_FILES["test"].sha256)
+    first = sources.fetch(file, progress=False)
+    assert first == sources.cache_dir() / "trec" / "TREC_10.label"
+    assert sources.sha256_of(first) == file.sha256
+    assert sources.fetch(file, progress=False) == first and hits == {"/TREC_10.label": 1}
+
+
+def test_wrong_bytes_leave_nothing_behind(server):
+    root, url, _ = server
+    (root / "f.bin").write_bytes(b"not the published file")
+    file = sources.RemoteFile("x/f.bin", url + "f.bin", "0" * 64)
+    with pytest.raises(DatasetError, match="sha256") as error:
+        sources.fetch(file, progress=False)
+    assert "Offline?" in str(error.value) or "Put f.bin" in str(error.value)
+    folder = sources.cache_dir() / "x"
+    assert not (folder / "f.bin").exists() and not list(folder.glob("*.part"))
+
+
+@pytest.mark.parametrize("where", ["missing", "closed port"])
+def test_unreachable_file_says_what_to_put_where(server, where):
+    _, url, _ = server
+    if where == "closed port":
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    file = sources.RemoteFile("mnist/t10k-labels-idx1-ubyte.gz", url + "nothing.gz", "a" * 64)
+    with pytest.raises(DatasetError) as error:
+        sources.fetch(file, progress=False)
+    message = str(error.value)
+    assert "Offline?" in message and "t10k-labels-idx1-ubyte.gz" in message
+    assert str(sources.cache_dir() / "mnist" / "t10k-labels-idx1-ubyte.gz") in message
+    assert "ZOO_DATA_DIR" in message
+
+
+@needs_data
+def test_zip_member_download_and_named_dataset_over_http(server, monkeypatch):
+    root, url, _ = server
+    with zipfile.ZipFile(root / "SST-2.zip", "w") as zf:
+        zf.write(DATA / "sst2" / "dev.tsv", "SST-2/dev.tsv")
+    monkeypatch.setitem(catalog.SST2_FILES, "dev",
+                        dataclasses.replace(catalog.SST2_FILES["dev"], url=url + "SST-2.zip"))
+    assert len(datasets.load("sst2", "dev", progress=False)) == 872
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(DATA / "mnist" / name, root / name)
+    monkeypatch.setattr(catalog, "_IDX_URLS", {**catalog._IDX_URLS, "mnist": url})
+    assert len(datasets.load("mnist", "test", progress=False)) == 10000
+
+
+@needs_data
+def test_a_corrupt_copy_in_the_data_dir_is_refused(tmp_path):
+    (tmp_path / "trec").mkdir()
+    (tmp_path / "trec" / "TREC_10.label").write_text("DESC:def What is it ?\n")
+    with pytest.raises(DatasetError, match=r"TREC_10.label has sha256 .* expected"):
+        datasets.load("trec-6", "test", data_dir=tmp_path)
+
+
+def _gz(path, data):
+    path.write_bytes(gzip.compress(data))
+    return path
+
+
+@pytest.mark.parametrize("case", ["idx size", "truncated gzip", "ragged parallel",
+                                  "empty parallel line", "tsv fields", "label set", "utf-8",
+                                  "trec line", "idx magic"])
+def test_malformed_files_are_refused_with_file_line_and_format(case, tmp_path):
+    if case == "idx size":
+        labels = (2049).to_bytes(4, "big") + (10).to_bytes(4, "big") + bytes(7)
+        path = _gz(tmp_path / "labels.gz", labels)
+        with pytest.raises(DataFormatError, match=r"labels.gz: expected 10 bytes of data .* got 7"):
+            formats.read_idx(path)
+    elif case == "idx magic":
+        path = _gz(tmp_path / "x.gz", (1234).to_bytes(4, "big") + bytes(12))
+        with pytest.raises(DataFormatError, match="magic number 2051"):
+            formats.read_idx(path)
+    elif case == "truncated gzip":
+        whole = gzip.compress(b"hello world\n" * 1000)
+        path = tmp_path / "cut.gz"
+        path.write_bytes(whole[: len(whole) // 2])
+        with pytest.raises(DataFormatError, match=r"cut.gz: expected a complete gzip file"):
+            formats.read_lines(path)
+    elif case == "ragged parallel":
+        (tmp_path / "a.en").write_text("one\ntwo\nthree\n")
+        (tmp_path / "a.de").write_text("eins\nzwei\n")
+        with pytest.raises(DataFormatError, match=r"a.en: expected as many lines as .*a.de \(2\)"):
+            formats.read_parallel(tmp_path / "a.en", tmp_path / "a.de")
+    elif case == "empty parallel line":
+        (tmp_path / "a.en").write_text("one\n\nthree\n")
+        (tmp_path / "a.de").write_text("eins\nzwei\ndrei\n")
+        with pytest.raises(DataFormatError, match=r"a.en, line 2: expected a non-empty sentence"):
+            formats.read_parallel(tmp_path / "a.en", tmp_path / "a.de")
+    elif case == "tsv fields":
+        (tmp_path / "t.tsv").write_text("sentence\tlabel\ngood\t1\nbad\t0\textra\n")
+        with pytest.raises(DataFormatError, match=r"t.tsv, line 3: expected 2 tab-separated"):
+            formats.read_labeled_text(tmp_path / "t.tsv", "sentence", "label")
+    elif case == "label set":
+        (tmp_path / "t.csv").write_text('text,label\n"hello, you",greeting\nbye,farewell\n')
+        with pytest.raises(DataFormatError, match=r"t.csv, line 3: expected a label in"):
+            datasets.load_files("text_classification", labels=["greeting"],
+                                path=tmp_path / "t.csv")
+    elif case == "utf-8":
+        (tmp_path / "u.txt").write_bytes(b"fine\nalso fine\nbad \xff byte\n")
+        with pytest.raises(DataFormatError, match=r"u.txt, line 3: expected text encoded as utf-8"):
+            formats.read_lines(tmp_path / "u.txt")
+    elif case == "trec line":
+        (tmp_path / "q.label").write_bytes(b"DESC:def What is it ?\nno label here\n")
+        with pytest.raises(DataFormatError, match=r"q.label, line 2: expected 'COARSE:fine"):
+            formats.read_trec(tmp_path / "q.label")
+
+
+def test_your_own_files_without_code(tmp_path):
+    (tmp_path / "t.csv").write_text('text,label\n"hello, you",greeting\nbye,farewell\n')
+    texts = datasets.load_files("text_classification", labels=["farewell", "greeting"],
+                                path=tmp_path / "t.csv")
+    assert texts.inputs == ["hello, you", "bye"] and texts.targets.tolist() == [1, 0]
+    (tmp_path / "p.tsv").write_text("hi\thola\nbye\tadiós\n")
+    pairs = datasets.load_files("translation", path=tmp_path / "p.tsv")
+    assert pairs.targets == ["hola", "adiós"]
+    images = np.random.default_rng(0).integers(0, 256, (5, 6, 6), dtype=np.uint8)
+    np.savez(tmp_path / "i.npz", images=images, labels=np.array(["a", "b", "a", "b", "a"]))
+    loaded = datasets.load_files("npz", labels=["a", "b"], path=tmp_path / "i.npz")
+    assert loaded.inputs.shape == (5, 6, 6, 1) and loaded.targets.tolist() == [0, 1, 0, 1, 0]
+    np.savez(tmp_path / "f.npz", images=np.full((2, 4, 4), 3.0), labels=np.array([0, 1]))
+    with pytest.raises(DataFormatError, match="uint8 pixels or floats in"):
+        datasets.load_files("npz", path=tmp_path / "f.npz")
+    with pytest.raises(DatasetError, match="text_classification, translation, image_folder"):
+        datasets.load_files("audio", path=tmp_path / "t.csv")
+
+
+def test_image_folder(tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    for label in ("cats", "dogs"):
+        (tmp_path / label).mkdir()
+        for i in range(2):
+            image_module.fromarray(np.full((5, 5), 40 * i, np.uint8)).save(
+                tmp_path / label / f"{i}.png")
+    loaded = datasets.load_files("image_folder", path=tmp_path)
+    assert loaded.inputs.shape == (4, 5, 5, 1) and loaded.label_names == ("cats", "dogs")
+
+
+def test_unknown_names_suggest_the_closest():
+    with pytest.raises(DatasetError, match="Did you mean: 'mnist'"):
+        datasets.load("mnst", "test")
+    with pytest.raises(DatasetError, match="splits: train, test"):
+        datasets.load("mnist", "dev")
