@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from zoo import datasets
 from zoo.datasets import DataFormatError, DatasetError, catalog, formats, sources
 
