@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerates the generated blocks of README.md from the registry.
+"""Regenerates the generated blocks of README.md: the models table (from the registry) and
+the results table (from the published leaderboard, `leaderboard/leaderboard.json`).
 
     python scripts/update_readme.py          # rewrite README.md
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date
@@ -16,6 +17,8 @@ from zoo.models.catalog import get_spec  # noqa: E402
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"(<!-- models:start -->\n).*?(<!-- models:end -->)", re.S)
+RESULTS = re.compile(r"(<!-- results:start -->\n).*?(<!-- results:end -->)", re.S)
+BOARD = README.parent / "leaderboard" / "leaderboard.json"
 
 
 def models_table():
@@ -26,8 +29,29 @@ def models_table():
     return "\n".join(rows) + "\n"
 
 
+def results_table():
+    import json
+
+    board = json.loads(BOARD.read_text(encoding="utf-8")) if BOARD.is_file() else {}
+    rows = ["| benchmark | leader | main metric [95% interval] | parameters | record |",
+            "|---|---|---|---:|---|"]
+    for bench in board.get("benchmarks", []):
+        if not bench["entries"]:
+            continue
+        top = bench["entries"][0]
+        m = top["main_metric"]
+        rows.append(f"| [{bench['id']}](leaderboard/benchmarks/{bench['id']}.html) | "
+                    f"`{top['model']}` | {m['name']} {m['value']:.4g} [{m['low']:.4g}, "
+                    f"{m['high']:.4g}] | {top['params']:,} | [json](leaderboard/{top['record']}) |")
+    if len(rows) == 2:
+        rows.append("| (no published results yet) | | | | |")
+    newest = board.get("newest_result") or "none"
+    return "\n".join(rows) + f"\n\nNewest result: {newest[:10]}.\n"
+
+
 def render(text):
-    return BLOCK.sub(lambda m: m.group(1) + models_table() + m.group(2), text)
+    text = BLOCK.sub(lambda m: m.group(1) + models_table() + m.group(2), text)
+    return RESULTS.sub(lambda m: m.group(1) + results_table() + m.group(2), text)
 
 
 def main(argv):
