@@ -3,7 +3,8 @@
 The pipeline yields `(x, y, sample_weight)` global batches. Epoch `e` visits the examples in
 the order `stateless_shuffle(range(n), seed=[seed, e])`, so the batch at any step is a pure
 function of the seed and the step: a run resumed at step `s` sees exactly the batches an
-uninterrupted run would have seen from `s` on. Stochastic binarization is seeded by the batch's
+uninterrupted run would have seen from `s` on. Text batches are padded to their longest
+sequence (rounded up to a multiple of 8), not to `max_length`. Stochastic binarization is seeded by the batch's
 position in that order too; BERT's masking uses tensorflow-text's in-graph ops.
 
 >>> import numpy as np
@@ -99,7 +100,8 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
                                         else np.zeros(n), "int32"))
 
         def transform(idx, positions):
-            x = features.bert_inputs(tokenizer, tf.gather(texts, idx), max_length)
+            x = features.bert_inputs(tokenizer, tf.gather(texts, idx), max_length,
+                                     pad_to_multiple=8)
             if task == "text_classification":
                 return x, tf.gather(labels, idx), tf.ones(tf.shape(idx), tf.float32)
             from zoo.models.bert.masking import mask_tokens
@@ -118,7 +120,7 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
 
         def transform(idx, positions):
             x, y = features.seq2seq_inputs(tokenizer, tf.gather(sources, idx),
-                                           tf.gather(targets, idx), max_length)
+                                           tf.gather(targets, idx), max_length, pad_to_multiple=8)
             return x, y, tf.ones(tf.shape(idx), tf.float32)
 
     else:
