@@ -93,14 +93,11 @@ def _load_examples(spec, data_dir, progress):
 
 
 def _limit(examples, limit):
-    import dataclasses
-
     if limit is None or limit >= len(examples):
         return examples
     if limit <= 0:
         raise EvaluationError(f"--limit must be positive, got {limit}.")
-    targets = examples.targets[:limit] if examples.targets is not None else None
-    return dataclasses.replace(examples, inputs=examples.inputs[:limit], targets=targets)
+    return examples.take(limit)
 
 
 def _data_sha256(examples):

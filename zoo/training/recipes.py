@@ -88,6 +88,8 @@ class Recipe:
             problems.append("label_smoothing must be in [0, 1)")
         if self.warmup_steps < 0:
             problems.append("warmup_steps must be >= 0")
+        if self.extra_training_data and self.task != "masked_lm":
+            problems.append("extra_training_data is for masked_lm corpora only")
         if self.augment not in (None, "shift"):
             problems.append("augment must be \"shift\" or absent")
         if self.binarize not in (None, "stochastic"):

@@ -74,9 +74,6 @@ def _load_examples(recipe, data_dir, log):
     texts = list(examples.inputs)
     for dataset, split in recipe.extra_training_data:
         texts += list(datasets.load(dataset, split, data_dir=data_dir).inputs)
-    if recipe.task != "masked_lm":
-        raise recipes_lib.RecipeError(
-            f"Recipe '{recipe.entry}': extra_training_data is for masked_lm corpora only.")
     log(f"[train] corpus: {len(texts):,} texts from {len(recipe.training_data)} sources")
     return dataclasses.replace(examples, inputs=texts, targets=None)
 
