@@ -25,7 +25,8 @@ def models_table():
     rows = ["| name | family | parameters | what it is |", "|---|---|---:|---|"]
     for name in zoo.list_models():
         spec = get_spec(name)
-        rows.append(f"| `{name}` | {spec.family} | {spec.params:,} | {spec.description} |")
+        params = "its handles'" if spec.params is None else f"{spec.params:,}"
+        rows.append(f"| `{name}` | {spec.family} | {params} | {spec.description} |")
     return "\n".join(rows) + "\n"
 
 

@@ -25,6 +25,8 @@ def test_canonical_counts_are_documented():
     [pytest.param(n, marks=pytest.mark.slow) if n in LARGE else n for n in zoo.list_models()],
 )
 def test_built_model_has_documented_parameter_count(name):
+    if zoo.describe(name)["params"] is None:
+        pytest.skip(f"{name} is built on TF Hub handles: its size is the handle's (test_hub)")
     model = zoo.build(name)
     assert model.count_params() == zoo.describe(name)["params"]
 

@@ -30,7 +30,8 @@ def _cmd_list(args) -> int:
     width = max(len(n) for n in names)
     for name in names:
         spec = get_spec(name)
-        print(f"{name:<{width}}  {spec.family:<11}  {spec.params:>13,}  {spec.description}")
+        params = "handle's" if spec.params is None else f"{spec.params:,}"
+        print(f"{name:<{width}}  {spec.family:<11}  {params:>13}  {spec.description}")
     return 0
 
 
@@ -44,7 +45,8 @@ def _cmd_info(args) -> int:
     print(f"{info['name']}: {info['description']}")
     print(f"  family:     {info['family']} (tasks: {', '.join(info['tasks'])}; default {info['task']})")
     print(f"  class:      {info['class']}")
-    print(f"  parameters: {info['params']:,}")
+    params = "those of its handles" if info["params"] is None else f"{info['params']:,}"
+    print(f"  parameters: {params}")
     print(f"  paper:      {info['paper']}")
     print("  config:")
     for key, value in info["config"].items():
@@ -145,6 +147,34 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from zoo.hub import export
+
+    try:
+        written = export.export_entry(args.entry, args.dir, parts=args.part, tar=args.tar)
+    except ValueError as error:
+        if type(error) is not ValueError:
+            raise
+        raise UsageError(str(error)) from None
+    for path in written:
+        print(path)
+    print(f"model card: {Path(args.dir) / 'MODEL_CARD.md'}")
+    return 0
+
+
+def _cmd_publish(args) -> int:
+    from zoo import entries
+
+    dest = args.dest or entries.ENTRIES_DIR
+    try:
+        print(entries.publish(args.run_dir, dest_root=dest, precision=args.precision))
+    except (ValueError, FileNotFoundError) as error:
+        if type(error) not in (ValueError, FileNotFoundError):
+            raise
+        raise UsageError(f"{args.run_dir}: {error}") from None
+    return 0
+
+
 def _cmd_leaderboard_build(args) -> int:
     from zoo.leaderboard import site
 
@@ -226,6 +256,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip TensorFlow's op determinism (faster on some devices)")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser(
+        "export", help="export an entry as TF Hub SavedModels",
+        description="Write an entry as SavedModels that follow TF Hub's common signatures "
+        "(BERT: encoder, preprocessor, classifier; ViT: classifier, feature_vector; "
+        "Transformer: translator; VAE: vae), one folder per part, with a model card.")
+    p.add_argument("entry", help="an entry name (see `zoo bench run --entry`) or entry folder")
+    p.add_argument("dir", help="output folder")
+    p.add_argument("--format", choices=["tfhub"], default="tfhub", help="export format")
+    p.add_argument("--tar", action="store_true", help="also write <part>.tar.gz archives")
+    p.add_argument("--part", action="append", help="export only this part (repeatable)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "publish", help="turn a finished run into an entry folder",
+        description="Copy a finished training run into an entry folder: model.json, weights "
+        "(float16 by default), tokenizer/, run.json, recipe.json.")
+    p.add_argument("run_dir", help="the run folder `zoo train` wrote")
+    p.add_argument("--dest", help="folder of entry folders (default: zoo's own entries)")
+    p.add_argument("--precision", default="float16", choices=["float16", "float32"])
+    p.set_defaults(func=_cmd_publish)
+
     board = sub.add_parser("leaderboard", help="build or serve the static leaderboard site",
                            description="The static leaderboard, built from result records.")
     board_sub = board.add_subparsers(dest="leaderboard_command", metavar="ACTION")
@@ -289,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.harness.benchmarks import BenchmarkError
     from zoo.harness.records import RecordError
     from zoo.harness.tasks import EvaluationError
+    from zoo.hub.resolve import HubError
     from zoo.registry import UnknownNameError
     from zoo.training import RecipeError, StrategyError, TrainingError
 
@@ -300,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
-            StrategyError) as error:
+            StrategyError, HubError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
     except (RecordError, DatasetError, TrainingError) as error:

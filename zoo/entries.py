@@ -63,7 +63,9 @@ def load_folder(path):
     catalog.import_all_families()
     path = Path(path)
     config = json.loads((path / "model.json").read_text(encoding="utf-8"))
-    model = keras.saving.deserialize_keras_object(config)
+    # Entries are folders the user chose (ZOO_ENTRIES_PATH) or ship with zoo; a hub entry
+    # holds a HubLayer, which Keras' safe mode would refuse.
+    model = keras.saving.deserialize_keras_object(config, safe_mode=False)
     with np.load(path / "weights.npz") as stored:
         weights = [stored[f"w{i:04d}"].astype(w.dtype) for i, w in enumerate(model.get_weights())]
     model.set_weights(weights)
@@ -93,7 +95,7 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")
-    model = zoo.load_model(run_dir / "model.keras")
+    model = zoo.load_model(run_dir / "model.keras", safe_mode=False)
     entry = info["entry"]
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)

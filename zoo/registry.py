@@ -86,7 +86,7 @@ class Registry:
         known = self.names()
         listing = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
         raise UnknownNameError(
-            f"Unknown {self.kind} '{name}'.{hint} Known {self.kind}s: {listing}."
+            f"Unknown {self.kind} '{name}'.{hint} Known {_plural(self.kind)}: {listing}."
         ) from None
 
     def __contains__(self, name: object) -> bool:
@@ -97,3 +97,8 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+

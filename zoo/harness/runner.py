@@ -165,7 +165,7 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
             model = zoo.entries.load_folder(model_file)
             weights_file = model_file / "weights.npz"
         else:
-            model = zoo.load_model(model_file)
+            model = zoo.load_model(model_file, safe_mode=False)  # a file the user named
             weights_file = model_file
         weights_info = {"path": str(weights_file), "sha256": provenance.sha256_file(weights_file)}
         if tokenizer_dir is not None:

@@ -82,14 +82,20 @@ def _need_tokenizer(tokenizer, spec):
 def predict_text_classification(model, tokenizer, examples, spec, batch_size, start=0):
     from zoo.text import features
 
-    _need_tokenizer(tokenizer, spec)
     _check_classes(model, spec, len(spec.labels))
-    max_length = int(spec.preprocessing.get("max_length", 128))
-    max_length = min(max_length, model.get_config().get("max_sequence_length", max_length))
     forward = _forward(model)
     texts = np.array(examples.inputs, dtype=object)
-    for begin, batch in _stream(texts, batch_size, start,
-                                lambda t: features.bert_inputs(tokenizer, t, max_length)):
+    if getattr(model, "takes_strings", False):  # a TF Hub preprocessor inside the model
+        to_inputs = None
+    else:
+        _need_tokenizer(tokenizer, spec)
+        max_length = int(spec.preprocessing.get("max_length", 128))
+        max_length = min(max_length, model.get_config().get("max_sequence_length", max_length))
+
+        def to_inputs(t):
+            return features.bert_inputs(tokenizer, t, max_length)
+
+    for begin, batch in _stream(texts, batch_size, start, to_inputs):
         logits = np.asarray(forward(batch))
         rows = _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
         for row in rows:

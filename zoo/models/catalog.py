@@ -87,6 +87,10 @@ FAMILIES = {
         "vae",
         "zoo.models.vae.presets",
     ),
+    "hub": Family(
+        "hub", {"text_classifier": "zoo.hub.classifier:HubTextClassifier"}, "text_classifier",
+        "zoo.hub.presets",
+    ),
 }
 
 MODELS = Registry("model")
@@ -202,16 +206,17 @@ def build(name: str, task: str | None = None, **overrides):
     return cls(**config)
 
 
-def load_model(path):
+def load_model(path, safe_mode=True):
     """Loads a `.keras` file saved from any zoo model (no custom objects needed).
 
     Importing every family registers its classes with Keras, after which
-    `keras.saving.load_model` works too.
+    `keras.saving.load_model` works too. A model holding a `zoo.hub.HubLayer` runs a
+    SavedModel's graph: Keras' safe mode refuses it unless `safe_mode=False`.
     """
     import_all_families()
     import keras
 
-    return keras.saving.load_model(path)
+    return keras.saving.load_model(path, safe_mode=safe_mode)
 
 
 def import_all_families():

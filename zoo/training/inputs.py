@@ -63,11 +63,13 @@ def _shift(images, seed, positions, max_shift):
 
 
 def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_length=128,
-             max_predictions=20, binarize=None, augment=None):
+             max_predictions=20, binarize=None, augment=None, raw_text=False):
     """The training pipeline for `task` over `examples` (a `zoo.datasets.Examples`).
 
     Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM. `augment="shift"`
     moves each training image by up to 2 pixels along each axis (image classification).
+    `raw_text=True` yields the strings themselves (models with their own preprocessor, such as
+    `zoo.hub.HubTextClassifier`).
     """
     n = len(examples)
     if n < batch_size:
@@ -91,6 +93,14 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
             if augment == "shift":
                 x = _shift(x, seed, positions, 2)
             return x, tf.gather(labels, idx), ones
+
+    elif task == "text_classification" and raw_text:
+        texts = tf.constant(list(examples.inputs))
+        labels = tf.constant(np.asarray(examples.targets, "int32"))
+
+        def transform(idx, positions):
+            return (tf.gather(texts, idx), tf.gather(labels, idx),
+                    tf.ones(tf.shape(idx), tf.float32))
 
     elif task in ("text_classification", "masked_lm"):
         if tokenizer is None:

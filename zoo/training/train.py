@@ -97,6 +97,12 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
     return tokenizer
 
 
+def zoo_catalog_family(model_name: str) -> str:
+    import zoo
+
+    return zoo.describe(model_name)["family"]
+
+
 def _model_builder(recipe, examples, tokenizer, init_dir):
     import zoo
 
@@ -117,11 +123,14 @@ def _model_builder(recipe, examples, tokenizer, init_dir):
                          end_id=tokenizer.end_id)
     if family == "bert":
         task = "masked_lm" if recipe.task == "masked_lm" else "classifier"
+    if family == "hub" and recipe.task != "text_classification":
+        raise recipes_lib.RecipeError(
+            f"{recipe.model} is a text classifier; recipe task '{recipe.task}' needs another model.")
 
     def build():
         model = zoo.build(recipe.model, task=task, **overrides)
         if init_dir is not None:
-            source = zoo.load_model(init_dir / "model.keras")
+            source = zoo.load_model(init_dir / "model.keras", safe_mode=False)
             if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
                 raise recipes_lib.RecipeError(
                     f"init_from '{recipe.init_from}': only a BERT backbone can start another model.")
@@ -216,8 +225,9 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
         if chief:
             run_dir.mkdir(parents=True, exist_ok=True)
+        raw_text = zoo_catalog_family(recipe.model) == "hub"  # its preprocessor tokenizes
         tokenizer = (_tokenizer(recipe, examples, run_dir, chief, init_dir)
-                     if recipe.task in TOKENIZED else None)
+                     if recipe.task in TOKENIZED and not raw_text else None)
         info = {
             "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
             "training_data": recipe.training_data, "seed": recipe.seed,
@@ -242,7 +252,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
                 recipe.task, examples, recipe.batch_size, recipe.seed, start_step,
                 tokenizer=tokenizer, max_length=recipe.max_length,
                 max_predictions=recipe.max_predictions, binarize=recipe.binarize,
-                augment=recipe.augment)
+                augment=recipe.augment, raw_text=raw_text)
 
         validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
         log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "

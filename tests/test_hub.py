@@ -1,0 +1,350 @@
+"""TF Hub: exports that plain TensorFlow loads with the native outputs, handles over real HTTP
+on 127.0.0.1 with a cache, fine-tuning a hub-loaded encoder (also mirrored), errors."""
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo import entries
+from zoo.hub import HubError, HubLayer, export
+from zoo.text import WordPieceTokenizer, features
+from zoo.training import Recipe
+from zoo.training.train import train
+
+QUIET = {"log": lambda *_: None}
+TEXTS = ["the film was a delight", "a dull and tired movie", "el perro come pan",
+         "la casa es grande", "what a fine cast", "no me gusta nada"]
+
+
+def _tokenizer():
+    return WordPieceTokenizer.train(TEXTS * 10, vocabulary_size=120)
+
+
+def _publish(model, tokenizer, root, entry, recipe):
+    """A real entry folder through `entries.publish`, from a run folder as `zoo train` writes."""
+    run = root / "runs" / entry
+    run.mkdir(parents=True)
+    model.save(run / "model.keras")
+    if tokenizer is not None:
+        tokenizer.save(run / "tokenizer")
+    (run / "run.json").write_text(json.dumps({"entry": entry, "status": "complete"}))
+    (run / "recipe.json").write_text(json.dumps(dict(recipe, entry=entry)))
+    return entries.publish(run, dest_root=root / "entries", precision="float32")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Tiny models of every family, published as entries and exported in TF Hub's format."""
+    root = tmp_path_factory.mktemp("hub")
+    tokenizer = _tokenizer()
+    keras.utils.set_random_seed(7)
+    vocab = tokenizer.vocabulary_size
+    models = {
+        "t.bert-mlm": zoo.build("bert_tiny", task="masked_lm", vocabulary_size=vocab,
+                                max_sequence_length=32, normalize_first=True, dropout=0.0),
+        "t.bert-clf": zoo.build("bert_tiny", task="classifier", num_classes=2,
+                                vocabulary_size=vocab, max_sequence_length=32),
+        "t.vit": zoo.build("vit_tiny_patch2_8", num_classes=10, num_layers=2),
+        "t.mt": zoo.build("transformer_tiny", vocabulary_size=vocab, max_sequence_length=32),
+        "t.vae": zoo.build("vae_tiny", image_size=8),
+    }
+    recipes = {"t.bert-mlm": {"max_length": 32, "dataset": "sst2"},
+               "t.bert-clf": {"max_length": 32, "dataset": "sst2"},
+               "t.vit": {"dataset": "digits"},
+               "t.mt": {"max_length": 32, "dataset": "tatoeba-en-es-sample",
+                        "decoding": {"beam_width": 2, "max_length": 12}},
+               "t.vae": {"dataset": "digits"}}
+    out = {}
+    for entry, model in models.items():
+        text = entry.startswith(("t.bert", "t.mt"))
+        folder = _publish(model, tokenizer if text else None, root, entry, recipes[entry])
+        export.export_entry(folder, root / "export" / entry, tar=entry == "t.vit")
+        out[entry] = entries.load_folder(folder)
+    return {"root": root, "models": out, "tokenizer": tokenizer, "export": root / "export"}
+
+
+# --- Round trips in plain TensorFlow -----------------------------------------------------------
+
+PLAIN_LOADER = r"""
+import json, sys
+import numpy as np, tensorflow as tf, tensorflow_hub as hub, tensorflow_text  # noqa: F401
+export, inputs_file, out_file = sys.argv[1:]
+x = dict(np.load(inputs_file, allow_pickle=False))
+texts = tf.constant([t.encode() for t in x["texts"]])
+out = {}
+pre = hub.load(f"{export}/t.bert-clf/preprocessor")
+enc = hub.load(f"{export}/t.bert-clf/encoder")
+packed = pre(texts)
+encoded = enc(packed, training=False)
+out["bert_word_ids"] = packed["input_word_ids"].numpy()
+out["bert_pooled"] = encoded["pooled_output"].numpy()
+out["bert_sequence"] = encoded["sequence_output"].numpy()
+out["bert_layers"] = len(encoded["encoder_outputs"])
+out["bert_logits"] = hub.load(f"{export}/t.bert-clf/classifier")(texts)["logits"].numpy()
+mlm_enc = hub.load(f"{export}/t.bert-mlm/encoder")
+out["mlm_pooled"] = mlm_enc(hub.load(f"{export}/t.bert-mlm/preprocessor")(texts))["pooled_output"].numpy()
+out["vit_logits"] = hub.load(f"{export}/t.vit/classifier")(x["images"]).numpy()
+out["vit_features"] = hub.load(f"{export}/t.vit/feature_vector")(x["images"]).numpy()
+out["vit_signature"] = hub.load(f"{export}/t.vit/classifier").signatures["serving_default"](
+    images=tf.constant(x["images"]))["logits"].numpy()
+out["translations"] = np.array([t.decode() for t in
+                               hub.load(f"{export}/t.mt/translator")(texts).numpy()])
+vae = hub.load(f"{export}/t.vae/vae")
+codes = vae.encode(x["vae_images"])
+out["vae_z_mean"] = codes["z_mean"].numpy()
+out["vae_decoded"] = vae.decode(x["z"])["images"].numpy()
+out["vae_sampled"] = vae.sample(tf.constant(3), tf.constant(5, tf.int64))["images"].numpy()
+out["trainable"] = len(enc.trainable_variables)
+out["zoo_imported"] = any(name == "zoo" or name.startswith("zoo.") for name in sys.modules)
+np.savez(out_file, **out)
+"""
+
+
+def test_every_family_round_trips_through_plain_tensorflow(exported, tmp_path):
+    models, tokenizer = exported["models"], exported["tokenizer"]
+    rng = np.random.default_rng(0)
+    texts = ["the film was a delight", "la casa es grande y bonita", "what"]
+    images = rng.random((3, 8, 8, 1)).astype("float32")
+    vae_images = (rng.random((2, 8, 8, 1)) > 0.5).astype("float32")
+    z = rng.normal(size=(2, models["t.vae"].latent_dim)).astype("float32")
+    np.savez(tmp_path / "inputs.npz", texts=np.array(texts), images=images,
+             vae_images=vae_images, z=z)
+    script = tmp_path / "load.py"
+    script.write_text(PLAIN_LOADER)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ZOO_CPU_DEVICES")}
+    subprocess.run([sys.executable, str(script), str(exported["export"]),
+                    str(tmp_path / "inputs.npz"), str(tmp_path / "out.npz")],
+                   check=True, env=env, cwd=tmp_path, timeout=300)
+    got = dict(np.load(tmp_path / "out.npz"))
+    assert not got["zoo_imported"]
+
+    clf = models["t.bert-clf"]
+    x = features.bert_inputs(tokenizer, tf.constant(texts), 32)
+    np.testing.assert_array_equal(got["bert_word_ids"], x["token_ids"].numpy())
+    native = clf.backbone(x, training=False)
+    np.testing.assert_allclose(got["bert_pooled"], native["pooled_output"], atol=1e-5)
+    np.testing.assert_allclose(got["bert_sequence"], native["sequence_output"], atol=1e-5)
+    assert int(got["bert_layers"]) == clf.backbone.num_layers
+    assert int(got["trainable"]) == len(clf.backbone.trainable_weights)
+    np.testing.assert_allclose(got["bert_logits"], clf(x, training=False), atol=1e-5)
+    mlm = models["t.bert-mlm"].backbone(x, training=False)
+    np.testing.assert_allclose(got["mlm_pooled"], mlm["pooled_output"], atol=1e-5)
+
+    vit = models["t.vit"]
+    np.testing.assert_allclose(got["vit_logits"], vit(images, training=False), atol=1e-5)
+    np.testing.assert_allclose(got["vit_signature"], got["vit_logits"], atol=1e-6)
+    features_model = keras.Model(vit.input, vit.get_layer("head_dropout").input)
+    np.testing.assert_allclose(got["vit_features"], features_model(images), atol=1e-5)
+    assert got["vit_features"].shape == (3, vit.hidden_dim)
+
+    mt = models["t.mt"]
+    ids = features.sequence_ids(tokenizer, tf.constant(texts), 32)
+    native_mt = tokenizer.detokenize(mt.generate(ids, max_length=12, beam_width=2))
+    assert got["translations"].tolist() == [t.decode() for t in native_mt.numpy()]
+
+    vae = models["t.vae"]
+    z_mean, _ = vae.encode(vae_images)
+    np.testing.assert_allclose(got["vae_z_mean"], z_mean, atol=1e-5)
+    np.testing.assert_allclose(got["vae_decoded"], vae.decode(z), atol=1e-5)
+    z_sampled = export.sample_latents(3, vae.latent_dim, 5)
+    np.testing.assert_allclose(got["vae_sampled"], vae.decode(z_sampled), atol=1e-5)
+
+
+def test_exports_carry_a_model_card(exported):
+    folder = exported["export"] / "t.bert-clf"
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [
+        "classifier", "encoder", "preprocessor"]
+    card = json.loads((folder / "encoder" / "assets.extra" / "model_card.json").read_text())
+    assert card["entry"] == "t.bert-clf" and card["part"] == "encoder"
+    assert card["config"]["num_classes"] == 2 and card["recipe"]["max_length"] == 32
+    assert "sst2" in card["data_licence"]
+    text = (folder / "MODEL_CARD.md").read_text()
+    assert "t.bert-clf" in text and "`classifier/`" in text
+
+
+# --- Handles -----------------------------------------------------------------------------------
+
+
+class _CountingServer:
+    """A real HTTP server on 127.0.0.1 serving a folder, counting GET requests."""
+
+    def __init__(self, folder):
+        self.requests = []
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(folder), **kwargs)
+
+            def do_GET(self):  # noqa: N802
+                server.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_tar_gz_over_http_is_downloaded_once_then_read_from_the_cache(exported, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    server = _CountingServer(exported["export"] / "t.vit")
+    try:
+        url = f"{server.url}/classifier.tar.gz"
+        images = np.random.default_rng(1).random((2, 8, 8, 1)).astype("float32")
+        first = HubLayer(url)
+        assert len(server.requests) == 1
+        np.testing.assert_allclose(first(images), exported["models"]["t.vit"](images),
+                                   atol=1e-5)
+        second = HubLayer(url)
+        assert len(server.requests) == 1, "the second load must read the cache"
+        np.testing.assert_allclose(second(images), first(images), atol=0)
+        assert any((tmp_path / "cache").iterdir())
+    finally:
+        server.close()
+
+
+def test_an_unreachable_handle_says_what_to_download_and_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/models/encoder.tar.gz"
+    with pytest.raises(HubError) as error:
+        zoo.hub.load(url)
+    message = str(error.value)
+    assert url in message and "download" in message and str(tmp_path / "cache") in message
+    assert not any(p.is_dir() for p in (tmp_path / "cache").glob("*")), "no half download"
+
+
+def test_bad_handles_and_signatures_are_explained(exported, tmp_path):
+    with pytest.raises(HubError, match="does not exist"):
+        HubLayer(tmp_path / "missing")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "weights.bin").write_bytes(b"x")
+    with pytest.raises(HubError, match="not a SavedModel.*weights.bin"):
+        HubLayer(tmp_path / "folder")
+    (tmp_path / "junk.tar.gz").write_bytes(b"not an archive")
+    with pytest.raises(HubError, match="not a readable .tar.gz"):
+        HubLayer(tmp_path / "junk.tar.gz")
+    with pytest.raises(HubError, match="no signature 'predict'.*decode, encode, sample"):
+        HubLayer(exported["export"] / "t.vae" / "vae", signature="predict")
+    with pytest.raises(HubError, match="no output 'logits'"):
+        HubLayer(exported["export"] / "t.bert-clf" / "encoder", output_key="logits")(
+            {"input_word_ids": np.ones((1, 4), "int32"), "input_mask": np.ones((1, 4), "int32"),
+             "input_type_ids": np.zeros((1, 4), "int32")})
+
+
+def test_named_inputs_signatures_and_string_preprocessing(exported):
+    folder = exported["export"] / "t.bert-clf"
+    text = keras.Input(shape=(), dtype="string")
+    packed = HubLayer(folder / "preprocessor")(text)
+    outputs = HubLayer(folder / "encoder", signature="serving_default")(packed)
+    model = keras.Model(text, outputs["pooled_output"])
+    strings = np.array(["the film was a delight", "no me gusta"])
+    x = features.bert_inputs(exported["tokenizer"], tf.constant(strings), 32)
+    expected = exported["models"]["t.bert-clf"].backbone(x)["pooled_output"]
+    np.testing.assert_allclose(model(tf.constant(strings)), expected, atol=1e-5)
+
+
+def test_zoo_handles_export_an_entry_on_first_use(exported, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_ENTRIES_PATH", str(exported["root"] / "entries"))
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    layer = zoo.hub.load("zoo:t.vae/vae", signature="decode", output_key="images")
+    z = np.zeros((1, exported["models"]["t.vae"].latent_dim), "float32")
+    np.testing.assert_allclose(layer(z), exported["models"]["t.vae"].decode(z), atol=1e-5)
+    with pytest.raises(HubError, match="exports the parts classifier, encoder, preprocessor"):
+        zoo.hub.load("zoo:t.bert-clf/decoder")
+
+
+def test_zoo_export_command(exported, tmp_path, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setenv("ZOO_ENTRIES_PATH", str(exported["root"] / "entries"))
+    assert main(["export", "t.vae", str(tmp_path / "out"), "--format", "tfhub", "--tar"]) == 0
+    assert (tmp_path / "out" / "vae" / "saved_model.pb").is_file()
+    assert (tmp_path / "out" / "vae.tar.gz").stat().st_size > 1000
+    assert "t.vae" in (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert main(["export", "t.vea", str(tmp_path / "x")]) == 2
+
+
+# --- Fine-tuning --------------------------------------------------------------------------------
+
+
+def _hub_recipe(exported, **changes):
+    folder = exported["export"] / "t.bert-mlm"
+    base = dict(entry="t.hub", model="hub_bert_classifier", task="text_classification",
+                dataset="tatoeba-langid-sample", steps=12, batch_size=16, learning_rate=2e-3,
+                log_every=4, checkpoint_every=100,
+                model_overrides={"encoder_handle": str(folder / "encoder"),
+                                 "preprocessor_handle": str(folder / "preprocessor"),
+                                 "classifier_dropout": 0.0})
+    return Recipe(**{**base, **changes})
+
+
+def test_fine_tuning_a_hub_encoder_changes_it_and_lowers_the_loss(exported, tmp_path):
+    result = train(_hub_recipe(exported), out=tmp_path / "run", strategy="default", **QUIET)
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").open()]
+    assert history[-1]["loss"] < history[0]["loss"]
+    model = zoo.load_model(tmp_path / "run" / "model.keras", safe_mode=False)
+    encoder = model.get_layer("encoder")
+    # Every backbone weight is a trainable weight of the hub layer (the pooler included).
+    assert len(encoder.trainable_weights) == len(exported["models"]["t.bert-mlm"].backbone.weights)
+    original = HubLayer(exported["export"] / "t.bert-mlm" / "encoder").trainable_weights
+    assert not original, "trainable=False exposes no trainable weights"
+    original = HubLayer(exported["export"] / "t.bert-mlm" / "encoder", trainable=True)
+    changed = [not np.allclose(a.numpy(), b.numpy())
+               for a, b in zip(original.trainable_weights, encoder.trainable_weights)]
+    assert sum(changed) > len(changed) // 2
+    assert result["steps"] == 12
+    # Reloading a model that contains hub layers: refused in safe mode, exact otherwise.
+    with pytest.raises(HubError, match="safe_mode=False"):
+        zoo.load_model(tmp_path / "run" / "model.keras")
+    strings = tf.constant(["the film was a delight", "la casa es grande"])
+    again = zoo.load_model(tmp_path / "run" / "model.keras", safe_mode=False)
+    np.testing.assert_allclose(again(strings), model(strings), atol=0)
+
+    # Benchmarked like any zoo model: the harness feeds it raw text.
+    from zoo.harness import runner
+
+    record, _ = runner.run("hub_bert_classifier", "tatoeba-langid-sample",
+                           weights=tmp_path / "run", results_dir=tmp_path / "results",
+                           progress=False, limit=64)
+    assert record["model"]["family"] == "hub" and record["model"]["class"] == "HubTextClassifier"
+    assert record["benchmark"]["examples"]["evaluated"] == 64
+    assert 0.0 <= record["metrics"]["accuracy"]["value"] <= 1.0
+
+
+def test_fine_tuning_a_hub_encoder_under_the_mirrored_strategy(exported, tmp_path):
+    one = train(_hub_recipe(exported, steps=4), out=tmp_path / "one", strategy="one_device",
+                devices=["/cpu:0"], **QUIET)
+    two = train(_hub_recipe(exported, steps=4), out=tmp_path / "two", strategy="mirrored",
+                devices=["/cpu:0", "/cpu:1"], **QUIET)
+    assert (one["replicas"], two["replicas"]) == (1, 2)
+    a = zoo.load_model(tmp_path / "one" / "model.keras", safe_mode=False)
+    b = zoo.load_model(tmp_path / "two" / "model.keras", safe_mode=False)
+    encoder_a = a.get_layer("encoder").trainable_weights
+    encoder_b = b.get_layer("encoder").trainable_weights
+    worst = max(float(np.max(np.abs(x.numpy() - y.numpy())))
+                for x, y in zip(encoder_a, encoder_b))
+    assert worst < 2e-4, f"largest encoder weight difference {worst}"
+    start = HubLayer(exported["export"] / "t.bert-mlm" / "encoder", trainable=True)
+    assert any(not np.allclose(x.numpy(), y.numpy())
+               for x, y in zip(start.trainable_weights, encoder_b))

@@ -1,0 +1,222 @@
+"""`HubLayer`: a TF Hub model (any SavedModel handle) as a Keras 3 layer.
+
+`hub.KerasLayer` is a Keras 2 layer and cannot sit in a Keras 3 model. `HubLayer` is built
+the way `keras.layers.TFSMLayer` is (the SavedModel's own `tf.Variable`s are tracked as Keras
+variables, so they train, save in `.keras` files and become mirrored variables when the layer
+is made under a `tf.distribute` strategy scope) and adds what TFSMLayer lacks:
+
+- handles (TF Hub / Kaggle URLs, `.tar.gz` URLs and files, `gs://`, `zoo:ENTRY/PART`) resolved
+  and cached by `tensorflow_hub`;
+- several named inputs: a dict goes to a signature as keyword arguments, and to a
+  reusable SavedModel's `__call__` as its one dict argument; inputs are cast to the dtypes
+  the model declares;
+- `training` passed to `__call__` when the model was traced with it (dropout in fine-tuning);
+- `output_key` to pick one output of a dict;
+- reloading a `.keras` model that contains it (the config keeps the handle, not a cache path;
+  fine-tuned weights are restored on top).
+
+>>> import keras, zoo
+>>> from zoo.hub import HubLayer
+>>> isinstance(HubLayer, type) and issubclass(HubLayer, keras.layers.Layer)
+True
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from zoo.hub.resolve import HubError, load_saved_model
+
+
+def _concrete_functions(fn):
+    if hasattr(fn, "concrete_functions"):
+        return list(fn.concrete_functions)
+    if hasattr(fn, "get_concrete_function") and not hasattr(fn, "structured_outputs"):
+        return [fn.get_concrete_function()]
+    return [fn]
+
+
+def _callables(obj) -> list[str]:
+    names = sorted(obj.signatures) if hasattr(obj, "signatures") else []
+    if callable(obj):
+        names = ["__call__"] + names
+    return names
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HubLayer(keras.layers.Layer):
+    """A SavedModel from a handle, called like a Keras layer.
+
+    Args:
+        handle: str or path. See `zoo.hub.resolve`.
+        signature: str or None. A signature name (`"serving_default"`, ...); None calls the
+            model's `__call__` (TF Hub's reusable SavedModels), or `serving_default` when the
+            model has no `__call__`.
+        output_key: str or None. Return only this output of a dict.
+        trainable: bool. Whether the model's trainable variables are trained (fine-tuning).
+        arguments: dict. Extra keyword arguments for every call (e.g. `{"seq_length": 64}`).
+
+    Example (a zoo entry exported in TF Hub's format, then loaded back by handle):
+
+    >>> import keras, numpy as np
+    >>> from zoo.hub import HubLayer
+    >>> vit = HubLayer("zoo:vit_tiny_patch2_8.digits/classifier")   # doctest: +SKIP
+    >>> images = keras.Input((8, 8, 1))                               # doctest: +SKIP
+    >>> model = keras.Model(images, vit(images))                      # doctest: +SKIP
+    """
+
+    def __init__(self, handle, signature=None, output_key=None, trainable=False,
+                 arguments=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(trainable=trainable, **kwargs)
+        self.handle = str(handle)
+        self.signature = signature
+        self.output_key = output_key
+        self.arguments = dict(arguments or {})
+        self._obj = load_saved_model(self.handle)
+        self._fn, self._by_keyword = self._select(signature)
+        self._declared_spec = self._declared_inputs()
+        self._takes_training = self._accepts_training()
+        self._track_saved_model_variables()
+        self.built = True
+
+    # --- Loading -----------------------------------------------------------------------------
+
+    def _select(self, signature):
+        obj = self._obj
+        signatures = getattr(obj, "signatures", {})
+        if signature is None:
+            if callable(obj):
+                return obj.__call__, False
+            signature = "serving_default"
+        if signature in signatures:
+            return signatures[signature], True
+        if signature != "serving_default" and callable(getattr(obj, signature, None)):
+            return getattr(obj, signature), False
+        available = ", ".join(_callables(obj)) or "none"
+        raise HubError(
+            f"{self.handle} has no signature '{signature}'. It has: {available}. Pass one of "
+            "those as signature= (None calls __call__)."
+        )
+
+    def _declared_inputs(self):
+        """What the model declares for its inputs: {name: TensorSpec}, one TensorSpec, or None."""
+        for concrete in _concrete_functions(self._fn):
+            args, kwargs = concrete.structured_input_signature
+            if self._by_keyword:
+                return dict(kwargs)
+            if args:
+                return args[0]
+        return None
+
+    def _accepts_training(self) -> bool:
+        if self._by_keyword:
+            return False
+        for concrete in _concrete_functions(self._fn):
+            args, kwargs = concrete.structured_input_signature
+            if "training" in kwargs or len(args) > 1:
+                return True
+        return False
+
+    def _track_saved_model_variables(self):
+        trainable, seen = [], set()
+        for concrete in _concrete_functions(self._fn):
+            for v in concrete.trainable_variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    trainable.append(v)
+        others = []
+        for concrete in _concrete_functions(self._fn):
+            for v in concrete.variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    others.append(v)
+        trainable_ids = {id(v) for v in trainable}
+        for v in trainable + others:
+            # A Keras variable built from a tf.Variable wraps that very variable, so training
+            # the Keras variable changes what the SavedModel's functions compute.
+            variable = keras.Variable(v, trainable=id(v) in trainable_ids,
+                                      dtype=v.dtype, shape=v.shape,
+                                      name=v.name.split(":")[0].replace("/", "_"))
+            self._track_variable(variable)
+
+    # --- Calling -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _cast(value, spec):
+        if isinstance(spec, tf.TensorSpec) and isinstance(value, (tf.Tensor, tf.Variable)):
+            if value.dtype != spec.dtype and spec.dtype != tf.string:
+                return tf.cast(value, spec.dtype)
+        return value
+
+    def _prepare(self, inputs):
+        spec = self._declared_spec
+        if isinstance(inputs, dict):
+            if isinstance(spec, dict):
+                missing = sorted(set(spec) - set(inputs) - set(self.arguments))
+                if missing:
+                    raise HubError(
+                        f"{self.handle} takes inputs {sorted(spec)}; missing {missing}."
+                    )
+                return {k: self._cast(tf.convert_to_tensor(v), spec.get(k))
+                        for k, v in inputs.items()}
+            return {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
+        inputs = tf.convert_to_tensor(inputs)
+        if self._by_keyword:
+            names = [k for k in spec or {} if k not in self.arguments]
+            if len(names) != 1:
+                raise HubError(
+                    f"Signature '{self.signature}' of {self.handle} takes named inputs "
+                    f"{sorted(spec or {})}: call the layer with a dict of them."
+                )
+            return {names[0]: self._cast(inputs, spec[names[0]])}
+        return self._cast(inputs, spec)
+
+    def call(self, inputs, training=None):
+        inputs = self._prepare(inputs)
+        if self._by_keyword:
+            outputs = self._fn(**inputs, **self.arguments)
+        elif self._takes_training:
+            outputs = self._fn(inputs, training=bool(training), **self.arguments)
+        else:
+            outputs = self._fn(inputs, **self.arguments)
+        if self.output_key is not None:
+            if not isinstance(outputs, dict) or self.output_key not in outputs:
+                keys = sorted(outputs) if isinstance(outputs, dict) else "one tensor"
+                raise HubError(
+                    f"{self.handle} has no output '{self.output_key}'; its outputs: {keys}."
+                )
+            outputs = outputs[self.output_key]
+        return outputs
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        refuse_in_safe_mode(config.get("handle"), safe_mode)
+        return cls(**config)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"handle": self.handle, "signature": self.signature,
+                       "output_key": self.output_key, "arguments": self.arguments})
+        return config
+
+
+def refuse_in_safe_mode(handle, safe_mode=None):
+    """Keras' safe mode (the default of `keras.saving.load_model`) refuses to rebuild a layer
+    that runs a SavedModel's graph; say how to load a trusted one."""
+    from keras.src.saving import serialization_lib
+
+    if (serialization_lib.in_safe_mode() if safe_mode is None else safe_mode) is not False:
+        raise HubError(
+            f"This model contains a HubLayer, which runs the TensorFlow graph of the SavedModel "
+            f"at {handle}; Keras' safe mode refuses that by default. If you trust that model, "
+            "load with keras.saving.load_model(path, safe_mode=False) (or "
+            "zoo.load_model(path, safe_mode=False))."
+        )
+
+
+def load(handle, signature=None, output_key=None, trainable=False, arguments=None, **kwargs):
+    """A TF Hub model as a Keras 3 layer: `zoo.hub.load(handle)` (see `HubLayer`)."""
+    return HubLayer(handle, signature=signature, output_key=output_key, trainable=trainable,
+                    arguments=arguments, **kwargs)
