@@ -100,3 +100,21 @@ def test_bert_masked_lm_loss_falls_on_tatoeba(tatoeba):
     history = model.fit(inputs, masked["mask_ids"], sample_weight=masked["mask_weights"],
                         batch_size=64, epochs=3, verbose=0).history["loss"]
     assert history[-1] < 0.85 * history[0], history
+
+
+def test_every_shipped_recipe_is_valid_and_names_known_things():
+    import zoo
+    from zoo import datasets
+    from zoo.harness import benchmarks
+    from zoo.training import recipes
+
+    names = recipes.list_recipes()
+    assert {"vit_tiny_patch4_28.mnist", "bert_mini.sst2", "hub_bert_classifier.sst2"} <= set(names)
+    for name in names:
+        recipe = recipes.get(name)
+        assert recipe.entry == name
+        zoo.describe(recipe.model)
+        assert recipe.split in datasets.info(recipe.dataset).splits
+        if recipe.benchmark:
+            assert benchmarks.get(recipe.benchmark).dataset == recipe.dataset
+        assert recipes.Recipe.from_dict(recipe.to_dict()) == recipe
