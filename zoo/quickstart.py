@@ -10,10 +10,10 @@ they are not leaderboard results (those train for much longer).
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
+
+from zoo import atomic
 
 DEFAULT_STEPS = {"vit": 600, "vae": 600, "bert_pretrain": 300, "bert_finetune": 300, "transformer": 1500}
 
@@ -205,22 +205,6 @@ def transformer_en_es(steps, seed):
     }
 
 
-def write_json_atomic(path, data):
-    """Writes JSON to `path` through a temporary file, so no half file is ever seen."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run(steps=None, out="runs/quickstart", seed=0, log=print):
     """Runs the four families and writes `out/results.json`; returns the result dicts."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -246,6 +230,6 @@ def run(steps=None, out="runs/quickstart", seed=0, log=print):
         log(f"[quickstart] {result['model']} on {result['data']}: {scores} "
             f"({result['params']:,} parameters, {result['train_seconds']} s training)", flush=True)
     path = os.path.join(out, "results.json")
-    write_json_atomic(path, {"seed": seed, "steps": budget, "results": results})
+    atomic.write_json(path, {"seed": seed, "steps": budget, "results": results})
     log(f"[quickstart] wrote {path}")
     return results

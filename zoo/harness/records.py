@@ -8,12 +8,12 @@ and a random suffix. A run that fails writes nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import tempfile
 import time
 from pathlib import Path
+
+from zoo import atomic
 
 SCHEMA_VERSION = 1
 REQUIRED = ("schema", "run_id", "created", "model", "benchmark", "evaluation", "metrics",
@@ -30,20 +30,6 @@ def new_run_id(model: str, benchmark: str) -> str:
     return f"{stamp}-{safe}-{benchmark}-{secrets.token_hex(3)}"
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Writes through a temporary file in the same folder; refuses to replace a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(tmp, path)  # fails if `path` exists: two runs never overwrite each other
-    finally:
-        os.unlink(tmp)
-
-
 def write(record: dict, predictions: list[dict], results_dir) -> Path:
     """Writes `<results_dir>/<benchmark>/<run_id>.json` and its `.predictions.jsonl`."""
     folder = Path(results_dir) / record["benchmark"]["id"]
@@ -52,13 +38,11 @@ def write(record: dict, predictions: list[dict], results_dir) -> Path:
     record = dict(record, predictions_file=predictions_path.name)
     validate(record, record_path)
 
-    def write_predictions(f):
-        for row in predictions:
-            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-
-    _atomic_write(predictions_path, write_predictions)
-    _atomic_write(record_path, lambda f: f.write(
-        json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"))
+    # Hard links, not renames: two runs never overwrite each other's files.
+    lines = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
+                    for row in predictions)
+    atomic.write_text(predictions_path, lines, overwrite=False)
+    atomic.write_json(record_path, record, overwrite=False)
     return record_path
 
 

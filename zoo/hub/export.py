@@ -40,6 +40,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from zoo import atomic
+
 PARTS = {
     "bert": ("encoder", "preprocessor"),
     "bert_classifier": ("encoder", "preprocessor", "classifier"),
@@ -382,8 +384,7 @@ def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card
             tf.saved_model.save(root, str(staging / "model"), signatures=signatures)
             extra = staging / "model" / "assets.extra"
             extra.mkdir(exist_ok=True)
-            (extra / "model_card.json").write_text(
-                json.dumps(dict(card, part=part, kind=kind), indent=1, sort_keys=True) + "\n")
+            atomic.write_json(extra / "model_card.json", dict(card, part=part, kind=kind))
             target = directory / part
             if target.exists():
                 shutil.rmtree(target)
@@ -391,7 +392,7 @@ def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         written.append(directory / part)
-    _write_text(directory / "MODEL_CARD.md", _card_markdown(card, parts, kind))
+    atomic.write_text(directory / "MODEL_CARD.md", _card_markdown(card, parts, kind))
     if tar:
         written = [make_tarball(folder, directory / f"{folder.name}.tar.gz") for folder in written]
     return written
@@ -423,14 +424,6 @@ def make_tarball(folder, archive) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return archive
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _published_scores(entry: str) -> list[dict]:

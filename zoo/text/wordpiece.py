@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from zoo import atomic
 
 VOCABULARY_FILE = "vocab.txt"
 SETTINGS_FILE = "tokenizer.json"
@@ -314,8 +315,8 @@ class WordPieceTokenizer:
             "vocabulary_size": self.vocabulary_size,
             "vocabulary_sha256": hashlib.sha256(vocab_bytes).hexdigest(),
         }
-        _write_atomic(path / VOCABULARY_FILE, vocab_bytes)
-        _write_atomic(path / SETTINGS_FILE, (json.dumps(settings, indent=2) + "\n").encode())
+        atomic.write_bytes(path / VOCABULARY_FILE, vocab_bytes)
+        atomic.write_bytes(path / SETTINGS_FILE, (json.dumps(settings, indent=2) + "\n").encode())
 
     @classmethod
     def load(cls, path) -> WordPieceTokenizer:
@@ -425,15 +426,3 @@ def _as_ids(ids):
         return tf.convert_to_tensor(ids)
     except (ValueError, TypeError):  # rows of different lengths
         return tf.ragged.constant(ids, dtype=tf.int32)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

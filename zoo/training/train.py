@@ -21,16 +21,11 @@ import os
 import time
 from pathlib import Path
 
+from zoo import atomic
 from zoo.training import recipes as recipes_lib
 from zoo.training.errors import TrainingError
 
 TOKENIZED = ("text_classification", "masked_lm", "translation")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def weights_digest(model) -> str:
@@ -238,8 +233,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             "provenance": provenance.collect(command),
         }
         if chief:
-            _write_json(run_dir / "recipe.json", recipe.to_dict())
-            _write_json(status_path, info)
+            atomic.write_json(run_dir / "recipe.json", recipe.to_dict())
+            atomic.write_json(status_path, info)
 
         def build_optimizer():
             optimizer = schedules.optimizer(recipe)
@@ -278,7 +273,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
                     model_sha256=provenance.sha256_file(final),
                     final=result.history[-1] if result.history else None,
                     finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        _write_json(status_path, info)
+        atomic.write_json(status_path, info)
     log(f"[train] done: {result.steps:,} steps in {result.seconds:,.1f} s; weights sha256 "
         f"{digest[:16]}{'; wrote ' + str(run_dir) if chief else ''}")
     return {"entry": recipe.entry, "run_dir": run_dir, "steps": result.steps,
