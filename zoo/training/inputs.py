@@ -63,20 +63,26 @@ def _shift(images, seed, positions, max_shift):
 
 
 def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_length=128,
-             max_predictions=20, binarize=None, augment=None, raw_text=False):
+             max_predictions=20, binarize=None, augment=None, raw_text=False,
+             per_worker_order=False):
     """The training pipeline for `task` over `examples` (a `zoo.datasets.Examples`).
 
     Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM. `augment="shift"`
     moves each training image by up to 2 pixels along each axis (image classification).
     `raw_text=True` yields the strings themselves (models with their own preprocessor, such as
     `zoo.hub.HubTextClassifier`).
+    `per_worker_order=True` (parameter-server training, where every worker runs this pipeline
+    for itself) adds a per-process random offset to the seed, so that workers read different
+    batches; such a run's batches are then not a function of the seed alone.
     """
     n = len(examples)
     if n < batch_size:
         raise ValueError(f"The training set has {n} examples, fewer than one batch of "
                          f"{batch_size}; lower batch_size.")
-    stream = _index_stream(n, batch_size, seed, start_step)
     seed = tf.constant(seed, tf.int64)
+    if per_worker_order:
+        seed = seed + tf.cast(tf.math.floormod(tf.timestamp() * 1e6, 2.0 ** 40), tf.int64)
+    stream = _index_stream(n, batch_size, seed, start_step)
 
     if task in ("image_classification", "image_generation"):
         images = tf.constant(np.asarray(examples.inputs, "float32"))

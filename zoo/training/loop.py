@@ -4,7 +4,9 @@ The loop is `strategy.run` over `strategy.experimental_distribute_dataset` with 
 and optimizers (Keras 3's `model.fit` does not run under `MultiWorkerMirroredStrategy`,
 keras-team/keras#20585). The model and optimizer are built inside `strategy.scope()`; each
 replica's loss is averaged over the *global* batch and the optimizer sums gradients across
-replicas, so a step is the same for any replica count.
+replicas, so a step is the same for any replica count. Under `ParameterServerStrategy` the
+same step is scheduled on the workers by a `ClusterCoordinator` (each step one worker's batch,
+applied asynchronously to the variables on the parameter servers).
 
 Every `checkpoint_every` steps (and at the end) the model and optimizer state go to a
 `tf.train.CheckpointManager`; a process killed at any point and started again resumes from the
@@ -26,7 +28,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from zoo.training.errors import TrainingError
-from zoo.training.strategies import is_chief
+from zoo.training.strategies import is_chief, is_parameter_server
 
 
 @dataclass
@@ -127,8 +129,14 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
     history = _truncate_history(history_path, start) if chief else []
     writer = tf.summary.create_file_writer(str(run_dir / "logs")) if chief else None
 
-    dataset = strategy.experimental_distribute_dataset(make_dataset(start))
-    iterator = iter(dataset)
+    coordinator = None
+    if is_parameter_server(strategy):
+        # The chief schedules steps on the workers, which read their own copy of the input
+        # pipeline and update the variables on the parameter servers (asynchronously).
+        coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
+        iterator = iter(coordinator.create_per_worker_dataset(lambda: make_dataset(start)))
+    else:
+        iterator = iter(strategy.experimental_distribute_dataset(make_dataset(start)))
     variables = model.trainable_variables
     scale = getattr(optimizer, "scale_loss", None)
 
@@ -168,14 +176,26 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
     earlier_seconds = float(history[-1].get("seconds", 0.0)) if history else 0.0
     started = time.perf_counter()
     tick = started
+    scheduled = []
     for step in range(start + 1, steps + 1):
-        sums = train_step(iterator)
-        totals = sums if totals is None else {k: totals[k] + sums[k] for k in sums}
+        if coordinator is not None:
+            scheduled.append(coordinator.schedule(train_step, args=(iterator,)))
+        else:
+            sums = train_step(iterator)
+            totals = sums if totals is None else {k: totals[k] + sums[k] for k in sums}
         boundary = step % log_every == 0 or step % checkpoint_every == 0 or step == steps
         if not boundary:
             continue
+        if coordinator is not None:
+            coordinator.join()
+            fetched = [remote.fetch() for remote in scheduled]
+            scheduled = []
+            totals = {k: sum(float(f[k]) for f in fetched) for k in fetched[0]}
+            # Asynchronous updates can lose increments of the optimizer's step counter; the
+            # chief knows how many steps ran (and the schedule reads the counter).
+            optimizer.iterations.assign(step)
         count = float(global_batch_size * (step - window_start))
-        means = {k: float(v.numpy()) / count for k, v in totals.items()}
+        means = {k: float(v) / count for k, v in totals.items()}
         if not all(math.isfinite(v) for v in means.values()):
             kept = (f"The last good checkpoint (step {last_good:,}) is kept in {checkpoint_dir}"
                     if last_good else "No checkpoint was written yet")

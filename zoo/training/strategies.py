@@ -170,18 +170,24 @@ def make(name: str = "auto", devices=None, tpu=None):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if concrete == "parameter_server":
         config = tf_config()
-        if not config.get("cluster", {}).get("ps"):
+        cluster = config.get("cluster", {})
+        task = config.get("task", {})
+        if not cluster.get("ps") or not cluster.get("worker") or task.get("type") not in (
+                "chief", "worker", "ps"):
             raise StrategyError(
-                "parameter_server needs TF_CONFIG with 'chief', 'worker' and 'ps' jobs; "
-                "this process is the chief (coordinator)."
+                "parameter_server needs TF_CONFIG with 'chief', 'worker' and 'ps' jobs and this "
+                'process\'s task, e.g. TF_CONFIG=\'{"cluster": {"chief": ["10.0.0.1:2222"], '
+                '"worker": ["10.0.0.2:2222"], "ps": ["10.0.0.3:2222"]}, "task": {"type": '
+                '"chief", "index": 0}}\'. Run the same command on every task: workers and '
+                "parameter servers serve, the chief trains."
             )
-        # Parameter-server training needs a ClusterCoordinator that schedules steps on remote
-        # workers; zoo's loop does not drive one yet (a trial with Keras 3 optimizers hung).
-        raise StrategyError(
-            "parameter_server training is not supported by zoo's training loop yet: use "
-            "multi_worker_mirrored (synchronous, every worker a replica) with the same TF_CONFIG "
-            "workers, or mirrored on one machine."
-        )
+        if task["type"] != "chief":
+            raise ServeTask(task["type"], int(task.get("index", 0)), cluster)
+        key = ("parameter_server", json.dumps(cluster, sort_keys=True))
+        if key not in _MADE:
+            resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+            _MADE[key] = tf.distribute.ParameterServerStrategy(resolver)
+        return _MADE[key]
     # TPU
     if tpu is None and not _tpu_configured():
         raise StrategyError(
@@ -196,6 +202,32 @@ def make(name: str = "auto", devices=None, tpu=None):
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
         raise StrategyError(f"Cannot reach the TPU {tpu or ''}: {error}") from None
     return tf.distribute.TPUStrategy(resolver)
+
+
+class ServeTask(Exception):
+    """This process is a parameter-server cluster's worker or ps: it serves, it does not train.
+    `serve(task)` runs its server until the process is stopped."""
+
+    def __init__(self, job, index, cluster):
+        super().__init__(f"{job} {index}")
+        self.job, self.index, self.cluster = job, index, cluster
+
+
+def serve(task: ServeTask, log=print) -> None:
+    """Runs a worker or ps server of a parameter-server cluster until the process is stopped
+    (the chief schedules the training steps on it; stop it when the chief is done)."""
+    import tensorflow as tf
+
+    server = tf.distribute.Server(tf.train.ClusterSpec(task.cluster), job_name=task.job,
+                                  task_index=task.index, protocol="grpc", start=True)
+    log(f"[train] serving as {task.job} {task.index} at {server.target} for the chief")
+    server.join()
+
+
+def is_parameter_server(strategy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.ParameterServerStrategy)
 
 
 def is_chief(strategy) -> bool:

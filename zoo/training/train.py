@@ -193,7 +193,11 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
                                  "jit_compile": jit_compile, "seed": seed}.items()
                if v is not None}
     recipe = recipe.replace(**changes) if changes else recipe
-    chosen = strategies.make(strategy, devices=devices)  # fails before any work if it cannot run
+    try:
+        chosen = strategies.make(strategy, devices=devices)  # fails before any work if it cannot
+    except strategies.ServeTask as task:  # a parameter-server cluster's worker or ps
+        strategies.serve(task, log=log)  # until stopped
+        return {"entry": recipe.entry, "served": f"{task.job} {task.index}"}
     chief = strategies.is_chief(chosen)
     run_dir = Path(out) if out is not None else Path("runs") / recipe.entry
     status_path = run_dir / "run.json"
@@ -242,12 +246,17 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             return optimizer
 
+        parameter_server = strategies.is_parameter_server(chosen)
+
         def make_dataset(start_step):
+            # A fresh tokenizer each call: under parameter_server this runs on every worker,
+            # which cannot use a lookup table made in the chief's process.
+            own = None if tokenizer is None else type(tokenizer)(**tokenizer.get_config())
             return inputs.pipeline(
                 recipe.task, examples, recipe.batch_size, recipe.seed, start_step,
-                tokenizer=tokenizer, max_length=recipe.max_length,
+                tokenizer=own, max_length=recipe.max_length,
                 max_predictions=recipe.max_predictions, binarize=recipe.binarize,
-                augment=recipe.augment, raw_text=raw_text)
+                augment=recipe.augment, raw_text=raw_text, per_worker_order=parameter_server)
 
         validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
         log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
