@@ -389,10 +389,16 @@ def entry_page(entry, files):
                  f"record (JSON)</a></li>",
                  f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.predictions.jsonl">'
                  "per-example predictions (JSON lines)</a></li>"]
-    export = f"models/{model.get('entry')}.tar.gz" if model.get("entry") else None
-    if export and (assets.MODELS_DIR / Path(export).name).is_file():
-        downloads.append(f'<li><a href="../{e(export)}">exported model (TF Hub SavedModel, '
-                         ".tar.gz)</a></li>")
+    name = model.get("entry")
+    parts = sorted((assets.MODELS_DIR / name).glob("*.tar.gz")) if name else []
+    for part in parts:
+        downloads.append(f'<li><a href="../models/{e(name)}/{e(part.name)}">TF Hub SavedModel: '
+                         f"{e(part.name[:-len('.tar.gz')])} (.tar.gz; a handle for "
+                         "<code>zoo.hub.load</code> or <code>hub.load</code>)</a></li>")
+    if name:
+        downloads.append(f"<li>TF Hub format{' (every part)' if parts else ''}: "
+                         f"<code>zoo export {e(name)} DIR --tar</code>, or the handle "
+                         f"<code>zoo:{e(name)}/PART</code> in <code>zoo.hub.load</code></li>")
     body = f"""<h1>{e(entry.name)} on <a href="../benchmarks/{e(bench['id'])}.html">{e(bench['id'])}</a></h1>
 {flags}
 <h2>Model card</h2><dl class=definition>{card_html}</dl>
@@ -452,8 +458,8 @@ def render(results_dir, warn=print) -> tuple[dict, list]:
             if predictions.is_file():
                 files[f"records/{board.id}/{entry.run_id}.predictions.jsonl"] = (
                     predictions.read_bytes())
-    for model_file in sorted(assets.MODELS_DIR.glob("*.tar.gz")):
-        files[f"models/{model_file.name}"] = model_file.read_bytes()
+    for model_file in sorted(assets.MODELS_DIR.glob("*/*.tar.gz")):
+        files[f"models/{model_file.parent.name}/{model_file.name}"] = model_file.read_bytes()
     files["leaderboard.json"] = (json.dumps(_summary(boards, newest), indent=2, sort_keys=True,
                                             ensure_ascii=False) + "\n").encode()
     return files, problems

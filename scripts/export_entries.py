@@ -1,0 +1,59 @@
+"""Exports published entries in TF Hub's format for the leaderboard's download links.
+
+Writes `benchmarks/exports/<entry>/<part>.tar.gz` (one SavedModel per archive, loadable by URL
+with `zoo.hub.load` / `tensorflow_hub.load` once the site is served) and `MODEL_CARD.md`, for
+entries whose archives stay under `--max-mb` in total; larger entries are listed and skipped
+(their pages show `zoo export ENTRY DIR --tar` instead). Existing exports are kept unless
+`--force`, since SavedModel bytes differ between two exports of the same weights.
+
+    python scripts/export_entries.py [ENTRY ...] [--max-mb 5] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv=None) -> int:
+    from zoo import entries
+    from zoo.hub import export
+    from zoo.leaderboard import assets
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("entries", nargs="*", help="entries (default: every published one)")
+    parser.add_argument("--max-mb", type=float, default=5.0)
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    for name in args.entries or entries.list_entries():
+        target = assets.MODELS_DIR / name
+        if target.is_dir() and not args.force:
+            print(f"{name}: kept {target.relative_to(ROOT)}")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            archives = export.export_entry(name, Path(tmp) / name, tar=True)
+            size = sum(a.stat().st_size for a in archives) / 2**20
+            if size > args.max_mb:
+                print(f"{name}: {size:.1f} MB of archives, over --max-mb {args.max_mb}: skipped")
+                continue
+            staging = Path(tempfile.mkdtemp(dir=assets.MODELS_DIR.parent))
+            for archive in archives:
+                shutil.copy2(archive, staging / archive.name)
+            shutil.copy2(Path(tmp) / name / "MODEL_CARD.md", staging / "MODEL_CARD.md")
+            assets.MODELS_DIR.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                shutil.rmtree(target)
+            staging.chmod(0o755)
+            staging.rename(target)
+            print(f"{name}: {size:.1f} MB -> {target.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
