@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -348,3 +349,23 @@ def test_fine_tuning_a_hub_encoder_under_the_mirrored_strategy(exported, tmp_pat
     start = HubLayer(exported["export"] / "t.bert-mlm" / "encoder", trainable=True)
     assert any(not np.allclose(x.numpy(), y.numpy())
                for x, y in zip(start.trainable_weights, encoder_b))
+
+
+def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, monkeypatch):
+    """Every TF Hub archive the leaderboard links gives its entry's outputs when loaded by URL."""
+    site = Path(__file__).resolve().parents[1] / "leaderboard"
+    archives = sorted((site / "models").glob("*/classifier.tar.gz"))
+    if not archives:
+        pytest.skip("no TF Hub archives published yet")
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    server = _CountingServer(site)
+    try:
+        for archive in archives:
+            entry = archive.parent.name
+            native = zoo.load(entry)
+            images = np.random.default_rng(0).random(
+                (2, *native.input.shape[1:])).astype("float32")
+            layer = zoo.hub.load(f"{server.url}/models/{entry}/classifier.tar.gz")
+            np.testing.assert_allclose(layer(images), native(images), atol=1e-5)
+    finally:
+        server.close()
