@@ -182,17 +182,122 @@ def transformer_pair(size, batch, seq, vocab=8000):
     return ours, theirs, x, tgt, seq
 
 
+def build_under(policy, make, size):
+    """A model pair built with `policy` as Keras' dtype policy (mixed precision is chosen
+    when layers are built); the global policy is put back afterwards."""
+    keras.config.set_dtype_policy(policy)
+    try:
+        return make(size)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def precision_rows(families, size="small"):
+    """zoo's training throughput under mixed_bfloat16 against float32, same model and batch."""
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    rows = []
+    for family, make in families:
+        result = {}
+        for policy in ("float32", "mixed_bfloat16"):
+            ours, _, x, y, tokens = build_under(policy, make, size)
+            keras.config.set_dtype_policy(policy)
+            try:
+                result[policy] = measure(ours, x, y, loss, tokens, False)
+            finally:
+                keras.config.set_dtype_policy("float32")
+        ratio = (result["mixed_bfloat16"]["train_examples_per_s"]
+                 / result["float32"]["train_examples_per_s"])
+        print(f"{family + '_' + size:<18}float32 {result['float32']['train_examples_per_s']:>9,.1f}"
+              f" ex/s   mixed_bfloat16 {result['mixed_bfloat16']['train_examples_per_s']:>9,.1f}"
+              f" ex/s   ratio {ratio:.2f}", flush=True)
+        rows.append({"family": family, "size": size, **result, "ratio_bf16_train": ratio})
+    return rows
+
+
+def precision_training_check(entry="vit_tiny_patch2_8.digits", benchmark="digits"):
+    """A short real training run per precision, each scored on its benchmark with intervals."""
+    import tempfile
+
+    from zoo.harness import runner
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for policy in ("float32", "mixed_bfloat16"):
+            started = time.perf_counter()
+            result = zoo.train(entry, out=os.path.join(tmp, policy), precision=policy,
+                               log=lambda *a, **k: None)
+            seconds = time.perf_counter() - started
+            keras.config.set_dtype_policy("float32")
+            from zoo.training import recipes
+
+            record, _ = runner.run(recipes.get(entry).model, benchmark, weights=result["run_dir"],
+                                   results_dir=os.path.join(tmp, "results"), progress=False)
+            main = record["main_metric"]
+            out[policy] = {"training_seconds": seconds, "metric": main["name"],
+                           "value": main["value"], "low": main["low"], "high": main["high"]}
+            print(f"{entry} trained in {policy}: {seconds:,.1f} s, {main['name']} "
+                  f"{main['value']:.4f} [{main['low']:.4f}, {main['high']:.4f}]", flush=True)
+    a, b = out["float32"], out["mixed_bfloat16"]
+    out["within_interval"] = a["low"] <= b["value"] <= a["high"]
+    print(f"  mixed_bfloat16 within float32's interval: {out['within_interval']}; "
+          f"training time ratio float32/bf16 {a['training_seconds'] / b['training_seconds']:.2f}")
+    return out
+
+
+def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
+    """A whole `zoo bench run` (load data and model, predict, score with bootstrap intervals,
+    write the record) against two baselines over the same examples held in memory, batch for
+    batch: the model's warm forward pass (traced beforehand; the strict baseline) and a cold
+    `model.predict` on a freshly loaded model (one trace included, as in any single run)."""
+    import tempfile
+
+    from zoo.harness import benchmarks, runner
+
+    folder = zoo.entries.folder(entry)
+    model_name = json.loads((folder / "recipe.json").read_text())["model"]
+    examples = runner._load_examples(benchmarks.get(benchmark), data_dir, False)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        record, _ = runner.run(model_name, benchmark, weights=folder, batch_size=batch_size,
+                               data_dir=data_dir, results_dir=tmp, progress=False)
+        whole = time.perf_counter() - started
+    model = zoo.entries.load(entry)
+    started = time.perf_counter()
+    model.predict(examples.inputs, batch_size=batch_size, verbose=0)
+    cold = time.perf_counter() - started
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    batches = [examples.inputs[i:i + batch_size]
+               for i in range(0, len(examples.inputs), batch_size)]
+
+    def bare_pass():
+        for b in batches:
+            np.asarray(forward(b))
+
+    bare = median_seconds(bare_pass, steps=1, repeats=3, warmup=1)
+    print(f"harness: {entry} on {benchmark} ({len(examples.inputs):,} examples, batch "
+          f"{batch_size}): whole run {whole:.2f} s; bare warm forward {bare:.2f} s "
+          f"(ratio {whole / bare:.2f}); cold model.predict {cold:.2f} s (ratio "
+          f"{whole / cold:.2f}). Record: model {record['throughput']['model_seconds']:.2f} s, "
+          f"wall {record['throughput']['wall_seconds']:.2f} s", flush=True)
+    return {"entry": entry, "benchmark": benchmark, "examples": len(examples.inputs),
+            "whole_seconds": whole, "bare_warm_seconds": bare, "cold_predict_seconds": cold,
+            "ratio_warm": whole / bare, "ratio_cold_predict": whole / cold}
+
+
 def decoding(batch=8, src_len=16, out_len=64):
+    """Tokens/s of greedy and beam-4 search: with the key/value cache as `generate` runs it by
+    default (XLA-compiled loop), the cache without XLA, and re-running the prefix (uncached)."""
     model = zoo.build("transformer_small", vocabulary_size=8000, end_id=0, dropout=0.0)
     # end_id = pad_id, which decoding never emits: every row runs the full out_len steps.
     src = np.random.default_rng(0).integers(3, 8000, (batch, src_len)).astype("int32")
     rows = {}
     for beam in (1, 4):
-        for cache in (True, False):
+        for name, options in (("cached", {}), ("cached_no_xla", {"jit_compile": False}),
+                              ("uncached", {"use_cache": False})):
             seconds = median_seconds(
-                lambda b=beam, c=cache: model.generate(src, max_length=out_len, beam_width=b,
-                                                       use_cache=c).numpy(), steps=1, repeats=3)
-            rows[f"beam{beam}_{'cached' if cache else 'uncached'}"] = batch * out_len / seconds
+                lambda b=beam, o=options: model.generate(src, max_length=out_len, beam_width=b,
+                                                         **o).numpy(), steps=1, repeats=3)
+            rows[f"beam{beam}_{name}"] = batch * out_len / seconds
     return rows
 
 
@@ -206,34 +311,28 @@ def import_time():
     return statistics.median(values)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes only, fewer repeats")
-    parser.add_argument("--jit", action="store_true", help="compile with XLA")
-    parser.add_argument("--out", default="perf.json", help="JSON report path")
-    args = parser.parse_args()
-    keras.utils.set_random_seed(0)
-    peak = matmul_peak()
-    print(f"matmul peak (float32, 2048^3): {peak / 1e9:,.1f} GFLOP/s on {cpu_model()}, "
-          f"{os.cpu_count()} cores, intra-op threads "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
-    sizes = ["tiny"] if args.quick else ["tiny", "small"]
+SECTIONS = ("models", "precision", "decoding", "harness", "import")
+FAMILIES = (("bert", lambda s: bert_pair(s, 32, 128)),
+            ("vit", lambda s: vit_pair(s, 64)),
+            ("transformer", lambda s: transformer_pair(s, 32, 32)))
+
+
+def model_rows(sizes, peak, jit):
     rows = []
-    header = (f"{'model':<18}{'side':<9}{'train ex/s':>11}{'tokens/s':>11}{'infer ex/s':>11}"
-              f"{'MFU':>7}{'peak MB':>9}{'ratio train':>12}{'ratio infer':>12}")
-    print(header)
-    for family, make in (("bert", lambda s: bert_pair(s, 32, 128)),
-                         ("vit", lambda s: vit_pair(s, 64)),
-                         ("transformer", lambda s: transformer_pair(s, 32, 32))):
+    print(f"{'model':<18}{'side':<9}{'train ex/s':>11}{'tokens/s':>11}{'infer ex/s':>11}"
+          f"{'MFU':>7}{'peak MB':>9}{'ratio train':>12}{'ratio infer':>12}")
+    for family, make in FAMILIES:
         for size in sizes:
             ours, theirs, x, y, tokens = make(size)
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             result = {}
             for side, model in (("zoo", ours), ("kerashub", theirs)):
-                result[side] = measure(model, x, y, loss, tokens, args.jit)
+                result[side] = measure(model, x, y, loss, tokens, jit)
                 result[side]["mfu"] = result[side]["train_flops_per_s"] / peak
-            ratio_train = result["zoo"]["train_examples_per_s"] / result["kerashub"]["train_examples_per_s"]
-            ratio_infer = result["zoo"]["infer_examples_per_s"] / result["kerashub"]["infer_examples_per_s"]
+            ratio_train = (result["zoo"]["train_examples_per_s"]
+                           / result["kerashub"]["train_examples_per_s"])
+            ratio_infer = (result["zoo"]["infer_examples_per_s"]
+                           / result["kerashub"]["infer_examples_per_s"])
             for side in ("zoo", "kerashub"):
                 r = result[side]
                 extra = (f"{ratio_train:>12.2f}{ratio_infer:>12.2f}" if side == "zoo" else "")
@@ -242,21 +341,54 @@ def main():
                       f"{r['mfu']:>7.1%}{r['peak_memory_mb']:>9,.0f}{extra}", flush=True)
             rows.append({"family": family, "size": size, **result,
                          "ratio_train": ratio_train, "ratio_infer": ratio_infer})
-    decode = decoding()
-    print("decoding tokens/s (transformer_small, batch 8, 64 output tokens): " + ", ".join(
-        f"{k} {v:,.0f}" for k, v in decode.items()))
-    print(f"  cache speed-up greedy {decode['beam1_cached'] / decode['beam1_uncached']:.2f}x, "
-          f"beam-4 cost vs greedy {decode['beam1_cached'] / decode['beam4_cached']:.2f}x")
-    seconds = import_time()
-    print(f"import zoo after import tensorflow: {seconds:.3f} s")
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes only")
+    parser.add_argument("--jit", action="store_true", help="compile with XLA")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="sections to run (default: all)")
+    parser.add_argument("--harness-entry", default="vit_tiny_patch4_28.mnist",
+                        help="entry whose benchmark run is timed against bare inference")
+    parser.add_argument("--harness-benchmark", default="mnist")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding the harness benchmark's data files")
+    parser.add_argument("--out", default="perf.json", help="JSON report path")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    peak = matmul_peak()
+    print(f"matmul peak (float32, 2048^3): {peak / 1e9:,.1f} GFLOP/s on {cpu_model()}, "
+          f"{os.cpu_count()} cores, intra-op threads "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
     report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                           "python": platform.python_version(), "packages": package_versions()},
-              "matmul_peak_flops": peak, "jit_compile": args.jit, "rows": rows,
-              "decoding_tokens_per_s": decode, "import_zoo_seconds": seconds,
-              "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
-    with open(args.out + ".tmp", "w") as f:
-        json.dump(report, f, indent=2)
-    os.replace(args.out + ".tmp", args.out)
+              "matmul_peak_flops": peak, "jit_compile": args.jit,
+              "command": " ".join(["python"] + sys.argv)}
+    if "models" in args.only:
+        report["rows"] = model_rows(["tiny"] if args.quick else ["tiny", "small"], peak, args.jit)
+    if "precision" in args.only:
+        report["precision"] = precision_rows(FAMILIES, "tiny" if args.quick else "small")
+        report["precision_training"] = precision_training_check()
+    if "decoding" in args.only:
+        decode = decoding()
+        print("decoding tokens/s (transformer_small, batch 8, 64 output tokens): " + ", ".join(
+            f"{k} {v:,.0f}" for k, v in decode.items()))
+        print(f"  cache speed-up greedy {decode['beam1_cached'] / decode['beam1_uncached']:.2f}x"
+              f" (without XLA {decode['beam1_cached_no_xla'] / decode['beam1_uncached']:.2f}x),"
+              f" beam-4 cost vs greedy {decode['beam1_cached'] / decode['beam4_cached']:.2f}x")
+        report["decoding_tokens_per_s"] = decode
+    if "harness" in args.only:
+        report["harness"] = harness_overhead(args.harness_entry, args.harness_benchmark,
+                                             args.data_dir)
+    if "import" in args.only:
+        seconds = import_time()
+        print(f"import zoo after import tensorflow: {seconds:.3f} s")
+        report["import_zoo_seconds"] = seconds
+    from zoo import atomic
+
+    atomic.write_json(args.out, report)
     print(f"wrote {args.out}")
 
 

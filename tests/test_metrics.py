@@ -75,6 +75,17 @@ def test_indices_depend_only_on_size_and_seed():
     assert a.min() >= 0 and a.max() < 100
 
 
+def test_resample_sums_equal_summing_each_resample():
+    rng = np.random.default_rng(3)
+    stats = rng.normal(size=(500, 4))
+    idx = bootstrap.indices(500, 50, 1)
+    expected = np.stack([stats[row].sum(axis=0) for row in idx])
+    np.testing.assert_allclose(bootstrap.resample_sums(stats, idx), expected, rtol=1e-10)
+    np.testing.assert_allclose(bootstrap.resample_means(stats[:, 0], idx),
+                               [stats[row, 0].mean() for row in idx], rtol=1e-10)
+    assert (bootstrap.counts(idx).sum(axis=1) == 500).all()
+
+
 def test_paired_test_tells_real_differences_from_noise():
     y, p_good = noisy_predictions(n=2000, accuracy=0.80, seed=1)
     rng = np.random.default_rng(9)

@@ -95,9 +95,14 @@ def test_beam_width_1_is_greedy_and_cache_changes_nothing(overrides):
     assert len({tuple(row) for row in greedy}) > 1, "decodes should differ between rows"
     np.testing.assert_array_equal(model.generate(src, max_length=10, beam_width=1).numpy(), greedy)
     np.testing.assert_array_equal(model.generate(src, max_length=10, use_cache=False).numpy(), greedy)
+    np.testing.assert_array_equal(model.generate(src, max_length=10, jit_compile=False).numpy(),
+                                  greedy)  # the default compiles the cached search with XLA
     beam = model.generate(src, max_length=10, beam_width=4).numpy()
     np.testing.assert_array_equal(
         model.generate(src, max_length=10, beam_width=4, use_cache=False).numpy(), beam
+    )
+    np.testing.assert_array_equal(
+        model.generate(src, max_length=10, beam_width=4, jit_compile=False).numpy(), beam
     )
 
 
@@ -166,6 +171,8 @@ def test_bad_generate_arguments_are_refused():
         model.generate(sources(), beam_width=0)
     with pytest.raises(ValueError, match="integer matrix"):
         model.generate(np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match="needs use_cache=True"):
+        model.generate(sources(), use_cache=False, jit_compile=True)
     learned = make_model(position_embedding="learned")
     with pytest.raises(ValueError, match="max_length"):
         learned.generate(sources(), max_length=500)

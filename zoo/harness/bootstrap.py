@@ -6,7 +6,9 @@ compared pairwise, resample by resample (Koehn, 2004).
 
 Example:
 
->>> import numpy as np
+>>> import weakref
+
+import numpy as np
 >>> correct = np.array([1, 0, 1, 1, 1, 0, 1, 1] * 25, float)
 >>> low, high = interval(correct.mean(), resample_means(correct, indices(len(correct), 200, 0)))
 >>> bool(low < correct.mean() < high)
@@ -14,6 +16,8 @@ True
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -30,18 +34,33 @@ def indices(n: int, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
     return rng.integers(0, n, size=(resamples, n), dtype=np.int32)
 
 
+_last_counts = (lambda: None, None)  # (weak reference to an idx array, its counts)
+
+
+def counts(idx: np.ndarray) -> np.ndarray:
+    """How often each example is drawn in each resample: `[resamples, n]` float64.
+
+    Kept for the last `idx` seen, since every metric of a benchmark uses the same indices."""
+    global _last_counts
+    ref, found = _last_counts
+    if ref() is idx:
+        return found
+    resamples, n = idx.shape
+    flat = (idx + np.arange(resamples, dtype=np.int64)[:, None] * n).ravel()
+    found = np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+    _last_counts = (weakref.ref(idx), found)
+    return found
+
+
 def resample_means(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Mean of `values` on each resample: `[resamples]`."""
-    return np.asarray(values, np.float64)[idx].mean(axis=1)
+    return resample_sums(np.asarray(values, np.float64)[:, None], idx)[:, 0] / idx.shape[1]
 
 
-def resample_sums(stats: np.ndarray, idx: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Column sums of per-example statistics `[n, k]` on each resample: `[resamples, k]`."""
-    stats = np.asarray(stats, np.float64)
-    out = np.empty((idx.shape[0], stats.shape[1]))
-    for start in range(0, idx.shape[0], chunk):
-        out[start : start + chunk] = stats[idx[start : start + chunk]].sum(axis=1)
-    return out
+def resample_sums(stats: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Column sums of per-example statistics `[n, k]` on each resample: `[resamples, k]`,
+    as one matrix product of the draw counts with the statistics (no `[R, n, k]` gather)."""
+    return counts(idx) @ np.asarray(stats, np.float64)
 
 
 def interval(point: float, samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:

@@ -31,9 +31,26 @@ def _stream(values, batch_size, start=0, transform=None):
 
 
 def _forward(model):
+    """The model's inference as a `tf.function`. A last batch shorter than the first is
+    padded with copies of its first row (rows are independent at inference) and the outputs
+    cut back, so it reuses the first batch's trace instead of tracing again."""
     import tensorflow as tf
 
-    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    sizes = []
+
+    def forward(batch):
+        n = int(tf.nest.flatten(batch)[0].shape[0])
+        if not sizes:
+            sizes.append(n)
+        if n >= sizes[0]:
+            return fn(batch)
+        fill = sizes[0] - n
+        padded = tf.nest.map_structure(
+            lambda t: tf.concat([t, tf.repeat(t[:1], fill, axis=0)], axis=0), batch)
+        return tf.nest.map_structure(lambda t: t[:n], fn(padded))
+
+    return forward
 
 
 # --- Classification ------------------------------------------------------------------------
