@@ -247,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "/cpu:0,/cpu:1 (split the CPU with ZOO_CPU_DEVICES=2)")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--steps", type=int, help="override the recipe's optimizer steps")
-    p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
-                   help="override the recipe's precision")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                   help="override the recipe's precision (auto: the fastest measured correct "
+                        "for the device; see zoo/training/precision.py)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                    help="compile the step with XLA")
     p.add_argument("--seed", type=int, help="override the recipe's seed")

@@ -27,7 +27,7 @@ TASKS = ("image_classification", "text_classification", "masked_lm", "translatio
          "image_generation")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear", "inverse_sqrt")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")  # see training/precision.py
 
 
 

@@ -186,6 +186,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
 
     from zoo import provenance
     from zoo.training import inputs, loop, objectives, schedules, strategies
+    from zoo.training import precision as precision_lib
 
     if not isinstance(recipe, recipes_lib.Recipe):
         recipe = recipes_lib.get(recipe)
@@ -218,7 +219,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
     keras.utils.set_random_seed(recipe.seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    keras.config.set_dtype_policy(recipe.precision)
+    policy = precision_lib.resolve(recipe.precision, chosen)
+    keras.config.set_dtype_policy(policy)
     try:
         examples = _load_examples(recipe, data_dir, log)
         init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
@@ -231,7 +233,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
             "training_data": recipe.training_data, "seed": recipe.seed,
             "strategy": {"name": strategy, **strategies.describe(chosen)},
-            "precision": recipe.precision, "jit_compile": recipe.jit_compile,
+            "precision": policy, "precision_requested": recipe.precision,
+            "jit_compile": recipe.jit_compile,
             "deterministic": deterministic, "init_from": recipe.init_from,
             "examples": len(examples), "global_batch_size": recipe.batch_size,
             "provenance": provenance.collect(command),
@@ -242,7 +245,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
 
         def build_optimizer():
             optimizer = schedules.optimizer(recipe)
-            if recipe.precision == "mixed_float16":
+            if policy == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             return optimizer
 
@@ -261,7 +264,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
         log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
             f"({len(examples):,} examples), {recipe.steps:,} steps of {recipe.batch_size}, "
-            f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {recipe.precision}")
+            f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {policy}")
         result = loop.run(
             chosen, _model_builder(recipe, examples, tokenizer, init_dir),
             build_optimizer, objectives.get(recipe.task), make_dataset,
