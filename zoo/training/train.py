@@ -217,6 +217,9 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
                 "Choose another --out, or delete the folder to start over.")
 
     keras.utils.set_random_seed(recipe.seed)
+    from tensorflow.python.framework import config as tf_config
+
+    was_deterministic = tf_config.is_op_determinism_enabled()
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     policy = precision_lib.resolve(recipe.precision, chosen)
@@ -274,6 +277,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             validate=validate, validate_every=recipe.validation.get("every"), log=log)
     finally:
         keras.config.set_dtype_policy("float32")
+        if not was_deterministic:  # leave the caller's process as it was (XLA decoding)
+            tf_config.disable_op_determinism()
     digest = weights_digest(result.model)
     if chief:
         final = run_dir / "model.keras"
