@@ -111,6 +111,27 @@ def test_text_run_with_a_tokenizer_and_the_training_data_flag(tmp_path, text_wei
     assert not record["flags"]["untrained"]
 
 
+def test_training_data_includes_what_the_starting_entries_read(tmp_path, monkeypatch):
+    from zoo import entries
+
+    for name, info in {
+        "pre.mlm": {"training_data": [{"dataset": "trec-6", "split": "test"}]},
+        "mid.ft": {"training_data": [{"dataset": "sst2", "split": "train"}],
+                   "init_from": "pre.mlm"},
+    }.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text("{}")
+        (tmp_path / name / "run.json").write_text(json.dumps(info))
+    monkeypatch.setenv("ZOO_ENTRIES_PATH", str(tmp_path))
+    hub = {"training_data": [{"dataset": "sst2", "split": "train"}],
+           "recipe": {"model_overrides": {"encoder": "zoo:mid.ft/encoder",
+                                          "preprocessor": "zoo:gone.entry/preprocessor"}}}
+    found = entries.lineage_training_data(hub)
+    assert {(d["dataset"], d["split"], d.get("via")) for d in found} == {
+        ("sst2", "train", None), ("sst2", "train", "mid.ft"), ("trec-6", "test", "pre.mlm"),
+        (None, None, "gone.entry")}
+
+
 def records_sha(path):
     import hashlib
 

@@ -72,6 +72,33 @@ def load_folder(path):
     return model
 
 
+def lineage_training_data(run_info: dict) -> list[dict]:
+    """The (dataset, split) pairs a run read, and those of every published entry it started
+    from (`init_from`, or `zoo:ENTRY/...` TF Hub handles in its recipe), marked `via` that
+    entry: a fine-tuned model has also seen its pretraining data.
+
+    >>> info = json.loads((folder("bert_mini.sst2") / "run.json").read_text())
+    >>> [(d["dataset"], d["split"], d.get("via")) for d in lineage_training_data(info)][:2]
+    [('sst2', 'train', None), ('sst2', 'train', 'bert_mini.mlm-sst2-trec')]
+    """
+    import re
+
+    data = [dict(d) for d in run_info.get("training_data", [])]
+    parents = [run_info["init_from"]] if run_info.get("init_from") else []
+    overrides = json.dumps((run_info.get("recipe") or {}).get("model_overrides", {}))
+    parents += [name for name in re.findall(r"zoo:([^/\"]+)/", overrides) if name not in parents]
+    for parent in parents:
+        try:
+            info = json.loads((folder(parent) / "run.json").read_text(encoding="utf-8"))
+        except (KeyError, LookupError, OSError, ValueError):
+            data.append({"dataset": None, "split": None, "via": parent,
+                         "note": "entry not found: its training data is unknown"})
+            continue
+        for d in lineage_training_data(info):
+            data.append({**d, "via": d.get("via") or parent})
+    return data
+
+
 def load(entry: str):
     """The trained model of a published entry, e.g. `zoo.entries.load("vae_base.mnist")`."""
     return load_folder(folder(entry))

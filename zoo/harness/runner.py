@@ -242,7 +242,7 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
 
     # === Record ===
     info = zoo.describe(model_name)
-    training_data = (run_info or {}).get("training_data", [])
+    training_data = zoo.entries.lineage_training_data(run_info or {})
     in_training = any(
         d.get("dataset") == spec.dataset and d.get("split") == spec.split for d in training_data
     )

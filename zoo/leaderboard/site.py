@@ -360,8 +360,10 @@ def entry_page(entry, files):
             ("family", model.get("family")), ("class", model.get("class")),
             ("parameters", _num(model.get("params"))),
             ("weights sha256", (model.get("weights") or {}).get("sha256")),
-            ("training data", ", ".join(f"{t.get('dataset')}/{t.get('split')}"
-                                        for t in model.get("training_data") or []) or "–"),
+            ("training data", ", ".join(
+                f"{t.get('dataset')}/{t.get('split')}"
+                + (f" (via {t['via']})" if t.get("via") else "")
+                for t in model.get("training_data") or []) or "–"),
             ("training time", _duration(model.get("training_seconds"))),
             ("licence of the benchmark data", d.get("licence"))]
     card_html = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in card)
