@@ -1,6 +1,14 @@
 """The position-wise feed-forward network of a transformer block."""
 
 import keras
+from keras import ops
+
+
+def _dense(layer, x, dtype):
+    """`layer`'s affine map (no activation) of `x`, as one einsum for `[batch, len, dim]`."""
+    x, kernel = ops.cast(x, dtype), ops.cast(layer.kernel, dtype)
+    y = ops.einsum("bsd,de->bse", x, kernel) if len(x.shape) == 3 else ops.matmul(x, kernel)
+    return y + ops.cast(layer.bias, dtype)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -39,7 +47,11 @@ class FeedForward(keras.layers.Layer):
         self.outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
 
     def call(self, x, training=None):
-        return self.outer(self.dropout_layer(self.inner(x), training=training))
+        # Each Dense as one einsum over the last axis: calling the layers on `[batch, len,
+        # dim]` reshapes to two dimensions and back, forward and backward.
+        h = self.inner.activation(_dense(self.inner, x, self.compute_dtype))
+        h = self.dropout_layer(h, training=training)
+        return _dense(self.outer, h, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
