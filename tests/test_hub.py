@@ -265,6 +265,19 @@ def test_named_inputs_signatures_and_string_preprocessing(exported):
     np.testing.assert_allclose(model(tf.constant(strings)), expected, atol=1e-5)
 
 
+def test_a_text_preprocessor_loads_in_a_process_that_never_imported_tensorflow_text(exported):
+    # tensorflow-text's ops are registered only once it is imported; zoo.hub imports it.
+    code = ("import sys, tensorflow as tf; from zoo.hub import HubLayer; "
+            "assert 'tensorflow_text' not in sys.modules; "
+            "out = HubLayer(sys.argv[1])(tf.constant(['a delight'])); "
+            "print(sorted(out))")
+    folder = exported["export"] / "t.bert-clf" / "preprocessor"
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "input_word_ids" in done.stdout
+
+
 def test_zoo_handles_export_an_entry_on_first_use(exported, tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_ENTRIES_PATH", str(exported["root"] / "entries"))
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))

@@ -171,19 +171,29 @@ def _check_saved_model(handle: str, path: Path) -> None:
     )
 
 
+def _register_text_ops():
+    """Text preprocessors (TF Hub's and zoo's own) use tensorflow-text ops, which TensorFlow
+    only knows once the library is imported; zoo depends on it, so import it for the user."""
+    try:
+        import tensorflow_text  # noqa: F401
+    except ImportError:  # the error below then says what to install
+        pass
+
+
 def load_saved_model(handle, tags=None):
     """`tf.saved_model.load` of a resolved handle, inside the current strategy scope, with the
     failure explained (e.g. ops from a library that is not imported)."""
     import tensorflow as tf
 
     path = resolve(handle)
+    _register_text_ops()
     try:
         return tf.saved_model.load(path, tags=tags)
     except Exception as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         hint = ""
         if "Op type not registered" in message:
-            hint = (" The model uses ops from a library that is not loaded: for text models, "
-                    "`import tensorflow_text` first.")
+            hint = (" The model uses ops from a library that is not loaded (for text models: "
+                    "pip install tensorflow-text, then `import tensorflow_text`).")
         raise HubError(f"Could not load the SavedModel of {handle} from {path}: {message}.{hint}"
                        ) from None
