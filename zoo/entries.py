@@ -81,12 +81,14 @@ def lineage_training_data(run_info: dict) -> list[dict]:
     >>> [(d["dataset"], d["split"], d.get("via")) for d in lineage_training_data(info)][:2]
     [('sst2', 'train', None), ('sst2', 'train', 'bert_mini.mlm-sst2-trec')]
     """
-    import re
+    from zoo.hub.resolve import parse_zoo_handle
 
     data = [dict(d) for d in run_info.get("training_data", [])]
     parents = [run_info["init_from"]] if run_info.get("init_from") else []
-    overrides = json.dumps((run_info.get("recipe") or {}).get("model_overrides", {}))
-    parents += [name for name in re.findall(r"zoo:([^/\"]+)/", overrides) if name not in parents]
+    for value in ((run_info.get("recipe") or {}).get("model_overrides") or {}).values():
+        handle = parse_zoo_handle(value)
+        if handle and handle[0] not in parents:
+            parents.append(handle[0])
     for parent in parents:
         try:
             info = json.loads((folder(parent) / "run.json").read_text(encoding="utf-8"))

@@ -6,9 +6,7 @@ compared pairwise, resample by resample (Koehn, 2004).
 
 Example:
 
->>> import weakref
-
-import numpy as np
+>>> import numpy as np
 >>> correct = np.array([1, 0, 1, 1, 1, 0, 1, 1] * 25, float)
 >>> low, high = interval(correct.mean(), resample_means(correct, indices(len(correct), 200, 0)))
 >>> bool(low < correct.mean() < high)

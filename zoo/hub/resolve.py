@@ -98,17 +98,30 @@ def _unpack_local_archive(path: Path) -> str:
     return str(target)
 
 
+def parse_zoo_handle(handle) -> tuple[str, str] | None:
+    """`(entry, part)` of a `zoo:ENTRY/PART` handle (part may be ""), else None.
+
+    >>> parse_zoo_handle("zoo:bert_mini.mlm-sst2-trec/encoder")
+    ('bert_mini.mlm-sst2-trec', 'encoder')
+    >>> parse_zoo_handle("https://tfhub.dev/x") is None
+    True
+    """
+    if not isinstance(handle, str) or not handle.startswith("zoo:"):
+        return None
+    entry, _, part = handle[len("zoo:"):].partition("/")
+    return entry, part
+
+
 def _resolve_zoo(handle: str) -> str:
     """`zoo:ENTRY/PART`: the entry exported once into the cache (keyed by its weights file,
     so a re-published entry is exported again)."""
     from zoo import entries
     from zoo.hub import export as export_lib
 
-    entry, _, part = handle[len("zoo:"):].partition("/")
+    entry, part = parse_zoo_handle(handle)
     folder = entries.folder(entry)
     stat = (folder / "weights.npz").stat()
     root = cache_folder(f"zoo:{entry}:{stat.st_size}:{stat.st_mtime_ns}")
-    kind_parts = None
     if not (root / "MODEL_CARD.md").is_file():
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
@@ -137,7 +150,7 @@ def resolve(handle) -> str:
     handle = os.fspath(handle)
     if not isinstance(handle, str) or not handle:
         raise HubError(f"A handle must be a non-empty path or URL, got {handle!r}.")
-    if handle.startswith("zoo:"):
+    if parse_zoo_handle(handle):
         path = _resolve_zoo(handle)
     elif _is_remote(handle):
         path = _resolve_remote(handle)

@@ -3,12 +3,14 @@
 import keras
 from keras import ops
 
+from zoo.layers.projection import project
+
 
 def _dense(layer, x, dtype):
-    """`layer`'s affine map (no activation) of `x`, as one einsum for `[batch, len, dim]`."""
-    x, kernel = ops.cast(x, dtype), ops.cast(layer.kernel, dtype)
-    y = ops.einsum("bsd,de->bse", x, kernel) if len(x.shape) == 3 else ops.matmul(x, kernel)
-    return y + ops.cast(layer.bias, dtype)
+    """`layer`'s affine map (no activation) of `x`: one einsum for `[batch, len, dim]`."""
+    if len(x.shape) == 3:
+        return project(layer, x, "bsd,de->bse", dtype)
+    return ops.matmul(ops.cast(x, dtype), ops.cast(layer.kernel, dtype)) + ops.cast(layer.bias, dtype)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -47,8 +49,7 @@ class FeedForward(keras.layers.Layer):
         self.outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
 
     def call(self, x, training=None):
-        # Each Dense as one einsum over the last axis: calling the layers on `[batch, len,
-        # dim]` reshapes to two dimensions and back, forward and backward.
+        # Each Dense as one einsum (zoo/layers/projection.py says why).
         h = self.inner.activation(_dense(self.inner, x, self.compute_dtype))
         h = self.dropout_layer(h, training=training)
         return _dense(self.outer, h, self.compute_dtype)

@@ -92,12 +92,6 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
     return tokenizer
 
 
-def zoo_catalog_family(model_name: str) -> str:
-    import zoo
-
-    return zoo.describe(model_name)["family"]
-
-
 def _model_builder(recipe, examples, tokenizer, init_dir):
     import zoo
 
@@ -184,6 +178,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
     import keras
     import tensorflow as tf
 
+    import zoo
     from zoo import provenance
     from zoo.training import inputs, loop, objectives, schedules, strategies
     from zoo.training import precision as precision_lib
@@ -229,7 +224,7 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
         if chief:
             run_dir.mkdir(parents=True, exist_ok=True)
-        raw_text = zoo_catalog_family(recipe.model) == "hub"  # its preprocessor tokenizes
+        raw_text = zoo.describe(recipe.model)["family"] == "hub"  # its preprocessor tokenizes
         tokenizer = (_tokenizer(recipe, examples, run_dir, chief, init_dir)
                      if recipe.task in TOKENIZED and not raw_text else None)
         info = {
