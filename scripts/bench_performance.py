@@ -246,9 +246,10 @@ def precision_training_check(entry="vit_tiny_patch2_8.digits", benchmark="digits
 
 def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
     """A whole `zoo bench run` (load data and model, predict, score with bootstrap intervals,
-    write the record) against two baselines over the same examples held in memory, batch for
+    write the record; median of three) against two baselines over the same examples held in memory, batch for
     batch: the model's warm forward pass (traced beforehand; the strict baseline) and a cold
-    `model.predict` on a freshly loaded model (one trace included, as in any single run)."""
+    `model.predict` on a freshly loaded model (one trace included, as in any single run; median
+    of three)."""
     import tempfile
 
     from zoo.harness import benchmarks, runner
@@ -256,15 +257,19 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
     folder = zoo.entries.folder(entry)
     model_name = json.loads((folder / "recipe.json").read_text())["model"]
     examples = runner._load_examples(benchmarks.get(benchmark), data_dir, False)
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        record, _ = runner.run(model_name, benchmark, weights=folder, batch_size=batch_size,
-                               data_dir=data_dir, results_dir=tmp, progress=False)
-        whole = time.perf_counter() - started
+    def whole_run():
+        with tempfile.TemporaryDirectory() as tmp:
+            return runner.run(model_name, benchmark, weights=folder, batch_size=batch_size,
+                              data_dir=data_dir, results_dir=tmp, progress=False)[0]
+
+    def cold_predict():
+        zoo.entries.load(entry).predict(examples.inputs, batch_size=batch_size, verbose=0)
+
+    # Each repeat is a whole cold run (model loaded, one trace): medians of three.
+    whole = median_seconds(whole_run, steps=1, repeats=3, warmup=0)
+    cold = median_seconds(cold_predict, steps=1, repeats=3, warmup=0)
+    record = whole_run()
     model = zoo.entries.load(entry)
-    started = time.perf_counter()
-    model.predict(examples.inputs, batch_size=batch_size, verbose=0)
-    cold = time.perf_counter() - started
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     batches = [examples.inputs[i:i + batch_size]
                for i in range(0, len(examples.inputs), batch_size)]

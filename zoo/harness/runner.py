@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from zoo import provenance
@@ -107,6 +108,14 @@ def _data_sha256(examples):
     if not examples.files:
         digest.update(examples.description.encode())
     return digest.hexdigest()
+
+
+def _resampling(spec, n):
+    """The benchmark's bootstrap indices for `n` examples, with their draw counts cached
+    (`bootstrap.counts`) for the scoring that follows."""
+    idx = tasks.bootstrap_indices(spec, n)
+    tasks.bootstrap.counts(idx)
+    return idx
 
 
 SYNC_SECONDS = 5.0
@@ -201,6 +210,11 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     if rows:
         _log(progress, f"[bench] resuming after {len(rows):,} of {len(examples):,} examples")
 
+    # The resamples depend only on the example count: drawn in a thread while the model
+    # predicts (numpy releases the GIL), so scoring does not wait for them.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="zoo-bootstrap")
+    resampling = pool.submit(_resampling, spec, len(examples))
+
     # === Predict, streaming batches; progress and resumable partial results ===
     model_seconds = 0.0
     pending = []
@@ -222,12 +236,13 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
                 tick = time.perf_counter()
     finally:
         partial.close()
+        pool.shutdown(wait=True)
     _log(progress, "")
     if len(rows) != len(examples):
         raise EvaluationError(f"Predicted {len(rows)} of {len(examples)} examples.")
 
     # === Score ===
-    idx = tasks.bootstrap_indices(spec, len(rows))
+    idx = resampling.result()
     if spec.task == "image_generation":
         train = None
         if spec.train_split and any(m.startswith("probe_") for m in spec.metrics):

@@ -17,10 +17,15 @@ class EvaluationError(ValueError):
 
 
 def _stream(values, batch_size, start=0, transform=None):
-    """`(begin, batch)` pairs: `values[start:]` through `tf.data`, batched and prefetched,
-    with `transform` (in-graph preprocessing such as tokenization) applied per batch."""
+    """`(begin, batch)` pairs over `values[start:]`. A numeric array already in memory is
+    sliced directly (a view per batch, no copy through `tf.data`); otherwise `tf.data` batches,
+    applies `transform` (in-graph preprocessing such as tokenization) and prefetches."""
     import tensorflow as tf
 
+    if transform is None and isinstance(values, np.ndarray) and values.dtype != object:
+        for begin in range(start, len(values), batch_size):
+            yield begin, values[begin:begin + batch_size]
+        return
     data = tf.data.Dataset.from_tensor_slices(values[start:]).batch(batch_size)
     if transform is not None:
         data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
