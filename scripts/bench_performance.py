@@ -6,7 +6,7 @@
 
 In one process: a float32 matrix-multiply peak (FLOP/s), then for each family at a
 tiny and a small size, training-step and inference throughput (examples/s and
-tokens/s), peak memory and MFU (achieved FLOP/s / the measured peak) for zoo and
+tokens/s), peak memory (each model trained again in a fresh process) and MFU (achieved FLOP/s / the measured peak) for zoo and
 for the same configuration built from KerasHub (BertBackbone, ViTBackbone, and a
 seq2seq model from keras_hub.layers.TransformerEncoder/Decoder). Then greedy and
 beam decoding with and without the key/value cache, and `import zoo` time on top of
@@ -59,14 +59,6 @@ def matmul_peak(n=2048):
     return 2 * n**3 / seconds
 
 
-def peak_rss_reset():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
 def peak_rss_mb():
     try:
         with open("/proc/self/status") as f:
@@ -95,9 +87,7 @@ def forward_flops(model, inputs):
 def measure(model, inputs, labels, loss, tokens_per_example, jit_compile, steps=5):
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss, jit_compile=jit_compile)
     batch = len(labels)
-    peak_rss_reset()
     train = median_seconds(lambda: model.train_on_batch(inputs, labels), steps)
-    memory = peak_rss_mb()
     infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=jit_compile)
     infer = median_seconds(lambda: tf.nest.map_structure(np.asarray, infer_fn(inputs)), steps)
     flops = forward_flops(model, tf.nest.map_structure(tf.convert_to_tensor, inputs))
@@ -107,8 +97,36 @@ def measure(model, inputs, labels, loss, tokens_per_example, jit_compile, steps=
         "infer_examples_per_s": batch / infer,
         "forward_gflops_per_example": flops / batch / 1e9,
         "train_flops_per_s": 3 * flops / train,
-        "peak_memory_mb": memory,
     }
+
+
+def memory_probe(family, size, side, jit):
+    """Peak resident memory of training one model, each in a fresh process (in this one,
+    TensorFlow keeps what earlier rows allocated): `peak_memory_mb` is the process's
+    high-water mark over a few training steps; `peak_memory_over_import_mb` subtracts what
+    the process held after importing TensorFlow, Keras and KerasHub."""
+    command = [sys.executable, os.path.abspath(__file__), "--memory-probe", family, size, side]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(command + (["--jit"] if jit else []), capture_output=True,
+                          text=True, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"memory probe {family} {size} {side} failed:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def _memory_probe_main(family, size, side, jit):
+    import keras_hub  # noqa: F401  (counted in the baseline, as both sides import it)
+
+    baseline = peak_rss_mb()
+    builders, x, y, _ = dict(FAMILIES)[family](size)
+    model = builders[side]()
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    peak = peak_rss_mb()
+    print(json.dumps({"peak_memory_mb": peak, "peak_memory_over_import_mb": peak - baseline}))
 
 
 # --- Model pairs ---------------------------------------------------------------------------
@@ -131,12 +149,16 @@ def bert_pair(size, batch, seq, vocab=30522):
     ids = rng.integers(5, vocab, (batch, seq)).astype("int32")
     x = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
     y = rng.integers(0, 2, batch)
-    ours = zoo.build("bert_tiny", task="classifier", num_classes=2, vocabulary_size=vocab,
-                     dropout=0.0, classifier_dropout=0.0, **cfg)
-    backbone = keras_hub.models.BertBackbone(vocabulary_size=vocab, dropout=0.0, **cfg)
-    inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in x}
-    theirs = keras.Model(inputs, keras.layers.Dense(2)(backbone(inputs)["pooled_output"]))
-    return ours, theirs, x, y, seq
+    def ours():
+        return zoo.build("bert_tiny", task="classifier", num_classes=2, vocabulary_size=vocab,
+                         dropout=0.0, classifier_dropout=0.0, **cfg)
+
+    def theirs():
+        backbone = keras_hub.models.BertBackbone(vocabulary_size=vocab, dropout=0.0, **cfg)
+        inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in x}
+        return keras.Model(inputs, keras.layers.Dense(2)(backbone(inputs)["pooled_output"]))
+
+    return {"zoo": ours, "kerashub": theirs}, x, y, seq
 
 
 def vit_pair(size, batch, image=28, patch=4):
@@ -145,13 +167,18 @@ def vit_pair(size, batch, image=28, patch=4):
     cfg = SIZES["vit"][size]
     x = np.random.default_rng(0).random((batch, image, image, 1)).astype("float32")
     y = np.arange(batch) % 10
-    ours = zoo.build("vit_tiny_patch4_28", dropout=0.0, **cfg)
-    backbone = keras_hub.models.ViTBackbone(
-        image_shape=(image, image, 1), patch_size=patch, num_layers=cfg["num_layers"],
-        num_heads=cfg["num_heads"], hidden_dim=cfg["hidden_dim"], mlp_dim=cfg["intermediate_dim"])
-    inp = keras.Input((image, image, 1))
-    theirs = keras.Model(inp, keras.layers.Dense(10)(backbone(inp)[:, 0]))
-    return ours, theirs, x, y, (image // patch) ** 2
+    def ours():
+        return zoo.build("vit_tiny_patch4_28", dropout=0.0, **cfg)
+
+    def theirs():
+        backbone = keras_hub.models.ViTBackbone(
+            image_shape=(image, image, 1), patch_size=patch, num_layers=cfg["num_layers"],
+            num_heads=cfg["num_heads"], hidden_dim=cfg["hidden_dim"],
+            mlp_dim=cfg["intermediate_dim"])
+        inp = keras.Input((image, image, 1))
+        return keras.Model(inp, keras.layers.Dense(10)(backbone(inp)[:, 0]))
+
+    return {"zoo": ours, "kerashub": theirs}, x, y, (image // patch) ** 2
 
 
 def transformer_pair(size, batch, seq, vocab=8000):
@@ -162,32 +189,37 @@ def transformer_pair(size, batch, seq, vocab=8000):
     src = rng.integers(3, vocab, (batch, seq)).astype("int32")
     tgt = rng.integers(3, vocab, (batch, seq)).astype("int32")
     x = {"encoder_token_ids": src, "decoder_token_ids": tgt}
-    ours = zoo.build("transformer_tiny", vocabulary_size=vocab, num_encoder_layers=cfg["layers"],
-                     num_decoder_layers=cfg["layers"], hidden_dim=cfg["hidden_dim"],
-                     num_heads=cfg["num_heads"], intermediate_dim=cfg["intermediate_dim"],
-                     dropout=0.0, max_sequence_length=seq, normalize_first=True)
-    enc_in = keras.Input((None,), dtype="int32", name="encoder_token_ids")
-    dec_in = keras.Input((None,), dtype="int32", name="decoder_token_ids")
-    embed = keras_hub.layers.TokenAndPositionEmbedding(vocab, seq, cfg["hidden_dim"])
-    h = embed(enc_in)
-    for _ in range(cfg["layers"]):
-        h = keras_hub.layers.TransformerEncoder(cfg["intermediate_dim"], cfg["num_heads"],
-                                                normalize_first=True)(h)
-    d = embed(dec_in)
-    for _ in range(cfg["layers"]):
-        d = keras_hub.layers.TransformerDecoder(cfg["intermediate_dim"], cfg["num_heads"],
-                                                normalize_first=True)(d, h)
-    theirs = keras.Model({"encoder_token_ids": enc_in, "decoder_token_ids": dec_in},
-                         keras.layers.Dense(vocab)(d))
-    return ours, theirs, x, tgt, seq
+    def ours():
+        return zoo.build("transformer_tiny", vocabulary_size=vocab,
+                         num_encoder_layers=cfg["layers"], num_decoder_layers=cfg["layers"],
+                         hidden_dim=cfg["hidden_dim"], num_heads=cfg["num_heads"],
+                         intermediate_dim=cfg["intermediate_dim"], dropout=0.0,
+                         max_sequence_length=seq, normalize_first=True)
+
+    def theirs():
+        enc_in = keras.Input((None,), dtype="int32", name="encoder_token_ids")
+        dec_in = keras.Input((None,), dtype="int32", name="decoder_token_ids")
+        embed = keras_hub.layers.TokenAndPositionEmbedding(vocab, seq, cfg["hidden_dim"])
+        h = embed(enc_in)
+        for _ in range(cfg["layers"]):
+            h = keras_hub.layers.TransformerEncoder(cfg["intermediate_dim"], cfg["num_heads"],
+                                                    normalize_first=True)(h)
+        d = embed(dec_in)
+        for _ in range(cfg["layers"]):
+            d = keras_hub.layers.TransformerDecoder(cfg["intermediate_dim"], cfg["num_heads"],
+                                                    normalize_first=True)(d, h)
+        return keras.Model({"encoder_token_ids": enc_in, "decoder_token_ids": dec_in},
+                           keras.layers.Dense(vocab)(d))
+
+    return {"zoo": ours, "kerashub": theirs}, x, tgt, seq
 
 
-def build_under(policy, make, size):
-    """A model pair built with `policy` as Keras' dtype policy (mixed precision is chosen
-    when layers are built); the global policy is put back afterwards."""
+def build_under(policy, build):
+    """A model built with `policy` as Keras' dtype policy (mixed precision is chosen when
+    layers are built); the global policy is put back afterwards."""
     keras.config.set_dtype_policy(policy)
     try:
-        return make(size)
+        return build()
     finally:
         keras.config.set_dtype_policy("float32")
 
@@ -199,7 +231,8 @@ def precision_rows(families, size="small"):
     for family, make in families:
         result = {}
         for policy in ("float32", "mixed_bfloat16"):
-            ours, _, x, y, tokens = build_under(policy, make, size)
+            builders, x, y, tokens = make(size)
+            ours = build_under(policy, builders["zoo"])
             keras.config.set_dtype_policy(policy)
             try:
                 result[policy] = measure(ours, x, y, loss, tokens, False)
@@ -327,15 +360,16 @@ FAMILIES = (("bert", lambda s: bert_pair(s, 32, 128)),
 def model_rows(sizes, peak, jit):
     rows = []
     print(f"{'model':<18}{'side':<9}{'train ex/s':>11}{'tokens/s':>11}{'infer ex/s':>11}"
-          f"{'MFU':>7}{'peak MB':>9}{'ratio train':>12}{'ratio infer':>12}")
+          f"{'MFU':>7}{'mem MB':>9}{'ratio train':>12}{'ratio infer':>12}")
     for family, make in FAMILIES:
         for size in sizes:
-            ours, theirs, x, y, tokens = make(size)
+            builders, x, y, tokens = make(size)
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             result = {}
-            for side, model in (("zoo", ours), ("kerashub", theirs)):
-                result[side] = measure(model, x, y, loss, tokens, jit)
+            for side in ("zoo", "kerashub"):
+                result[side] = measure(builders[side](), x, y, loss, tokens, jit)
                 result[side]["mfu"] = result[side]["train_flops_per_s"] / peak
+                result[side].update(memory_probe(family, size, side, jit))
             ratio_train = (result["zoo"]["train_examples_per_s"]
                            / result["kerashub"]["train_examples_per_s"])
             ratio_infer = (result["zoo"]["infer_examples_per_s"]
@@ -345,7 +379,7 @@ def model_rows(sizes, peak, jit):
                 extra = (f"{ratio_train:>12.2f}{ratio_infer:>12.2f}" if side == "zoo" else "")
                 print(f"{family + '_' + size:<18}{side:<9}{r['train_examples_per_s']:>11,.1f}"
                       f"{r['train_tokens_per_s']:>11,.0f}{r['infer_examples_per_s']:>11,.1f}"
-                      f"{r['mfu']:>7.1%}{r['peak_memory_mb']:>9,.0f}{extra}", flush=True)
+                      f"{r['mfu']:>7.1%}{r['peak_memory_over_import_mb']:>9,.0f}{extra}", flush=True)
             rows.append({"family": family, "size": size, **result,
                          "ratio_train": ratio_train, "ratio_infer": ratio_infer})
     return rows
@@ -363,7 +397,11 @@ def main():
     parser.add_argument("--data-dir", default=None,
                         help="folder holding the harness benchmark's data files")
     parser.add_argument("--out", default="perf.json", help="JSON report path")
+    parser.add_argument("--memory-probe", nargs=3, metavar=("FAMILY", "SIZE", "SIDE"),
+                        help=argparse.SUPPRESS)  # one row's memory, run in a subprocess
     args = parser.parse_args()
+    if args.memory_probe:
+        return _memory_probe_main(*args.memory_probe, args.jit)
     keras.utils.set_random_seed(0)
     peak = matmul_peak()
     print(f"matmul peak (float32, 2048^3): {peak / 1e9:,.1f} GFLOP/s on {cpu_model()}, "
