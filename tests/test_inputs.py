@@ -15,7 +15,7 @@ def _batches(task, examples, start, count, **kwargs):
 
 
 @pytest.mark.parametrize("augment, binarize, task", [
-    (None, None, "image_classification"), ("shift", None, "image_classification"),
+    (None, None, "image_classification"), ("flip+shift", None, "image_classification"),
     (None, "stochastic", "image_generation")])
 def test_resuming_at_a_step_reads_the_same_batches(augment, binarize, task):
     digits = datasets.load("digits", "train")  # 1,437 images: step 50 is in the second epoch
@@ -43,6 +43,24 @@ def test_shift_moves_each_image_differently_and_keeps_it_whole():
     corners = {tuple(np.argwhere(img[..., 0] > 0).min(0)) for img in x}
     assert len(corners) > 5 and all(3 <= r <= 7 and 3 <= c <= 7 for r, c in corners)
     assert np.all(x.reshape(32, -1).sum(1) == 4)
+
+
+def test_flip_mirrors_about_half_the_images_and_nothing_else():
+    images = np.zeros((32, 6, 6, 1), "float32")
+    images[:, 2, 0] = 1.0  # a dot at the left edge
+    examples = datasets.Examples(images, np.zeros(32, "int32"))
+    x = _batches("image_classification", examples, 0, 1, augment="flip")[0][0]
+    mirrored = x[:, 2, 5, 0] == 1.0
+    assert np.all(mirrored | (x[:, 2, 0, 0] == 1.0)) and np.all(x.reshape(32, -1).sum(1) == 1)
+    assert 6 <= mirrored.sum() <= 26
+
+
+def test_an_unknown_augmentation_is_named_with_the_choices():
+    from zoo.training.recipes import Recipe, RecipeError
+
+    with pytest.raises(RecipeError, match="augment must name.*flip, shift.*'rotate'"):
+        Recipe(entry="x.y", model="vit_tiny_patch2_8", task="image_classification",
+               dataset="digits", steps=10, augment="flip+rotate")
 
 
 def test_masked_lm_batches_never_mask_special_tokens():

@@ -62,13 +62,21 @@ def _shift(images, seed, positions, max_shift):
         fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
 
 
+def _flip(images, seed, positions):
+    """Mirrors each image left to right with probability 1/2, seeded by the batch's position
+    in training."""
+    coin = tf.random.stateless_uniform(tf.shape(images)[:1], seed=tf.stack([seed + 3, positions[0]]))
+    return tf.where((coin < 0.5)[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
 def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_length=128,
              max_predictions=20, binarize=None, augment=None, raw_text=False,
              per_worker_order=False):
     """The training pipeline for `task` over `examples` (a `zoo.datasets.Examples`).
 
-    Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM. `augment="shift"`
-    moves each training image by up to 2 pixels along each axis (image classification).
+    Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM. For image
+    classification `augment` joins with "+" any of: "shift", which moves each training image
+    by up to 2 pixels along each axis, and "flip", which mirrors half of them left to right.
     `raw_text=True` yields the strings themselves (models with their own preprocessor, such as
     `zoo.hub.HubTextClassifier`).
     `per_worker_order=True` (parameter-server training, where every worker runs this pipeline
@@ -96,7 +104,10 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
                 if binarize == "stochastic":
                     x = _binarize(x, seed, positions)
                 return x, x, ones
-            if augment == "shift":
+            kinds = augment.split("+") if augment else []
+            if "flip" in kinds:
+                x = _flip(x, seed, positions)
+            if "shift" in kinds:
                 x = _shift(x, seed, positions, 2)
             return x, tf.gather(labels, idx), ones
 

@@ -28,6 +28,7 @@ TASKS = ("image_classification", "text_classification", "masked_lm", "translatio
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear", "inverse_sqrt")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")  # see training/precision.py
+AUGMENTATIONS = ("flip", "shift")  # image classification; see training/inputs.py
 
 
 
@@ -90,8 +91,13 @@ class Recipe:
             problems.append("warmup_steps must be >= 0")
         if self.extra_training_data and self.task != "masked_lm":
             problems.append("extra_training_data is for masked_lm corpora only")
-        if self.augment not in (None, "shift"):
-            problems.append("augment must be \"shift\" or absent")
+        if self.augment is not None:
+            unknown = ([self.augment] if not isinstance(self.augment, str) else
+                       [a for a in self.augment.split("+") if a not in AUGMENTATIONS])
+            if unknown:
+                problems.append(f"augment must name augmentations joined by '+' from "
+                                f"{', '.join(AUGMENTATIONS)} (e.g. \"flip+shift\"), or be "
+                                f"absent; unknown: {', '.join(map(repr, unknown))}")
         if self.binarize not in (None, "stochastic"):
             problems.append("binarize must be \"stochastic\" or absent")
         if problems:
