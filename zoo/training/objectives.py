@@ -20,14 +20,15 @@ import tensorflow as tf
 
 
 def _smoothed_cross_entropy(labels, logits, label_smoothing):
+    """Cross-entropy against `(1 - e) * one_hot(labels) + e / classes`, without building the
+    `[..., classes]` targets: it equals `(1 - e) * CE(labels) + e * (logsumexp(z) - mean(z))`,
+    which is cheaper over a large vocabulary."""
     logits = tf.cast(logits, tf.float32)
+    sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     if not label_smoothing:
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    depth = tf.shape(logits)[-1]
-    on = 1.0 - label_smoothing
-    off = label_smoothing / tf.cast(depth, tf.float32)
-    targets = tf.one_hot(labels, depth, on_value=on + off, off_value=off)
-    return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+        return sparse
+    uniform = tf.reduce_logsumexp(logits, -1) - tf.reduce_mean(logits, -1)
+    return (1.0 - label_smoothing) * sparse + label_smoothing * uniform
 
 
 def _correct(labels, logits):
