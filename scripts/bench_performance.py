@@ -6,9 +6,10 @@
 
 In one process: a float32 matrix-multiply peak (FLOP/s), then for each family at a
 tiny and a small size, training-step and inference throughput (examples/s and
-tokens/s), peak memory (each model trained again in a fresh process) and MFU (achieved FLOP/s / the measured peak) for zoo and
-for the same configuration built from KerasHub (BertBackbone, ViTBackbone, and a
-seq2seq model from keras_hub.layers.TransformerEncoder/Decoder). Then greedy and
+tokens/s), peak memory (each model trained again in a fresh process) and MFU
+(achieved FLOP/s / the measured peak) for zoo and for the same configuration built
+from KerasHub (BertBackbone, ViTBackbone, and a seq2seq model from
+keras_hub.layers.TransformerEncoder/Decoder). Then greedy and
 beam decoding with and without the key/value cache, and `import zoo` time on top of
 `import tensorflow`. Warm-up is excluded; each figure is the median of repeated timings;
 ratios are zoo / KerasHub (above 1 means zoo is faster). Baselines: KerasHub, and the
@@ -84,8 +85,14 @@ def forward_flops(model, inputs):
     return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
 
 
-def measure(model, inputs, labels, loss, tokens_per_example, jit_compile, steps=5):
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss, jit_compile=jit_compile)
+def compile_for_training(model, jit_compile):
+    """The same optimizer and loss for every row, on both sides."""
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit_compile,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+def measure(model, inputs, labels, tokens_per_example, jit_compile, steps=5):
+    compile_for_training(model, jit_compile)
     batch = len(labels)
     train = median_seconds(lambda: model.train_on_batch(inputs, labels), steps)
     infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=jit_compile)
@@ -121,8 +128,7 @@ def _memory_probe_main(family, size, side, jit):
     baseline = peak_rss_mb()
     builders, x, y, _ = dict(FAMILIES)[family](size)
     model = builders[side]()
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    compile_for_training(model, jit)
     for _ in range(3):
         model.train_on_batch(x, y)
     peak = peak_rss_mb()
@@ -226,7 +232,6 @@ def build_under(policy, build):
 
 def precision_rows(families, size="small"):
     """zoo's training throughput under mixed_bfloat16 against float32, same model and batch."""
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     rows = []
     for family, make in families:
         result = {}
@@ -235,7 +240,7 @@ def precision_rows(families, size="small"):
             ours = build_under(policy, builders["zoo"])
             keras.config.set_dtype_policy(policy)
             try:
-                result[policy] = measure(ours, x, y, loss, tokens, False)
+                result[policy] = measure(ours, x, y, tokens, False)
             finally:
                 keras.config.set_dtype_policy("float32")
         ratio = (result["mixed_bfloat16"]["train_examples_per_s"]
@@ -279,10 +284,10 @@ def precision_training_check(entry="vit_tiny_patch2_8.digits", benchmark="digits
 
 def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
     """A whole `zoo bench run` (load data and model, predict, score with bootstrap intervals,
-    write the record; median of three) against two baselines over the same examples held in memory, batch for
-    batch: the model's warm forward pass (traced beforehand; the strict baseline) and a cold
-    `model.predict` on a freshly loaded model (one trace included, as in any single run; median
-    of three)."""
+    write the record; median of three) against two baselines over the same examples held in
+    memory, batch for batch: the model's warm forward pass (traced beforehand; the strict
+    baseline) and a cold `model.predict` on a freshly loaded model (one trace included, as in
+    any single run; median of three)."""
     import tempfile
 
     from zoo.harness import benchmarks, runner
@@ -290,10 +295,13 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
     folder = zoo.entries.folder(entry)
     model_name = json.loads((folder / "recipe.json").read_text())["model"]
     examples = runner._load_examples(benchmarks.get(benchmark), data_dir, False)
+    records = []
+
     def whole_run():
         with tempfile.TemporaryDirectory() as tmp:
-            return runner.run(model_name, benchmark, weights=folder, batch_size=batch_size,
-                              data_dir=data_dir, results_dir=tmp, progress=False)[0]
+            records.append(runner.run(model_name, benchmark, weights=folder,
+                                      batch_size=batch_size, data_dir=data_dir,
+                                      results_dir=tmp, progress=False)[0])
 
     def cold_predict():
         zoo.entries.load(entry).predict(examples.inputs, batch_size=batch_size, verbose=0)
@@ -301,7 +309,7 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
     # Each repeat is a whole cold run (model loaded, one trace): medians of three.
     whole = median_seconds(whole_run, steps=1, repeats=3, warmup=0)
     cold = median_seconds(cold_predict, steps=1, repeats=3, warmup=0)
-    record = whole_run()
+    record = records[-1]
     model = zoo.entries.load(entry)
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     batches = [examples.inputs[i:i + batch_size]
@@ -364,10 +372,9 @@ def model_rows(sizes, peak, jit):
     for family, make in FAMILIES:
         for size in sizes:
             builders, x, y, tokens = make(size)
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             result = {}
             for side in ("zoo", "kerashub"):
-                result[side] = measure(builders[side](), x, y, loss, tokens, jit)
+                result[side] = measure(builders[side](), x, y, tokens, jit)
                 result[side]["mfu"] = result[side]["train_flops_per_s"] / peak
                 result[side].update(memory_probe(family, size, side, jit))
             ratio_train = (result["zoo"]["train_examples_per_s"]
@@ -379,7 +386,8 @@ def model_rows(sizes, peak, jit):
                 extra = (f"{ratio_train:>12.2f}{ratio_infer:>12.2f}" if side == "zoo" else "")
                 print(f"{family + '_' + size:<18}{side:<9}{r['train_examples_per_s']:>11,.1f}"
                       f"{r['train_tokens_per_s']:>11,.0f}{r['infer_examples_per_s']:>11,.1f}"
-                      f"{r['mfu']:>7.1%}{r['peak_memory_over_import_mb']:>9,.0f}{extra}", flush=True)
+                      f"{r['mfu']:>7.1%}{r['peak_memory_over_import_mb']:>9,.0f}{extra}",
+                      flush=True)
             rows.append({"family": family, "size": size, **result,
                          "ratio_train": ratio_train, "ratio_infer": ratio_infer})
     return rows

@@ -65,7 +65,8 @@ def _shift(images, seed, positions, max_shift):
 def _flip(images, seed, positions):
     """Mirrors each image left to right with probability 1/2, seeded by the batch's position
     in training."""
-    coin = tf.random.stateless_uniform(tf.shape(images)[:1], seed=tf.stack([seed + 3, positions[0]]))
+    coin = tf.random.stateless_uniform(tf.shape(images)[:1],
+                                       seed=tf.stack([seed + 3, positions[0]]))
     return tf.where((coin < 0.5)[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
