@@ -6,7 +6,7 @@ entries whose archives stay under `--max-mb` in total; larger entries are listed
 (their pages show `zoo export ENTRY DIR --tar` instead). Existing exports are kept unless
 `--force`, since SavedModel bytes differ between two exports of the same weights.
 
-    python scripts/export_entries.py [ENTRY ...] [--max-mb 5] [--force]
+    python scripts/export_entries.py [ENTRY ...] [--max-mb 8] [--force]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("entries", nargs="*", help="entries (default: every published one)")
-    parser.add_argument("--max-mb", type=float, default=5.0)
+    parser.add_argument("--max-mb", type=float, default=8.0,
+                        help="skip entries whose archives total more (default 8 MB)")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     for name in args.entries or entries.list_entries():

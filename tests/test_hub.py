@@ -173,6 +173,22 @@ def test_exports_carry_a_model_card(exported):
     assert "t.bert-clf" in text and "`classifier/`" in text
 
 
+@pytest.mark.parametrize("entry,part", [("t.bert-clf", "encoder"), ("t.bert-clf", "classifier"),
+                                        ("t.vit", "classifier"), ("t.mt", "translator"),
+                                        ("t.vae", "vae")])
+def test_each_weight_is_stored_once(exported, entry, part):
+    """The SavedModel's checkpoint holds every variable once: a second tracked path to the same
+    weights (the Keras wrapper beside its tf.Variable) would double the download."""
+    reader = tf.train.load_checkpoint(str(exported["export"] / entry / part / "variables"
+                                          / "variables"))
+    saved = [name for name in reader.get_variable_to_shape_map()
+             if name.endswith("VARIABLE_VALUE")]
+    stored = sum(int(np.prod(reader.get_variable_to_shape_map()[name])) for name in saved)
+    model = exported["models"][entry]
+    model = model.backbone if part == "encoder" else model
+    assert stored == sum(int(np.prod(v.shape)) for v in model.variables), saved
+
+
 # --- Handles -----------------------------------------------------------------------------------
 
 

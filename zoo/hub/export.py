@@ -72,7 +72,6 @@ def _root():
 def _attach_variables(root, model):
     """TF Hub's reusable SavedModel attributes: `variables`, `trainable_variables`,
     `regularization_losses` (the tf.Variables behind the Keras ones)."""
-    root.keras_model = model  # tracks the variables under the model's own names
     root.variables = [v.value for v in model.variables]
     root.trainable_variables = [v.value for v in model.trainable_variables]
     root.regularization_losses = []
