@@ -275,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(float16 by default), tokenizer/, run.json, recipe.json.")
     p.add_argument("run_dir", help="the run folder `zoo train` wrote")
     p.add_argument("--dest", help="folder of entry folders (default: zoo's own entries)")
-    p.add_argument("--precision", default="float16", choices=["float16", "float32"])
+    p.add_argument("--precision", default="float16", choices=["float16", "float32", "int8"],
+                   help="how weights are stored (int8: matrices quantized with a scale per "
+                   "row, for large entries; measure the entry after publishing)")
     p.set_defaults(func=_cmd_publish)
 
     board = sub.add_parser("leaderboard", help="build or serve the static leaderboard site",

@@ -1,8 +1,9 @@
 """Published leaderboard entries: trained weights loadable by name, offline.
 
 An entry folder (`zoo/entries/<entry>/`) holds `model.json` (the Keras config), `weights.npz`
-(the weights, stored as float16 when the entry's published scores were measured with them),
-`tokenizer/` for text models, and the training run's `run.json` and `recipe.json`.
+(the weights, stored as float16, or as int8 matrices with a float32 scale per row for the
+larger entries, when the entry's published scores were measured with them), `tokenizer/` for
+text models, and the training run's `run.json` and `recipe.json`.
 
 >>> import zoo
 >>> names = zoo.entries.list_entries()
@@ -67,9 +68,43 @@ def load_folder(path):
     # holds a HubLayer, which Keras' safe mode would refuse.
     model = keras.saving.deserialize_keras_object(config, safe_mode=False)
     with np.load(path / "weights.npz") as stored:
-        weights = [stored[f"w{i:04d}"].astype(w.dtype) for i, w in enumerate(model.get_weights())]
+        weights = [_restore(stored, f"{i:04d}").astype(w.dtype)
+                   for i, w in enumerate(model.get_weights())]
     model.set_weights(weights)
     return model
+
+
+PRECISIONS = ("float16", "float32", "int8")
+
+
+def _store(weight, precision: str) -> dict:
+    """One weight as stored: integer weights as they are; float vectors as float16 (int8) or the
+    precision; float matrices under int8 as round(w / scale) with one scale per row of the
+    weight flattened to [-1, last axis] (symmetric, max |w| / 127), i.e. per token for
+    embedding tables, per input unit for kernels."""
+    import numpy as np
+
+    if weight.dtype.kind != "f":
+        return {"": weight}
+    if precision != "int8":
+        return {"": weight.astype(precision)}
+    if weight.ndim < 2:
+        return {"": weight.astype("float16")}
+    rows = weight.reshape(-1, weight.shape[-1]).astype("float32")
+    scale = np.abs(rows).max(axis=1) / 127.0
+    scale[scale == 0] = 1.0
+    quantized = np.clip(np.rint(rows / scale[:, None]), -127, 127).astype("int8")
+    return {"": quantized.reshape(weight.shape), ".scale": scale}
+
+
+def _restore(stored, key: str):
+    """The float32 (or integer) array `_store` wrote under `key`."""
+    weight = stored["w" + key]
+    if "w" + key + ".scale" not in stored:
+        return weight
+    scale = stored["w" + key + ".scale"]
+    rows = weight.reshape(-1, weight.shape[-1]).astype("float32") * scale[:, None]
+    return rows.reshape(weight.shape)
 
 
 def lineage_training_data(run_info: dict) -> list[dict]:
@@ -113,13 +148,18 @@ def load_tokenizer(entry: str):
 
 
 def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
-    """Copies a finished run into an entry folder (atomically): config, weights (float16 by
-    default), tokenizer, run.json and recipe.json. Returns the entry folder."""
+    """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
+    "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
+    as float16, for entries too large to commit otherwise), tokenizer, run.json and recipe.json.
+    Returns the entry folder."""
     import keras
     import numpy as np
 
     import zoo
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown weights precision {precision!r}; use one of "
+                         f"{', '.join(PRECISIONS)}.")
     run_dir = Path(run_dir)
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     if info.get("status") != "complete":
@@ -132,8 +172,8 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
     try:
         config = keras.saving.serialize_keras_object(model)
         (staging / "model.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
-        arrays = {f"w{i:04d}": w.astype(precision) if w.dtype.kind == "f" else w
-                  for i, w in enumerate(model.get_weights())}
+        arrays = {f"w{i:04d}{suffix}": array for i, w in enumerate(model.get_weights())
+                  for suffix, array in _store(w, precision).items()}
         np.savez_compressed(staging / "weights.npz", **arrays)
         if (run_dir / "tokenizer").is_dir():
             shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")
