@@ -1,10 +1,13 @@
 """Exports published entries in TF Hub's format for the leaderboard's download links.
 
 Writes `benchmarks/exports/<entry>/<part>.tar.gz` (one SavedModel per archive, loadable by URL
-with `zoo.hub.load` / `tensorflow_hub.load` once the site is served) and `MODEL_CARD.md`, for
-entries whose archives stay under `--max-mb` in total; larger entries are listed and skipped
-(their pages show `zoo export ENTRY DIR --tar` instead). Existing exports are kept unless
-`--force`, since SavedModel bytes differ between two exports of the same weights.
+with `zoo.hub.load` / `tensorflow_hub.load` once the site is served), `MODEL_CARD.md` and
+`model_card.json`. Each entry gets fine-tunable float32 parts when their archives stay under
+`--max-mb` in total; otherwise inference-only parts with the weights as the entry stores them
+(float16 or int8, `zoo export ENTRY DIR --weights stored`) when those fit, or only the
+`classifier` part so stored; otherwise it is listed and skipped (its page shows
+`zoo export ENTRY DIR --tar`). Existing exports are kept unless `--force`, since SavedModel
+bytes differ between two exports of the same weights.
 
     python scripts/export_entries.py [ENTRY ...] [--max-mb 8] [--force]
 """
@@ -18,6 +21,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Tried in order until the archives fit: every part fine-tunable; every part as stored; the
+# one part a text classifier's users call (it tokenizes raw strings itself), as stored.
+ATTEMPTS = [("float32", None), ("stored", None), ("stored", ["classifier"])]
 sys.path.insert(0, str(ROOT))
 
 
@@ -38,21 +44,35 @@ def main(argv=None) -> int:
             print(f"{name}: kept {target.relative_to(ROOT)}")
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            archives = export.export_entry(name, Path(tmp) / name, tar=True)
-            size = sum(a.stat().st_size for a in archives) / 2**20
-            if size > args.max_mb:
-                print(f"{name}: {size:.1f} MB of archives, over --max-mb {args.max_mb}: skipped")
+            for attempt, (weights, parts) in enumerate(ATTEMPTS):
+                out = Path(tmp) / str(attempt) / name
+                try:
+                    archives = export.export_entry(name, out, parts=parts, tar=True,
+                                                   weights=weights)
+                except ValueError as error:  # e.g. no compact export for this kind of model
+                    print(f"{name}: {error}")
+                    continue
+                size = sum(a.stat().st_size for a in archives) / 2**20
+                if size <= args.max_mb:
+                    break
+                print(f"{name}: {size:.1f} MB of {weights} archives ({', '.join(parts or ['all'])}"
+                      f" parts), over --max-mb {args.max_mb}")
+            else:
+                print(f"{name}: skipped")
                 continue
             staging = Path(tempfile.mkdtemp(dir=assets.MODELS_DIR.parent))
             for archive in archives:
                 shutil.copy2(archive, staging / archive.name)
-            shutil.copy2(Path(tmp) / name / "MODEL_CARD.md", staging / "MODEL_CARD.md")
+            shutil.copy2(out / "MODEL_CARD.md", staging / "MODEL_CARD.md")
+            part = archives[0].name[:-len(".tar.gz")]
+            shutil.copy2(out / part / "assets.extra" / "model_card.json",
+                         staging / "model_card.json")
             assets.MODELS_DIR.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
             staging.chmod(0o755)
             staging.rename(target)
-            print(f"{name}: {size:.1f} MB -> {target.relative_to(ROOT)}")
+            print(f"{name}: {size:.1f} MB ({weights} weights) -> {target.relative_to(ROOT)}")
     return 0
 
 

@@ -189,6 +189,87 @@ def test_each_weight_is_stored_once(exported, entry, part):
     assert stored == sum(int(np.prod(v.shape)) for v in model.variables), saved
 
 
+@pytest.fixture(scope="module")
+def compact(exported, tmp_path_factory):
+    """The same runs published with int8 weights (the VAE with float16) and exported with the
+    weights as stored: inference-only parts for the leaderboard's downloads."""
+    root = tmp_path_factory.mktemp("compact")
+    models = {}
+    for entry in exported["models"]:
+        precision = "float16" if entry == "t.vae" else "int8"
+        folder = entries.publish(exported["root"] / "runs" / entry, dest_root=root / "entries",
+                                 precision=precision)
+        export.export_entry(folder, root / "export" / entry, weights="stored")
+        models[entry] = entries.load_folder(folder)
+    return {"export": root / "export", "models": models}
+
+
+def test_compact_exports_compute_what_the_stored_entry_computes(exported, compact):
+    models, tokenizer = compact["models"], exported["tokenizer"]
+    texts = ["the film was a delight", "la casa es grande y bonita", "what"]
+    x = features.bert_inputs(tokenizer, tf.constant(texts), 32)
+    folder = compact["export"] / "t.bert-clf"
+    classifier = tf.saved_model.load(str(folder / "classifier"))
+    np.testing.assert_allclose(classifier(tf.constant(texts))["logits"],
+                               models["t.bert-clf"](x, training=False), atol=1e-5)
+    encoder = tf.saved_model.load(str(folder / "encoder"))
+    pooled = encoder({"input_word_ids": x["token_ids"], "input_mask": x["padding_mask"],
+                      "input_type_ids": x["segment_ids"]})["pooled_output"]
+    np.testing.assert_allclose(
+        pooled, models["t.bert-clf"].backbone(x, training=False)["pooled_output"], atol=1e-5)
+    assert not encoder.trainable_variables
+    assert {v.dtype for v in encoder.variables} >= {tf.int8, tf.float32, tf.float16}
+    # Quantization really happened: the float32 entry's logits differ.
+    assert not np.allclose(classifier(tf.constant(texts))["logits"],
+                           exported["models"]["t.bert-clf"](x, training=False), atol=1e-6)
+
+    images = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
+    vit = tf.saved_model.load(str(compact["export"] / "t.vit" / "classifier"))
+    np.testing.assert_allclose(vit(images), models["t.vit"](images, training=False), atol=1e-5)
+
+    mt = tf.saved_model.load(str(compact["export"] / "t.mt" / "translator"))
+    ids = features.sequence_ids(tokenizer, tf.constant(texts), 32)
+    want = tokenizer.detokenize(models["t.mt"].generate(ids, max_length=12, beam_width=2))
+    assert mt(tf.constant(texts)).numpy().tolist() == want.numpy().tolist()
+
+    vae = tf.saved_model.load(str(compact["export"] / "t.vae" / "vae"))
+    z = np.random.default_rng(1).normal(size=(2, models["t.vae"].latent_dim)).astype("float32")
+    np.testing.assert_allclose(vae.decode(z)["images"], models["t.vae"].decode(z), atol=1e-5)
+    assert {v.dtype for v in vae.variables if v.shape.rank >= 2} == {tf.float16}
+
+
+def test_compact_exports_are_a_fraction_of_float32_and_say_so(exported, compact):
+    def size(folder):
+        return sum(p.stat().st_size for p in folder.rglob("variables.data-*"))
+
+    for entry, part in [("t.bert-clf", "encoder"), ("t.mt", "translator")]:
+        ratio = size(compact["export"] / entry / part) / size(exported["export"] / entry / part)
+        assert ratio < 0.4, (entry, ratio)
+    card = (compact["export"] / "t.mt" / "MODEL_CARD.md").read_text()
+    assert "stored as int8" in card and "no trainable variables" in card
+    assert "fine-tunable" in (exported["export"] / "t.mt" / "MODEL_CARD.md").read_text()
+    with pytest.raises(ValueError, match="Unknown export weights 'int4'"):
+        export.export_model(compact["models"]["t.vit"], compact["export"] / "x", weights="int4")
+
+
+def test_a_classifier_on_hub_layers_exports_as_one_string_to_logits_savedmodel(exported,
+                                                                               tmp_path):
+    from zoo.hub.classifier import HubTextClassifier
+
+    folder = exported["export"] / "t.bert-mlm"
+    keras.utils.set_random_seed(2)
+    model = HubTextClassifier(str(folder / "encoder"), str(folder / "preprocessor"),
+                              num_classes=3)
+    texts = tf.constant(["the film was a delight", "no me gusta nada"])
+    export.export_model(model, tmp_path / "out")
+    loaded = tf.saved_model.load(str(tmp_path / "out" / "classifier"))
+    np.testing.assert_allclose(loaded(texts)["logits"], model(texts, training=False),
+                               atol=1e-5)
+    assert len(loaded.trainable_variables) == len(model.trainable_weights)
+    with pytest.raises(ValueError, match="float32 weights only"):
+        export.export_model(model, tmp_path / "compact", weights="int8")
+
+
 # --- Handles -----------------------------------------------------------------------------------
 
 

@@ -151,7 +151,8 @@ def _cmd_export(args) -> int:
     from zoo.hub import export
 
     try:
-        written = export.export_entry(args.entry, args.dir, parts=args.part, tar=args.tar)
+        written = export.export_entry(args.entry, args.dir, parts=args.part, tar=args.tar,
+                                         weights=args.weights)
     except ValueError as error:
         if type(error) is not ValueError:
             raise
@@ -267,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["tfhub"], default="tfhub", help="export format")
     p.add_argument("--tar", action="store_true", help="also write <part>.tar.gz archives")
     p.add_argument("--part", action="append", help="export only this part (repeatable)")
+    p.add_argument("--weights", choices=["float32", "stored"], default="float32",
+                   help="float32: fine-tunable variables (default); stored: as the entry stores "
+                   "them (float16 or int8), inference only, half or a quarter of the size")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(

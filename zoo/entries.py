@@ -68,7 +68,7 @@ def load_folder(path):
     # holds a HubLayer, which Keras' safe mode would refuse.
     model = keras.saving.deserialize_keras_object(config, safe_mode=False)
     with np.load(path / "weights.npz") as stored:
-        weights = [_restore(stored, f"{i:04d}").astype(w.dtype)
+        weights = [restore_weight(stored, f"{i:04d}").astype(w.dtype)
                    for i, w in enumerate(model.get_weights())]
     model.set_weights(weights)
     return model
@@ -77,7 +77,7 @@ def load_folder(path):
 PRECISIONS = ("float16", "float32", "int8")
 
 
-def _store(weight, precision: str) -> dict:
+def store_weight(weight, precision: str) -> dict:
     """One weight as stored: integer weights as they are; float vectors as float16 (int8) or the
     precision; float matrices under int8 as round(w / scale) with one scale per row of the
     weight flattened to [-1, last axis] (symmetric, max |w| / 127), i.e. per token for
@@ -97,8 +97,8 @@ def _store(weight, precision: str) -> dict:
     return {"": quantized.reshape(weight.shape), ".scale": scale}
 
 
-def _restore(stored, key: str):
-    """The float32 (or integer) array `_store` wrote under `key`."""
+def restore_weight(stored, key: str):
+    """The float32 (or integer) array `store_weight` wrote under `key`."""
     weight = stored["w" + key]
     if "w" + key + ".scale" not in stored:
         return weight
@@ -173,7 +173,7 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
         config = keras.saving.serialize_keras_object(model)
         (staging / "model.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
         arrays = {f"w{i:04d}{suffix}": array for i, w in enumerate(model.get_weights())
-                  for suffix, array in _store(w, precision).items()}
+                  for suffix, array in store_weight(w, precision).items()}
         np.savez_compressed(staging / "weights.npz", **arrays)
         if (run_dir / "tokenizer").is_dir():
             shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")

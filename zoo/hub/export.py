@@ -14,6 +14,7 @@ BERT           ``preprocessor``    `__call__(strings)` -> the encoder's three in
                                    `tokenize(strings)` -> ragged `[batch, words, pieces]`;
                                    `bert_pack_inputs([segments], seq_length)`
 BERT classif.  ``classifier``      `__call__(strings)` -> logits
+Hub classif.   ``classifier``      `__call__(strings)` -> logits (`HubTextClassifier`)
 ViT            ``classifier``      `__call__(images in [0, 1])` -> logits
 ViT            ``feature_vector``  `__call__(images in [0, 1])` -> `[batch, hidden_dim]`
 Transformer    ``translator``      `__call__(source strings)` -> translated strings
@@ -48,8 +49,13 @@ PARTS = {
     "vit": ("classifier", "feature_vector"),
     "transformer": ("translator",),
     "vae": ("vae",),
+    "hub_classifier": ("classifier",),
 }
 DEFAULT_SEQ_LENGTH = 128
+WEIGHTS = ("float32", "float16", "int8")
+# Bumped when what an export writes changes, so cached exports of `zoo:` handles are redone
+# (2: each weight stored once).
+FORMAT = 2
 
 
 def kind_of(model) -> str:
@@ -57,7 +63,7 @@ def kind_of(model) -> str:
     name = type(model).__name__
     kinds = {"BertClassifier": "bert_classifier", "BertMaskedLM": "bert", "BertBackbone": "bert",
              "ViTClassifier": "vit", "TransformerSeq2Seq": "transformer", "VAE": "vae",
-             "Autoencoder": "vae"}
+             "Autoencoder": "vae", "HubTextClassifier": "hub_classifier"}
     if name not in kinds:
         raise ValueError(f"No TF Hub export for {name}; zoo exports {', '.join(sorted(kinds))}.")
     return kinds[name]
@@ -69,18 +75,52 @@ def _root():
     return tf.__internal__.tracking.AutoTrackable()
 
 
-def _attach_variables(root, model):
+def _attach_variables(root, model, weights="float32"):
     """TF Hub's reusable SavedModel attributes: `variables`, `trainable_variables`,
-    `regularization_losses` (the tf.Variables behind the Keras ones)."""
-    root.variables = [v.value for v in model.variables]
-    root.trainable_variables = [v.value for v in model.trainable_variables]
+    `regularization_losses`. Returns a context factory each signature reads the weights in.
+
+    With `weights="float32"` the SavedModel holds the tf.Variables behind the Keras ones
+    (fine-tunable). With "float16" or "int8" it holds them as a published entry stores them
+    (`zoo.entries`), widened to float32 inside the graph under a `keras.StatelessScope`: the
+    export computes what the entry computes in half or a quarter of the bytes, and has no
+    trainable variables (an inference-only download).
+    """
+    import contextlib
+
     root.regularization_losses = []
+    if weights == "float32":
+        root.variables = [v.value for v in model.variables]
+        root.trainable_variables = [v.value for v in model.trainable_variables]
+        return contextlib.nullcontext
+    import keras
+    import tensorflow as tf
+
+    from zoo.entries import store_weight
+
+    stored = [{key: tf.Variable(array, trainable=False)
+               for key, array in store_weight(v.numpy(), weights).items()}
+              for v in model.variables]
+    root.variables = [array for parts in stored for array in parts.values()]
+    root.trainable_variables = []
+
+    def widened(parts, dtype):
+        value = tf.cast(parts[""], tf.float32)
+        if ".scale" in parts:
+            rows = tf.reshape(value, [-1, value.shape[-1]]) * parts[".scale"][:, None]
+            value = tf.reshape(rows, parts[""].shape)
+        return tf.cast(value, dtype)
+
+    def reads():
+        return keras.StatelessScope(state_mapping=[
+            (v, widened(parts, v.dtype)) for v, parts in zip(model.variables, stored)])
+
+    return reads
 
 
 # --- BERT ----------------------------------------------------------------------------------
 
 
-def _bert_encoder(backbone):
+def _bert_encoder(backbone, weights):
     import keras
     import tensorflow as tf
 
@@ -90,15 +130,16 @@ def _bert_encoder(backbone):
                                          "pooled_output": outputs["pooled_output"],
                                          "encoder_outputs": blocks})
     root = _root()
-    _attach_variables(root, graph)
+    reads = _attach_variables(root, graph, weights)
     spec = {name: tf.TensorSpec([None, None], tf.int32, name=name)
             for name in ("input_word_ids", "input_mask", "input_type_ids")}
 
     @tf.function
     def call(inputs, training=False):
-        out = graph({"token_ids": inputs["input_word_ids"],
-                     "segment_ids": inputs["input_type_ids"],
-                     "padding_mask": inputs["input_mask"]}, training=training)
+        with reads():
+            out = graph({"token_ids": inputs["input_word_ids"],
+                         "segment_ids": inputs["input_type_ids"],
+                         "padding_mask": inputs["input_mask"]}, training=training)
         return {"pooled_output": out["pooled_output"], "sequence_output": out["sequence_output"],
                 "encoder_outputs": list(out["encoder_outputs"]), "default": out["pooled_output"]}
 
@@ -169,19 +210,43 @@ def _bert_preprocessor(tokenizer, seq_length):
     return root, {"serving_default": call}
 
 
-def _bert_classifier(model, tokenizer, seq_length):
+def _bert_classifier(model, tokenizer, seq_length, weights):
     import tensorflow as tf
 
     from zoo.text import features
 
     root = _root()
-    _attach_variables(root, model)
+    reads = _attach_variables(root, model, weights)
     root.bert_tokenizer = tokenizer._tokenizer
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def call(strings):
-        return {"logits": model(features.bert_inputs(tokenizer, strings, seq_length),
-                                training=False)}
+        inputs = features.bert_inputs(tokenizer, strings, seq_length)
+        with reads():
+            return {"logits": model(inputs, training=False)}
+
+    root.__call__ = call
+    return root, {"serving_default": call}
+
+
+def _hub_classifier(model, weights):
+    """A `HubTextClassifier` (TF Hub encoder + preprocessor + head): strings -> logits."""
+    import tensorflow as tf
+
+    from zoo.hub.layer import HubLayer
+
+    if weights != "float32":
+        raise ValueError("A classifier on TF Hub layers exports with float32 weights only (its "
+                         "encoder reads its variables inside its own SavedModel); use "
+                         "--weights float32.")
+    root = _root()
+    _attach_variables(root, model, weights)
+    # The loaded SavedModels carry the preprocessor's vocabulary table and assets.
+    root.saved_models = [layer._obj for layer in model.layers if isinstance(layer, HubLayer)]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def call(strings):
+        return {"logits": model(strings, training=False)}
 
     root.__call__ = call
     return root, {"serving_default": call}
@@ -190,7 +255,7 @@ def _bert_classifier(model, tokenizer, seq_length):
 # --- ViT -----------------------------------------------------------------------------------
 
 
-def _vit(model, part):
+def _vit(model, part, weights):
     import keras
     import tensorflow as tf
 
@@ -200,12 +265,13 @@ def _vit(model, part):
     else:
         graph, key = model, "logits"
     root = _root()
-    _attach_variables(root, graph)
+    reads = _attach_variables(root, graph, weights)
     shape = [None, *model.input.shape[1:]]
 
     @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32, name="images")])
     def call(images):
-        return graph(images, training=False)
+        with reads():
+            return graph(images, training=False)
 
     @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32, name="images")])
     def serve(images):
@@ -218,13 +284,13 @@ def _vit(model, part):
 # --- Transformer ---------------------------------------------------------------------------
 
 
-def _translator(model, tokenizer, decoding):
+def _translator(model, tokenizer, decoding, weights):
     import tensorflow as tf
 
     from zoo.text import features
 
     root = _root()
-    _attach_variables(root, model)
+    reads = _attach_variables(root, model, weights)
     root.bert_tokenizer = tokenizer._tokenizer
     max_source = min(int(decoding["max_source_length"]), model.max_sequence_length)
     max_target = min(int(decoding["max_length"]), model.max_sequence_length - 1)
@@ -232,8 +298,9 @@ def _translator(model, tokenizer, decoding):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def call(strings):
         ids = features.sequence_ids(tokenizer, strings, max_source)
-        out = model._generate(ids, max_target, int(decoding["beam_width"]),
-                              float(decoding["length_penalty"]), True)
+        with reads():
+            out = model._generate(ids, max_target, int(decoding["beam_width"]),
+                                  float(decoding["length_penalty"]), True)
         return tokenizer.detokenize(out)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -247,23 +314,25 @@ def _translator(model, tokenizer, decoding):
 # --- VAE -----------------------------------------------------------------------------------
 
 
-def _vae(model):
+def _vae(model, weights):
     import tensorflow as tf
 
     root = _root()
-    _attach_variables(root, model)
+    reads = _attach_variables(root, model, weights)
     images = tf.TensorSpec([None, *model.encoder.input.shape[1:]], tf.float32, name="images")
     latent = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
 
     @tf.function(input_signature=[images])
     def encode(x):
-        codes = model.encoder(x, training=False)
+        with reads():
+            codes = model.encoder(x, training=False)
         return {"z_mean": codes["z_mean"],
                 "z_log_var": codes.get("z_log_var", tf.zeros_like(codes["z_mean"]))}
 
     @tf.function(input_signature=[latent])
     def decode(z):
-        return {"images": model._pixels(model.decoder(z, training=False))}
+        with reads():
+            return {"images": model._pixels(model.decoder(z, training=False))}
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples"),
                                   tf.TensorSpec([], tf.int64, name="seed")])
@@ -287,23 +356,26 @@ def sample_latents(num_samples: int, latent_dim: int, seed: int):
 # --- Entry points --------------------------------------------------------------------------
 
 
-def _build_parts(model, tokenizer, kind, parts, recipe):
+def _build_parts(model, tokenizer, kind, parts, recipe, weights):
     seq_length = int(recipe.get("max_length") or DEFAULT_SEQ_LENGTH)
     for part in parts:
         if part == "encoder":
-            yield part, _bert_encoder(model.backbone if hasattr(model, "backbone") else model)
+            yield part, _bert_encoder(model.backbone if hasattr(model, "backbone") else model,
+                                      weights)
         elif part == "preprocessor":
             yield part, _bert_preprocessor(tokenizer, seq_length)
+        elif kind == "hub_classifier":
+            yield part, _hub_classifier(model, weights)
         elif part == "classifier" and kind == "bert_classifier":
-            yield part, _bert_classifier(model, tokenizer, seq_length)
+            yield part, _bert_classifier(model, tokenizer, seq_length, weights)
         elif kind == "vit":
-            yield part, _vit(model, part)
+            yield part, _vit(model, part, weights)
         elif part == "translator":
             decoding = {"beam_width": 4, "length_penalty": 0.6, "max_length": 64,
                         "max_source_length": 64, **recipe.get("decoding", {})}
-            yield part, _translator(model, tokenizer, decoding)
+            yield part, _translator(model, tokenizer, decoding, weights)
         elif part == "vae":
-            yield part, _vae(model)
+            yield part, _vae(model, weights)
 
 
 def model_card(model, entry=None, recipe=None, scores=None, licence=None) -> dict:
@@ -326,8 +398,13 @@ def model_card(model, entry=None, recipe=None, scores=None, licence=None) -> dic
 
 
 def _card_markdown(card, parts, kind) -> str:
+    weights = card.get("weights", "float32")
     lines = [f"# {card['entry'] or card['class']} (TF Hub format)", "",
              f"Exported by zoo {card['zoo_version']} from a `{card['class']}`.", "",
+             "Weights: " + ("float32 variables (fine-tunable)." if weights == "float32" else
+                            f"stored as {weights} as in the published entry and widened to "
+                            "float32 in the graph: the same outputs as the entry, no trainable "
+                            "variables (for fine-tuning, export with float32 weights)."), "",
              "## Parts", ""]
     lines += [f"- `{part}/`: {_PART_TEXT[(kind, part)]}" for part in parts]
     lines += ["", "## Scores", ""]
@@ -348,6 +425,8 @@ _PART_TEXT = {
                          "pooled_output, sequence_output, encoder_outputs",
     ("bert", "preprocessor"): "raw strings -> the encoder's inputs; tokenize; bert_pack_inputs",
     ("bert_classifier", "classifier"): "raw strings -> logits",
+    ("hub_classifier", "classifier"): "raw strings -> logits (the TF Hub encoder, its "
+                                      "preprocessor and the head in one SavedModel)",
     ("vit", "classifier"): "float32 images in [0, 1] -> logits",
     ("vit", "feature_vector"): "float32 images in [0, 1] -> feature vector",
     ("transformer", "translator"): "source strings -> translated strings (beam search)",
@@ -358,8 +437,12 @@ _PART_TEXT[("bert_classifier", "preprocessor")] = _PART_TEXT[("bert", "preproces
 
 
 def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card=None,
-                 tar=False) -> list[Path]:
+                 tar=False, weights="float32") -> list[Path]:
     """Writes `directory/<part>/` SavedModels for `model` (and `<part>.tar.gz` with `tar`).
+
+    `weights`: "float32" (fine-tunable, TF Hub's usual), or "float16" / "int8" for compact
+    inference-only parts that store the weights as a published entry does (see
+    `_attach_variables`).
 
     Each part is written to a temporary folder and moved into place, so a reader never sees
     half an export. Returns the part folders (or archives, with `tar`).
@@ -367,17 +450,20 @@ def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card
     import tensorflow as tf
 
     kind = kind_of(model)
+    if weights not in WEIGHTS:
+        raise ValueError(f"Unknown export weights {weights!r}; use one of {', '.join(WEIGHTS)}.")
     parts = list(parts or PARTS[kind])
     unknown = [p for p in parts if p not in PARTS[kind]]
     if unknown:
         raise ValueError(f"A {kind} export has parts {', '.join(PARTS[kind])}; not {unknown}.")
     if kind in ("bert", "bert_classifier", "transformer") and tokenizer is None:
         raise ValueError(f"Exporting a {kind} model needs its tokenizer.")
-    card = card or model_card(model, recipe=recipe)
+    card = dict(card or model_card(model, recipe=recipe), weights=weights)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for part, (root, signatures) in _build_parts(model, tokenizer, kind, parts, recipe or {}):
+    for part, (root, signatures) in _build_parts(model, tokenizer, kind, parts, recipe or {},
+                                              weights):
         staging = Path(tempfile.mkdtemp(prefix=f".{part}.", dir=directory))
         try:
             tf.saved_model.save(root, str(staging / "model"), signatures=signatures)
@@ -444,8 +530,11 @@ def _published_scores(entry: str) -> list[dict]:
     return scores
 
 
-def export_entry(entry: str, directory, parts=None, tar=False) -> list[Path]:
-    """Exports a published entry (by name or folder) in TF Hub's format into `directory`."""
+def export_entry(entry: str, directory, parts=None, tar=False, weights="float32") -> list[Path]:
+    """Exports a published entry (by name or folder) in TF Hub's format into `directory`.
+
+    `weights="stored"` keeps the weights as the entry stores them (float16 or int8; compact,
+    inference only); "float32" (default) gives fine-tunable parts."""
     import zoo.entries as entries
     from zoo.datasets import catalog
 
@@ -458,6 +547,9 @@ def export_entry(entry: str, directory, parts=None, tar=False) -> list[Path]:
 
         tokenizer = WordPieceTokenizer.load(folder / "tokenizer")
     recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    if weights == "stored":
+        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        weights = info.get("published", {}).get("weights_precision", "float32")
     licences = []
     for dataset in [recipe.get("dataset")] + [d[0] for d in recipe.get("extra_training_data", [])]:
         try:
@@ -467,4 +559,4 @@ def export_entry(entry: str, directory, parts=None, tar=False) -> list[Path]:
     card = model_card(model, entry=name, recipe=recipe, scores=_published_scores(name),
                       licence="; ".join(licences))
     return export_model(model, directory, tokenizer=tokenizer, parts=parts, recipe=recipe,
-                        card=card, tar=tar)
+                        card=card, tar=tar, weights=weights)

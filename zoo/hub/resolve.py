@@ -113,15 +113,15 @@ def parse_zoo_handle(handle) -> tuple[str, str] | None:
 
 
 def _resolve_zoo(handle: str) -> str:
-    """`zoo:ENTRY/PART`: the entry exported once into the cache (keyed by its weights file,
-    so a re-published entry is exported again)."""
+    """`zoo:ENTRY/PART`: the entry exported once into the cache (keyed by its weights file and
+    the export format, so a re-published entry or a changed exporter exports again)."""
     from zoo import entries
     from zoo.hub import export as export_lib
 
     entry, part = parse_zoo_handle(handle)
     folder = entries.folder(entry)
     stat = (folder / "weights.npz").stat()
-    root = cache_folder(f"zoo:{entry}:{stat.st_size}:{stat.st_mtime_ns}")
+    root = cache_folder(f"zoo:{entry}:{stat.st_size}:{stat.st_mtime_ns}:{export_lib.FORMAT}")
     if not (root / "MODEL_CARD.md").is_file():
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))

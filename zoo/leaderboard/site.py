@@ -80,6 +80,16 @@ def _entry_href(entry, depth):
     return f"{'../' * depth}entries/{e(entry.run_id)}.html"
 
 
+def _export_weights(entry: str) -> str:
+    """How the published TF Hub archives of `entry` hold their weights ("float32", "float16"
+    or "int8"; `scripts/export_entries.py` writes `model_card.json` beside them)."""
+    try:
+        card = json.loads((assets.MODELS_DIR / entry / "model_card.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return "float32"
+    return str(card.get("weights", "float32"))
+
+
 def _command(record):
     model = record["model"]
     parts = []
@@ -393,9 +403,12 @@ def entry_page(entry, files):
                  "per-example predictions (JSON lines)</a></li>"]
     name = model.get("entry")
     parts = sorted((assets.MODELS_DIR / name).glob("*.tar.gz")) if name else []
+    weights = _export_weights(name) if parts else None
     for part in parts:
+        kind = ("float32, fine-tunable" if weights == "float32" else
+                f"{weights} weights as in the entry, inference only")
         downloads.append(f'<li><a href="../models/{e(name)}/{e(part.name)}">TF Hub SavedModel: '
-                         f"{e(part.name[:-len('.tar.gz')])} (.tar.gz; a handle for "
+                         f"{e(part.name[:-len('.tar.gz')])} (.tar.gz, {e(kind)}; a handle for "
                          "<code>zoo.hub.load</code> or <code>hub.load</code>)</a></li>")
     if name:
         downloads.append(f"<li>TF Hub format{' (every part)' if parts else ''}: "
