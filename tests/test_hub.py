@@ -473,9 +473,16 @@ def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, mon
         for archive in archives:
             entry = archive.parent.name
             native = zoo.load(entry)
+            layer = zoo.hub.load(f"{server.url}/models/{entry}/classifier.tar.gz")
+            if (zoo.entries.folder(entry) / "tokenizer").is_dir():  # raw strings in
+                texts = tf.constant(["a moving, funny film", "what is the capital of peru ?"])
+                recipe = json.loads((zoo.entries.folder(entry) / "recipe.json").read_text())
+                inputs = features.bert_inputs(zoo.entries.load_tokenizer(entry), texts,
+                                              recipe["max_length"])
+                np.testing.assert_allclose(layer(texts)["logits"], native(inputs), atol=1e-4)
+                continue
             images = np.random.default_rng(0).random(
                 (2, *native.input.shape[1:])).astype("float32")
-            layer = zoo.hub.load(f"{server.url}/models/{entry}/classifier.tar.gz")
             np.testing.assert_allclose(layer(images), native(images), atol=1e-5)
     finally:
         server.close()
