@@ -465,7 +465,8 @@ def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, mon
     """Every TF Hub archive the leaderboard links gives its entry's outputs when loaded by URL."""
     site = Path(__file__).resolve().parents[1] / "leaderboard"
     archives = sorted((site / "models").glob("*/classifier.tar.gz"))
-    if not archives:
+    translators = sorted((site / "models").glob("*/translator.tar.gz"))
+    if not archives and not translators:
         pytest.skip("no TF Hub archives published yet")
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
     server = _CountingServer(site)
@@ -484,5 +485,12 @@ def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, mon
             images = np.random.default_rng(0).random(
                 (2, *native.input.shape[1:])).astype("float32")
             np.testing.assert_allclose(layer(images), native(images), atol=1e-5)
+        for archive in translators:  # gives the published benchmark's beam-search outputs
+            entry = archive.parent.name
+            predictions = sorted(site.glob(f"records/*/*-{entry}-*.predictions.jsonl"))
+            rows = [json.loads(line) for line in predictions[0].read_text().splitlines()[:3]]
+            layer = zoo.hub.load(f"{server.url}/models/{entry}/translator.tar.gz")
+            got = layer(tf.constant([row["source"] for row in rows])).numpy()
+            assert [t.decode() for t in got] == [row["hypothesis"] for row in rows]
     finally:
         server.close()
