@@ -7,7 +7,7 @@
 
 >>> from zoo import hub
 >>> sorted(hub.export.PARTS)
-['bert', 'bert_classifier', 'transformer', 'vae', 'vit']
+['bert', 'bert_classifier', 'hub_classifier', 'transformer', 'vae', 'vit']
 """
 
 from zoo.hub.resolve import HubError, cache_dir, resolve
