@@ -97,14 +97,23 @@ def store_weight(weight, precision: str) -> dict:
     return {"": quantized.reshape(weight.shape), ".scale": scale}
 
 
+def dequantize(quantized, scale):
+    """int8 rows (the weight flattened to [-1, last axis]) times their scale, as float32: for
+    numpy arrays at load time and for tensors inside an exported graph alike."""
+    from keras import ops
+
+    rows = ops.reshape(ops.cast(quantized, "float32"), (-1, quantized.shape[-1]))
+    return ops.reshape(rows * scale[:, None], quantized.shape)
+
+
 def restore_weight(stored, key: str):
     """The float32 (or integer) array `store_weight` wrote under `key`."""
+    import numpy as np
+
     weight = stored["w" + key]
     if "w" + key + ".scale" not in stored:
         return weight
-    scale = stored["w" + key + ".scale"]
-    rows = weight.reshape(-1, weight.shape[-1]).astype("float32") * scale[:, None]
-    return rows.reshape(weight.shape)
+    return np.asarray(dequantize(weight, stored["w" + key + ".scale"]))
 
 
 def lineage_training_data(run_info: dict) -> list[dict]:

@@ -95,7 +95,7 @@ def _attach_variables(root, model, weights="float32"):
     import keras
     import tensorflow as tf
 
-    from zoo.entries import store_weight
+    from zoo.entries import dequantize, store_weight
 
     stored = [{key: tf.Variable(array, trainable=False)
                for key, array in store_weight(v.numpy(), weights).items()}
@@ -104,11 +104,9 @@ def _attach_variables(root, model, weights="float32"):
     root.trainable_variables = []
 
     def widened(parts, dtype):
-        value = tf.cast(parts[""], tf.float32)
         if ".scale" in parts:
-            rows = tf.reshape(value, [-1, value.shape[-1]]) * parts[".scale"][:, None]
-            value = tf.reshape(rows, parts[""].shape)
-        return tf.cast(value, dtype)
+            return tf.cast(dequantize(parts[""], parts[".scale"]), dtype)
+        return tf.cast(parts[""], dtype)
 
     def reads():
         return keras.StatelessScope(state_mapping=[
