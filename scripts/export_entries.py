@@ -63,10 +63,8 @@ def main(argv=None) -> int:
             staging = Path(tempfile.mkdtemp(dir=assets.MODELS_DIR.parent))
             for archive in archives:
                 shutil.copy2(archive, staging / archive.name)
-            shutil.copy2(out / "MODEL_CARD.md", staging / "MODEL_CARD.md")
-            part = archives[0].name[:-len(".tar.gz")]
-            shutil.copy2(out / part / "assets.extra" / "model_card.json",
-                         staging / "model_card.json")
+            for card in ("MODEL_CARD.md", "model_card.json"):
+                shutil.copy2(out / card, staging / card)
             assets.MODELS_DIR.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)

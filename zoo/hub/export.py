@@ -25,7 +25,8 @@ VAE            ``vae``             `encode(images)` -> `{z_mean, z_log_var}`, `d
 
 Every part also has a `serving_default` signature and carries its model card in
 `assets.extra/model_card.json` (entry, config, recipe, benchmark scores, data licence); the
-export folder gets `MODEL_CARD.md` beside the parts.
+export folder gets `MODEL_CARD.md` and `model_card.json` (the card, with its parts and weights)
+beside the parts.
 
 >>> from zoo.hub import export
 >>> export.PARTS["vae"]
@@ -52,7 +53,6 @@ PARTS = {
     "hub_classifier": ("classifier",),
 }
 DEFAULT_SEQ_LENGTH = 128
-WEIGHTS = ("float32", "float16", "int8")
 # Bumped when what an export writes changes, so cached exports of `zoo:` handles are redone
 # (2: each weight stored once).
 FORMAT = 2
@@ -447,9 +447,12 @@ def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card
     """
     import tensorflow as tf
 
+    from zoo.entries import PRECISIONS
+
     kind = kind_of(model)
-    if weights not in WEIGHTS:
-        raise ValueError(f"Unknown export weights {weights!r}; use one of {', '.join(WEIGHTS)}.")
+    if weights not in PRECISIONS:
+        raise ValueError(f"Unknown export weights {weights!r}; use one of "
+                         f"{', '.join(PRECISIONS)}.")
     parts = list(parts or PARTS[kind])
     unknown = [p for p in parts if p not in PARTS[kind]]
     if unknown:
@@ -476,6 +479,7 @@ def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card
             shutil.rmtree(staging, ignore_errors=True)
         written.append(directory / part)
     atomic.write_text(directory / "MODEL_CARD.md", _card_markdown(card, parts, kind))
+    atomic.write_json(directory / "model_card.json", dict(card, parts=parts, kind=kind))
     if tar:
         written = [make_tarball(folder, directory / f"{folder.name}.tar.gz") for folder in written]
     return written

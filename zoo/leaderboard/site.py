@@ -404,9 +404,9 @@ def entry_page(entry, files):
     name = model.get("entry")
     parts = sorted((assets.MODELS_DIR / name).glob("*.tar.gz")) if name else []
     weights = _export_weights(name) if parts else None
+    kind = ("float32, fine-tunable" if weights == "float32" else
+            f"{weights} weights as in the entry, inference only")
     for part in parts:
-        kind = ("float32, fine-tunable" if weights == "float32" else
-                f"{weights} weights as in the entry, inference only")
         downloads.append(f'<li><a href="../models/{e(name)}/{e(part.name)}">TF Hub SavedModel: '
                          f"{e(part.name[:-len('.tar.gz')])} (.tar.gz, {e(kind)}; a handle for "
                          "<code>zoo.hub.load</code> or <code>hub.load</code>)</a></li>")
