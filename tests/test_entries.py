@@ -63,3 +63,39 @@ def test_unknown_precision_is_refused_before_anything_is_written(run_folder, tmp
     assert main(["publish", str(run), "--dest", str(tmp_path / "cli"), "--precision",
                  "int8"]) == 0
     assert (tmp_path / "cli" / "t.mt" / "weights.npz").is_file()
+
+
+def test_an_entry_is_narrowed_to_int8_from_its_own_folder_but_never_widened(run_folder,
+                                                                            tmp_path):
+    run, _ = run_folder
+    half = entries.publish(run, dest_root=tmp_path / "f16", precision="float16")
+    assert main(["publish", str(half), "--dest", str(tmp_path / "i8"), "--precision",
+                 "int8"]) == 0
+    narrowed = tmp_path / "i8" / "t.mt"
+    info = json.loads((narrowed / "run.json").read_text())
+    assert info["published"] == {"weights_precision": "int8", "from_run": str(run),
+                                 "narrowed_from": "float16"}
+    # The int8 weights of publishing the run itself, but where float16 rounding moved a weight
+    # across a rounding boundary: there, one quantization step apart.
+    direct = entries.publish(run, dest_root=tmp_path / "direct", precision="int8")
+    moved = 0
+    for got, want in zip(entries.load_folder(narrowed).get_weights(),
+                         entries.load_folder(direct).get_weights()):
+        if want.ndim < 2:
+            np.testing.assert_array_equal(got, want)
+            continue
+        rows = want.reshape(-1, want.shape[-1])
+        step = np.abs(rows).max(axis=1, keepdims=True) / 127
+        error = np.abs(got.reshape(rows.shape) - rows)
+        assert np.all(error <= step * 1.1)  # plus the float16-rounded row maximum's share
+        moved += np.count_nonzero(error > step / 2)
+    assert moved < 0.02 * sum(w.size for w in model_weights(direct))
+    assert (narrowed / "recipe.json").read_text() == (half / "recipe.json").read_text()
+    with pytest.raises(ValueError, match=r"stores float16 weights; re-publishing it can only "
+                                         r"narrow them \(--precision int8\)"):
+        entries.publish(half, dest_root=tmp_path / "wide", precision="float32")
+    assert main(["publish", str(tmp_path / "nothing")]) == 2
+
+
+def model_weights(folder):
+    return entries.load_folder(folder).get_weights()

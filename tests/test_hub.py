@@ -266,8 +266,44 @@ def test_a_classifier_on_hub_layers_exports_as_one_string_to_logits_savedmodel(e
     np.testing.assert_allclose(loaded(texts)["logits"], model(texts, training=False),
                                atol=1e-5)
     assert len(loaded.trainable_variables) == len(model.trainable_weights)
-    with pytest.raises(ValueError, match="float32 weights only"):
+    with pytest.raises(ValueError, match="Only a classifier on a zoo entry's encoder .* "
+                                         "Other encoders export with --weights float32"):
         export.export_model(model, tmp_path / "compact", weights="int8")
+
+
+def test_a_classifier_on_a_zoo_encoder_exports_compactly_as_the_zoo_classifier_it_equals(
+        exported, tmp_path, monkeypatch):
+    from zoo.hub.classifier import HubTextClassifier, as_bert_classifier
+
+    monkeypatch.setenv("ZOO_ENTRIES_PATH", str(exported["root"] / "entries"))
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    keras.utils.set_random_seed(3)
+    model = HubTextClassifier("zoo:t.bert-mlm/encoder", "zoo:t.bert-mlm/preprocessor",
+                              num_classes=3)
+    encoder = model.get_layer("encoder")
+    for v in encoder.trainable_weights:  # as fine-tuning would: the export must follow
+        v.assign(v + np.random.default_rng(0).normal(0, 0.02, v.shape).astype("float32"))
+    # Longer than the preprocessor's 32 tokens, so truncation must agree too.
+    texts = tf.constant(["the film was a delight", "no me gusta nada",
+                         " ".join(["la casa es grande y el perro come pan"] * 6)])
+    converted, _, length = as_bert_classifier(model)
+    assert length == 32 and type(converted).__name__ == "BertClassifier"
+
+    run = tmp_path / "runs" / "t.hub-clf"
+    run.mkdir(parents=True)
+    model.save(run / "model.keras")
+    (run / "run.json").write_text(json.dumps({"entry": "t.hub-clf", "status": "complete"}))
+    (run / "recipe.json").write_text(json.dumps({"entry": "t.hub-clf", "dataset": "sst2"}))
+    folder = entries.publish(run, dest_root=tmp_path / "entries", precision="int8")
+    stored = entries.load_folder(folder)
+    export.export_entry(folder, tmp_path / "out", weights="stored")
+    loaded = tf.saved_model.load(str(tmp_path / "out" / "classifier"))
+    np.testing.assert_allclose(loaded(texts)["logits"], stored(texts, training=False),
+                               atol=1e-4)
+    assert not loaded.trainable_variables
+    assert tf.int8 in {v.dtype for v in loaded.variables}
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["weights"] == "int8" and card["parts"] == ["classifier"]
 
 
 # --- Handles -----------------------------------------------------------------------------------

@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
         "publish", help="turn a finished run into an entry folder",
         description="Copy a finished training run into an entry folder: model.json, weights "
         "(float16 by default), tokenizer/, run.json, recipe.json.")
-    p.add_argument("run_dir", help="the run folder `zoo train` wrote")
+    p.add_argument("run_dir", help="the run folder `zoo train` wrote (or a published entry's "
+                   "folder, to store its weights again in a narrower precision)")
     p.add_argument("--dest", help="folder of entry folders (default: zoo's own entries)")
     p.add_argument("--precision", default="float16", choices=["float16", "float32", "int8"],
                    help="how weights are stored (int8: matrices quantized with a scale per "

@@ -156,11 +156,20 @@ def load_tokenizer(entry: str):
     return WordPieceTokenizer.load(folder(entry) / "tokenizer")
 
 
+# Weights precisions from widest to narrowest: an entry re-published from another entry can
+# only narrow (a float16 entry has no float32 weights to give).
+_WIDTH = {"float32": 3, "float16": 2, "int8": 1}
+
+
 def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
     """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
     "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
     as float16, for entries too large to commit otherwise), tokenizer, run.json and recipe.json.
-    Returns the entry folder."""
+    Returns the entry folder.
+
+    `run_dir` may also be a published entry (its folder), to store it again in a narrower
+    precision when its run folder is gone; its run.json then says which precision the
+    weights were narrowed from. Measure the entry again after either."""
     import keras
     import numpy as np
 
@@ -170,10 +179,27 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
         raise ValueError(f"Unknown weights precision {precision!r}; use one of "
                          f"{', '.join(PRECISIONS)}.")
     run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise FileNotFoundError(f"{run_dir} has no run.json: give the folder `zoo train` wrote "
+                                "(or a published entry's folder).")
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")
-    model = zoo.load_model(run_dir / "model.keras", safe_mode=False)
+    published = {"weights_precision": precision, "from_run": str(run_dir)}
+    if is_entry_folder(run_dir):
+        before = info.get("published", {})
+        stored = before.get("weights_precision", "float32")
+        if _WIDTH[precision] > _WIDTH[stored]:
+            narrower = [p for p in PRECISIONS if _WIDTH[p] < _WIDTH[stored]] or ["none"]
+            raise ValueError(f"the entry stores {stored} weights; re-publishing it can only "
+                             f"narrow them (--precision {' or '.join(narrower)}); publish its "
+                             "run folder for wider weights.")
+        model = load_folder(run_dir)
+        published = {"weights_precision": precision,
+                     "from_run": before.get("from_run", str(run_dir)),
+                     "narrowed_from": stored}
+    else:
+        model = zoo.load_model(run_dir / "model.keras", safe_mode=False)
     entry = info["entry"]
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
@@ -186,7 +212,7 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
         np.savez_compressed(staging / "weights.npz", **arrays)
         if (run_dir / "tokenizer").is_dir():
             shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")
-        info["published"] = {"weights_precision": precision, "from_run": str(run_dir)}
+        info["published"] = published
         (staging / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         shutil.copy2(run_dir / "recipe.json", staging / "recipe.json")
         os.chmod(staging, 0o755)

@@ -70,3 +70,48 @@ class HubTextClassifier(keras.Model):
     def from_config(cls, config, custom_objects=None, safe_mode=None):
         refuse_in_safe_mode(config.get("encoder_handle"), safe_mode)
         return cls(**config)
+
+
+def as_bert_classifier(model):
+    """The zoo `BertClassifier` that a `HubTextClassifier` on a zoo entry's exported encoder
+    is: the same weights in the zoo's own layers. Returns `(classifier, tokenizer,
+    seq_length)`, the tokenizer and sequence length being those of the entry's preprocessor.
+
+    Compact exports need it (`zoo export --weights stored`): a TF Hub encoder's functions
+    read their own float32 variables, while a zoo model can be run on weights kept as the
+    entry stores them. Raises `ValueError` for encoders that are not a zoo entry's
+    (`zoo:ENTRY/encoder` with `zoo:ENTRY/preprocessor`).
+    """
+    import json
+
+    import zoo.entries as entries
+    from zoo.hub.resolve import parse_zoo_handle
+    from zoo.models.bert.bert_tasks import BertClassifier
+    from zoo.text import WordPieceTokenizer
+
+    encoder = parse_zoo_handle(model.encoder_handle)
+    if (encoder is None or encoder[1] != "encoder"
+            or parse_zoo_handle(model.preprocessor_handle) != (encoder[0], "preprocessor")):
+        raise ValueError(
+            f"Only a classifier on a zoo entry's encoder and preprocessor (zoo:ENTRY/encoder, "
+            f"zoo:ENTRY/preprocessor) converts to a zoo BERT classifier; this one uses "
+            f"{model.encoder_handle} and {model.preprocessor_handle}.")
+    folder = entries.folder(encoder[0])
+    source = entries.load_folder(folder)
+    backbone = getattr(source, "backbone", source)
+    classifier = BertClassifier(num_classes=model.num_classes,
+                                classifier_dropout=model.classifier_dropout,
+                                **backbone.backbone_config())
+    # The encoder SavedModel lists its variables in the backbone's order (zoo.hub.export).
+    saved = list(model.get_layer("encoder")._obj.variables)
+    targets = classifier.backbone.variables
+    if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in targets]:
+        raise ValueError(f"{model.encoder_handle}'s variables do not match the backbone of "
+                         f"{encoder[0]}; was the entry re-published since?")
+    for target, value in zip(targets, saved):
+        target.assign(value.numpy())
+    classifier.get_layer("classifier").set_weights(model.get_layer("classifier").get_weights())
+    from zoo.hub.export import sequence_length_of
+
+    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    return classifier, WordPieceTokenizer.load(folder / "tokenizer"), sequence_length_of(recipe)

@@ -228,15 +228,22 @@ def _bert_classifier(model, tokenizer, seq_length, weights):
 
 
 def _hub_classifier(model, weights):
-    """A `HubTextClassifier` (TF Hub encoder + preprocessor + head): strings -> logits."""
+    """A `HubTextClassifier` (TF Hub encoder + preprocessor + head): strings -> logits.
+
+    Compact weights need the zoo BERT classifier it equals (an encoder loaded from a
+    SavedModel reads its own float32 variables), so only classifiers on a zoo entry's encoder
+    export that way."""
     import tensorflow as tf
 
+    from zoo.hub.classifier import as_bert_classifier
     from zoo.hub.layer import HubLayer
 
     if weights != "float32":
-        raise ValueError("A classifier on TF Hub layers exports with float32 weights only (its "
-                         "encoder reads its variables inside its own SavedModel); use "
-                         "--weights float32.")
+        try:
+            converted, tokenizer, length = as_bert_classifier(model)
+        except ValueError as error:
+            raise ValueError(f"{error} Other encoders export with --weights float32.") from None
+        return _bert_classifier(converted, tokenizer, length, weights)
     root = _root()
     _attach_variables(root, model, weights)
     # The loaded SavedModels carry the preprocessor's vocabulary table and assets.
@@ -354,18 +361,23 @@ def sample_latents(num_samples: int, latent_dim: int, seed: int):
 # --- Entry points --------------------------------------------------------------------------
 
 
+def sequence_length_of(recipe: dict) -> int:
+    """The sequence length a text export of an entry trained with `recipe` packs inputs to."""
+    return int(recipe.get("max_length") or DEFAULT_SEQ_LENGTH)
+
+
 def _build_parts(model, tokenizer, kind, parts, recipe, weights):
-    seq_length = int(recipe.get("max_length") or DEFAULT_SEQ_LENGTH)
+    length = sequence_length_of(recipe)
     for part in parts:
         if part == "encoder":
             yield part, _bert_encoder(model.backbone if hasattr(model, "backbone") else model,
                                       weights)
         elif part == "preprocessor":
-            yield part, _bert_preprocessor(tokenizer, seq_length)
+            yield part, _bert_preprocessor(tokenizer, length)
         elif kind == "hub_classifier":
             yield part, _hub_classifier(model, weights)
         elif part == "classifier" and kind == "bert_classifier":
-            yield part, _bert_classifier(model, tokenizer, seq_length, weights)
+            yield part, _bert_classifier(model, tokenizer, length, weights)
         elif kind == "vit":
             yield part, _vit(model, part, weights)
         elif part == "translator":
