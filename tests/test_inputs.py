@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from zoo import datasets
+from zoo.text import features
 from zoo.training import inputs
 
 
@@ -73,3 +74,69 @@ def test_masked_lm_batches_never_mask_special_tokens():
     positions = x["mask_positions"][w > 0]
     assert positions.size and np.all(positions > 0)  # never [CLS] at position 0
     assert np.all(y[w > 0] > tokenizer.mask_id)  # the original tokens were ordinary ones
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    from zoo.text import WordPieceTokenizer
+
+    data = datasets.load("tatoeba-en-es-sample", "train")
+    tokenizer = WordPieceTokenizer.train(list(data.inputs) + list(data.targets),
+                                         vocabulary_size=500, lowercase=False)
+    return data, tokenizer
+
+
+def _rows(ids):
+    """Each padded row's ids without padding, as a tuple (identifies the pair)."""
+    return [tuple(r[r > 0]) for r in ids]
+
+
+def test_length_batches_pad_less_visit_each_pair_at_most_once_and_resume_exactly(pairs):
+    data, tokenizer = pairs
+    n, per_epoch = len(data), len(data) // 32
+    kwargs = dict(tokenizer=tokenizer, max_length=40)
+    by_length = _batches("translation", data, 0, per_epoch + 3, batching="by_length", **kwargs)
+    shuffled = _batches("translation", data, 0, per_epoch, **kwargs)
+
+    def padded(batches):
+        return np.mean([b[0]["encoder_token_ids"].shape[1] for b in batches])
+
+    def used(batches):
+        return np.mean([(b[0]["encoder_token_ids"] > 0).mean() for b in batches])
+
+    # Real sentences of 2 to 30-odd pieces: sorted pools waste far less of each batch.
+    assert padded(by_length[:per_epoch]) < 0.7 * padded(shuffled)
+    assert used(by_length[:per_epoch]) > used(shuffled) + 0.2
+    # One epoch: every batch full, no pair twice, the n % 32 left over dropped.
+    rows = [r for b in by_length[:per_epoch] for r in _rows(b[0]["encoder_token_ids"])]
+    sources = _rows(np.asarray(features.sequence_ids(tokenizer, list(data.inputs), 40)))
+    assert len(rows) == per_epoch * 32 and n - len(rows) == n % 32
+    counts = {}
+    for r in sources:
+        counts[r] = counts.get(r, 0) + 1
+    for r in rows:  # a sentence appears no more often than it does in the data
+        counts[r] -= 1
+        assert counts[r] >= 0
+    # The next epoch starts over in a new order; resuming mid-way reads the same batches.
+    assert _rows(by_length[per_epoch][0]["encoder_token_ids"]) not in [
+        _rows(b[0]["encoder_token_ids"]) for b in by_length[:1]]
+    resumed = _batches("translation", data, per_epoch - 2, 5, batching="by_length", **kwargs)
+    for a, b in zip(by_length[per_epoch - 2:], resumed):
+        assert all(np.array_equal(a[0][k], b[0][k]) for k in a[0])
+        assert np.array_equal(a[1], b[1])
+    with pytest.raises(ValueError, match="batching='by_length' is for translation, not "
+                                         "image_classification"):
+        _batches("image_classification", datasets.load("digits", "train"), 0, 1,
+                 batching="by_length")
+
+
+def test_a_recipe_says_which_batchings_exist_and_where_by_length_applies():
+    from zoo.training.recipes import Recipe, RecipeError
+
+    with pytest.raises(RecipeError, match="batching must be one of random, by_length, got "
+                                          "'sorted'"):
+        Recipe(entry="x.y", model="transformer_tiny", task="translation", dataset="d",
+               steps=10, batching="sorted")
+    with pytest.raises(RecipeError, match='batching = "by_length" is for translation'):
+        Recipe(entry="x.y", model="vit_tiny_patch2_8", task="image_classification",
+               dataset="digits", steps=10, batching="by_length")

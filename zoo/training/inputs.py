@@ -3,7 +3,8 @@
 The pipeline yields `(x, y, sample_weight)` global batches. Epoch `e` visits the examples in
 the order `stateless_shuffle(range(n), seed=[seed, e])`, so the batch at any step is a pure
 function of the seed and the step: a run resumed at step `s` sees exactly the batches an
-uninterrupted run would have seen from `s` on. Text batches are padded to their longest
+uninterrupted run would have seen from `s` on (with `batching = "by_length"`, translation
+batches hold pairs of similar length, just as reproducibly: `_length_batched_stream`). Text batches are padded to their longest
 sequence (rounded up to a multiple of 8), not to `max_length`. Stochastic binarization is seeded by the batch's
 position in that order too; BERT's masking uses tensorflow-text's in-graph ops.
 
@@ -42,6 +43,50 @@ def _index_stream(n: int, batch_size: int, seed: int, start_step: int):
     return indices.batch(batch_size, drop_remainder=True)
 
 
+# `batching = "by_length"` sorts pools of this many batches by length before cutting them into
+# batches: batches of like lengths, still drawn from a random stretch of the epoch.
+POOL_BATCHES = 64
+
+
+def _length_batched_stream(lengths, batch_size: int, seed, start_step: int):
+    """`(indices, positions)` batches of examples of similar `lengths` (translation pairs:
+    the longer side in word pieces). Epoch `e` shuffles the examples with `[seed, e]`, drops
+    the `n % batch_size` left over (different ones each epoch), sorts each pool of
+    `POOL_BATCHES` batches by length, cuts it into batches and visits the epoch's batches in
+    an order shuffled with `[seed + 5, e]`. Every batch holds `batch_size` examples, so a step
+    is a step as with random batches; padding shrinks to about the batch's own length."""
+    n = int(lengths.shape[0])
+    per_epoch = n // batch_size
+    used = per_epoch * batch_size
+    first_epoch, skip = divmod(start_step, per_epoch)
+    lengths = tf.constant(lengths, tf.int64)
+    pool_of = tf.range(used, dtype=tf.int64) // (POOL_BATCHES * batch_size)
+    ranks = tf.reshape(tf.range(used, dtype=tf.int64), [per_epoch, batch_size])
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), e]))[:used]
+        key = pool_of * (tf.reduce_max(lengths) + 1) + tf.gather(lengths, order)
+        batches = tf.reshape(tf.gather(order, tf.argsort(key, stable=True)),
+                             [per_epoch, batch_size])
+        visit = tf.random.experimental.stateless_shuffle(
+            tf.range(per_epoch), seed=tf.stack([tf.cast(seed, tf.int64) + 5, e]))
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.gather(batches, visit), e * n + tf.gather(ranks, visit)))
+
+    return tf.data.Dataset.range(first_epoch, _EPOCHS).flat_map(epoch).skip(skip)
+
+
+def translation_lengths(tokenizer, sources, targets, chunk: int = 8192):
+    """The longer side of each pair in word pieces (what `batching = "by_length"` sorts on)."""
+    out = []
+    for start in range(0, len(sources), chunk):
+        a = tokenizer.tokenize(tf.constant(sources[start:start + chunk])).row_lengths()
+        b = tokenizer.tokenize(tf.constant(targets[start:start + chunk])).row_lengths()
+        out.append(tf.maximum(a, b).numpy())
+    return np.concatenate(out) if out else np.zeros(0, "int64")
+
+
 def _binarize(images, seed, positions):
     noise = tf.random.stateless_uniform(tf.shape(images), seed=tf.stack([seed + 1, positions[0]]))
     return tf.cast(noise < images, images.dtype)
@@ -72,7 +117,7 @@ def _flip(images, seed, positions):
 
 def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_length=128,
              max_predictions=20, binarize=None, augment=None, raw_text=False,
-             per_worker_order=False):
+             per_worker_order=False, batching="random"):
     """The training pipeline for `task` over `examples` (a `zoo.datasets.Examples`).
 
     Yields `(x, y, sample_weight)`; the weights are ones except for masked-LM. For image
@@ -80,6 +125,8 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
     by up to 2 pixels along each axis, and "flip", which mirrors half of them left to right.
     `raw_text=True` yields the strings themselves (models with their own preprocessor, such as
     `zoo.hub.HubTextClassifier`).
+    `batching="by_length"` (translation) draws batches of pairs of similar length (see
+    `_length_batched_stream`) instead of random ones, which are mostly padding when lengths vary.
     `per_worker_order=True` (parameter-server training, where every worker runs this pipeline
     for itself) adds a per-process random offset to the seed, so that workers read different
     batches; such a run's batches are then not a function of the seed alone.
@@ -91,7 +138,12 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
     seed = tf.constant(seed, tf.int64)
     if per_worker_order:
         seed = seed + tf.cast(tf.math.floormod(tf.timestamp() * 1e6, 2.0 ** 40), tf.int64)
-    stream = _index_stream(n, batch_size, seed, start_step)
+    if batching not in ("random", "by_length"):
+        raise ValueError(f"batching must be 'random' or 'by_length', got {batching!r}.")
+    if batching == "by_length" and task != "translation":
+        raise ValueError(f"batching='by_length' is for translation, not {task}.")
+    if batching == "random":
+        stream = _index_stream(n, batch_size, seed, start_step)
 
     if task in ("image_classification", "image_generation"):
         images = tf.constant(np.asarray(examples.inputs, "float32"))
@@ -144,6 +196,10 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
     elif task == "translation":
         if tokenizer is None:
             raise ValueError("A translation pipeline needs a tokenizer.")
+        if batching == "by_length":
+            lengths = translation_lengths(tokenizer, list(examples.inputs),
+                                          list(examples.targets))
+            stream = _length_batched_stream(lengths, batch_size, seed, start_step)
         sources, targets = tf.constant(list(examples.inputs)), tf.constant(list(examples.targets))
 
         def transform(idx, positions):

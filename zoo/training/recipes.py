@@ -29,6 +29,7 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear", "inverse_sqrt")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")  # see training/precision.py
 AUGMENTATIONS = ("flip", "shift")  # image classification; see training/inputs.py
+BATCHINGS = ("random", "by_length")  # by_length: translation; see training/inputs.py
 
 
 
@@ -51,6 +52,7 @@ class Recipe:
     tokenizer: dict = field(default_factory=dict)
     max_length: int = 128
     batch_size: int = 64
+    batching: str = "random"
     optimizer: str = "adamw"
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
@@ -98,6 +100,11 @@ class Recipe:
                 problems.append(f"augment must name augmentations joined by '+' from "
                                 f"{', '.join(AUGMENTATIONS)} (e.g. \"flip+shift\"), or be "
                                 f"absent; unknown: {', '.join(map(repr, unknown))}")
+        if self.batching not in BATCHINGS:
+            problems.append(f"batching must be one of {', '.join(BATCHINGS)}, got "
+                            f"{self.batching!r}")
+        elif self.batching == "by_length" and self.task != "translation":
+            problems.append("batching = \"by_length\" is for translation recipes")
         if self.binarize not in (None, "stochastic"):
             problems.append("binarize must be \"stochastic\" or absent")
         if problems:

@@ -199,6 +199,11 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
     status_path = run_dir / "run.json"
     if status_path.is_file():
         status = json.loads(status_path.read_text(encoding="utf-8"))
+        if status.get("recipe") is not None:  # from before a field was added: its default
+            try:
+                status["recipe"] = recipes_lib.Recipe.from_dict(status["recipe"]).to_dict()
+            except recipes_lib.RecipeError:
+                pass  # a recipe this version cannot read differs from any it can
         if status.get("status") == "complete" and status.get("recipe") == recipe.to_dict():
             log(f"[train] {run_dir} already holds the finished run of {recipe.entry}; "
                 "nothing to do (use another --out to train again)")
@@ -257,7 +262,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
                 recipe.task, examples, recipe.batch_size, recipe.seed, start_step,
                 tokenizer=own, max_length=recipe.max_length,
                 max_predictions=recipe.max_predictions, binarize=recipe.binarize,
-                augment=recipe.augment, raw_text=raw_text, per_worker_order=parameter_server)
+                augment=recipe.augment, raw_text=raw_text, per_worker_order=parameter_server,
+                batching=recipe.batching)
 
         validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
         log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
