@@ -33,6 +33,11 @@ RECIPES = {
                         dataset="tatoeba-en-es-sample", max_length=16,
                         tokenizer={"vocabulary_size": 300, "lowercase": False},
                         model_overrides={"dropout": 0.0}),
+    "transformer_by_length": dict(entry="t.mt", model="transformer_tiny", task="translation",
+                                  dataset="tatoeba-en-es-sample", max_length=16,
+                                  batching="by_length",
+                                  tokenizer={"vocabulary_size": 300, "lowercase": False},
+                                  model_overrides={"dropout": 0.0}),
     # The autoencoder shares the VAE's encoder and decoder but draws no noise, which would
     # differ per replica; the VAE itself is trained under the mirrored strategy below.
     "vae": dict(entry="t.ae", model="ae_tiny", task="image_generation", dataset="digits"),
@@ -92,6 +97,15 @@ def test_same_seed_same_result_and_outputs_of_a_run(tmp_path):
     # Starting a finished run again does nothing.
     again = train(recipe("vit", steps=20, log_every=10), out=tmp_path / "a", **QUIET)
     assert again["already_complete"] and again["weights_sha256"] == a["weights_sha256"]
+    # So does one written before a recipe field existed (read as that field's default); a
+    # different recipe is refused.
+    old = json.loads((tmp_path / "a" / "run.json").read_text())
+    del old["recipe"]["batching"]
+    (tmp_path / "a" / "run.json").write_text(json.dumps(old))
+    assert train(recipe("vit", steps=20, log_every=10), out=tmp_path / "a",
+                 **QUIET)["already_complete"]
+    with pytest.raises(TrainingError, match="holds a run of a different recipe"):
+        train(recipe("vit", steps=20, log_every=10, seed=2), out=tmp_path / "a", **QUIET)
 
 
 def test_pretrained_encoder_really_starts_the_classifier(tmp_path, monkeypatch):
