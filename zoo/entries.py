@@ -156,11 +156,6 @@ def load_tokenizer(entry: str):
     return WordPieceTokenizer.load(folder(entry) / "tokenizer")
 
 
-# Weights precisions from widest to narrowest: an entry re-published from another entry can
-# only narrow (a float16 entry has no float32 weights to give).
-_WIDTH = {"float32": 3, "float16": 2, "int8": 1}
-
-
 def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
     """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
     "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
@@ -185,12 +180,17 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")
-    published = {"weights_precision": precision, "from_run": str(run_dir)}
     if is_entry_folder(run_dir):
+        # Re-publishing an entry can only narrow its weights: a float16 entry has no float32
+        # weights to give.
         before = info.get("published", {})
         stored = before.get("weights_precision", "float32")
-        if _WIDTH[precision] > _WIDTH[stored]:
-            narrower = [p for p in PRECISIONS if _WIDTH[p] < _WIDTH[stored]] or ["none"]
+
+        def width(p):
+            return np.dtype(p).itemsize
+
+        if width(precision) > width(stored):
+            narrower = [p for p in PRECISIONS if width(p) < width(stored)] or ["none"]
             raise ValueError(f"the entry stores {stored} weights; re-publishing it can only "
                              f"narrow them (--precision {' or '.join(narrower)}); publish its "
                              "run folder for wider weights.")
@@ -200,6 +200,7 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
                      "narrowed_from": stored}
     else:
         model = zoo.load_model(run_dir / "model.keras", safe_mode=False)
+        published = {"weights_precision": precision, "from_run": str(run_dir)}
     entry = info["entry"]
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,9 @@ The pipeline yields `(x, y, sample_weight)` global batches. Epoch `e` visits the
 the order `stateless_shuffle(range(n), seed=[seed, e])`, so the batch at any step is a pure
 function of the seed and the step: a run resumed at step `s` sees exactly the batches an
 uninterrupted run would have seen from `s` on (with `batching = "by_length"`, translation
-batches hold pairs of similar length, just as reproducibly: `_length_batched_stream`). Text batches are padded to their longest
-sequence (rounded up to a multiple of 8), not to `max_length`. Stochastic binarization is seeded by the batch's
+batches hold pairs of similar length, just as reproducibly: `_length_batched_stream`). Text
+batches are padded to their longest sequence (rounded up to a multiple of 8), not to
+`max_length`. Stochastic binarization is seeded by the batch's
 position in that order too; BERT's masking uses tensorflow-text's in-graph ops.
 
 >>> import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.text import features
+from zoo.training.recipes import BATCHINGS
 
 _EPOCHS = 1 << 40  # endless: the loop stops at its step budget
 
@@ -138,12 +140,10 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
     seed = tf.constant(seed, tf.int64)
     if per_worker_order:
         seed = seed + tf.cast(tf.math.floormod(tf.timestamp() * 1e6, 2.0 ** 40), tf.int64)
-    if batching not in ("random", "by_length"):
-        raise ValueError(f"batching must be 'random' or 'by_length', got {batching!r}.")
+    if batching not in BATCHINGS:
+        raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}, got {batching!r}.")
     if batching == "by_length" and task != "translation":
         raise ValueError(f"batching='by_length' is for translation, not {task}.")
-    if batching == "random":
-        stream = _index_stream(n, batch_size, seed, start_step)
 
     if task in ("image_classification", "image_generation"):
         images = tf.constant(np.asarray(examples.inputs, "float32"))
@@ -196,10 +196,6 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
     elif task == "translation":
         if tokenizer is None:
             raise ValueError("A translation pipeline needs a tokenizer.")
-        if batching == "by_length":
-            lengths = translation_lengths(tokenizer, list(examples.inputs),
-                                          list(examples.targets))
-            stream = _length_batched_stream(lengths, batch_size, seed, start_step)
         sources, targets = tf.constant(list(examples.inputs)), tf.constant(list(examples.targets))
 
         def transform(idx, positions):
@@ -210,6 +206,11 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
     else:
         raise ValueError(f"No training pipeline for task '{task}'.")
 
+    if batching == "by_length":
+        lengths = translation_lengths(tokenizer, list(examples.inputs), list(examples.targets))
+        stream = _length_batched_stream(lengths, batch_size, seed, start_step)
+    else:
+        stream = _index_stream(n, batch_size, seed, start_step)
     data = stream.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.deterministic = True
