@@ -88,6 +88,50 @@ def test_image_run_matches_scikit_learn_and_carries_provenance(tmp_path):
     assert len(record["report"]["confusion_matrix"]) == 10
 
 
+def test_predictions_are_the_models_own_batch_for_batch(tmp_path):
+    """The forward pass runs a batch ahead in a thread; rows still match their examples."""
+    import zoo
+    from zoo import datasets
+
+    model = zoo.build("vit_tiny_patch2_8", num_classes=10, image_size=8, num_channels=1)
+    model.save(tmp_path / "model.keras")
+    _, path = runner.run("vit_tiny_patch2_8", "digits", weights=tmp_path / "model.keras",
+                         limit=70, batch_size=16, results_dir=tmp_path, progress=False)
+    images = datasets.load("digits", "test").inputs[:70]
+    probs = model.predict(images, batch_size=16, verbose=0)
+    rows = records.read_predictions(path)
+    assert [r["prediction"] for r in rows] == probs.argmax(axis=1).tolist()
+    confidence = np.exp(probs - probs.max(1, keepdims=True))
+    confidence = (confidence / confidence.sum(1, keepdims=True)).max(1)
+    np.testing.assert_allclose([r["confidence"] for r in rows], confidence, atol=1e-5)
+
+
+def test_forward_runs_one_batch_ahead_in_order_and_fails_loudly():
+    import threading
+
+    from zoo.harness.tasks import _ahead
+
+    started = {i: threading.Event() for i in range(6)}
+
+    def forward(batch):
+        started[batch].set()
+        if batch == 4:
+            raise ValueError("batch 4 is bad")
+        return batch * 10
+
+    seen = []
+    for begin, out in _ahead(forward, ((i * 2, i) for i in range(6))):
+        seen.append((begin, out))
+        # The model already works on the next batch while this one is handed out (a batch
+        # by batch loop would only start it when asked for the next row).
+        assert started[len(seen)].wait(timeout=30)
+        if len(seen) == 3:
+            break
+    assert seen == [(0, 0), (2, 10), (4, 20)]
+    with pytest.raises(ValueError, match="batch 4 is bad"):
+        list(_ahead(forward, ((i, i) for i in range(6))))
+
+
 def test_two_runs_never_overwrite_each_other(tmp_path):
     first = runner.run("vit_tiny_patch2_8", "digits", limit=8, results_dir=tmp_path,
                        progress=False)[1]

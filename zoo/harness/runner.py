@@ -171,8 +171,6 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     interrupted part-way resumes from its saved predictions when started again
     with the same arguments.
     """
-    import keras
-
     import zoo
 
     started = time.perf_counter()
@@ -183,6 +181,25 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     examples = _load_examples(spec, data_dir, progress)
     total = len(examples)
     examples = _limit(examples, limit)
+    # The resamples depend only on the example count: drawn in a thread (numpy releases the
+    # GIL) while the model loads and traces, which keep one core busy with Python, so
+    # neither scoring nor the model's batches wait for them.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="zoo-bootstrap")
+    resampling = pool.submit(_resampling, spec, len(examples))
+    try:
+        return _run_loaded(model_name, spec, examples, total, weights, limit, batch_size,
+                           data_dir, results_dir, command, progress, started, resampling)
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _run_loaded(model_name, spec, examples, total, weights, limit, batch_size, data_dir,
+                results_dir, command, progress, started, resampling):
+    """`run` once its examples are loaded and their resamples are being drawn."""
+    import keras
+
+    import zoo
+
     tokenizer, run_info, weights_info = None, None, None
     if weights is not None:
         model_file, tokenizer_dir, run_info = resolve_weights(weights)
@@ -210,11 +227,6 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     if rows:
         _log(progress, f"[bench] resuming after {len(rows):,} of {len(examples):,} examples")
 
-    # The resamples depend only on the example count: drawn in a thread while the model
-    # predicts (numpy releases the GIL), so scoring does not wait for them.
-    pool = ThreadPoolExecutor(1, thread_name_prefix="zoo-bootstrap")
-    resampling = pool.submit(_resampling, spec, len(examples))
-
     # === Predict, streaming batches; progress and resumable partial results ===
     model_seconds = 0.0
     pending = []
@@ -236,7 +248,6 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
                 tick = time.perf_counter()
     finally:
         partial.close()
-        pool.shutdown(wait=True)
     _log(progress, "")
     if len(rows) != len(examples):
         raise EvaluationError(f"Predicted {len(rows)} of {len(examples)} examples.")

@@ -58,6 +58,29 @@ def _forward(model):
     return forward
 
 
+def _ahead(forward, stream):
+    """`(begin, outputs)` for each `(begin, batch)` of `stream`, with `forward` (returning
+    numpy) running one batch ahead in a thread: the model works on batch k+1 while the
+    caller turns batch k into rows (TensorFlow releases the GIL while it computes). Order
+    and results are those of calling `forward` batch by batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="zoo-forward") as pool:
+        pending = None
+        for begin, batch in stream:
+            future = pool.submit(forward, batch)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (begin, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
+def _logits(model):
+    forward = _forward(model)
+    return lambda batch: np.asarray(forward(batch))
+
+
 # --- Classification ------------------------------------------------------------------------
 
 
@@ -79,15 +102,13 @@ def predict_image_classification(model, tokenizer, examples, spec, batch_size, s
             "build the model with matching image_size and num_channels."
         )
     _check_classes(model, spec, len(spec.labels))
-    forward = _forward(model)
-    for begin, batch in _stream(examples.inputs, batch_size, start):
-        logits = np.asarray(forward(batch))
+    for begin, logits in _ahead(_logits(model), _stream(examples.inputs, batch_size, start)):
         yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
 
 
 def _classification_rows(logits, targets, begin):
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = exp / exp.sum(axis=1, keepdims=True)
     for i, (row, target) in enumerate(zip(probs, targets)):
         yield {"index": begin + i, "target": int(target), "prediction": int(row.argmax()),
                "confidence": round(float(row.max()), 6)}
@@ -105,7 +126,6 @@ def predict_text_classification(model, tokenizer, examples, spec, batch_size, st
     from zoo.text import features
 
     _check_classes(model, spec, len(spec.labels))
-    forward = _forward(model)
     texts = np.array(examples.inputs, dtype=object)
     if getattr(model, "takes_strings", False):  # a TF Hub preprocessor inside the model
         to_inputs = None
@@ -117,8 +137,7 @@ def predict_text_classification(model, tokenizer, examples, spec, batch_size, st
         def to_inputs(t):
             return features.bert_inputs(tokenizer, t, max_length)
 
-    for begin, batch in _stream(texts, batch_size, start, to_inputs):
-        logits = np.asarray(forward(batch))
+    for begin, logits in _ahead(_logits(model), _stream(texts, batch_size, start, to_inputs)):
         rows = _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
         for row in rows:
             yield dict(row, text=examples.inputs[row["index"]])
