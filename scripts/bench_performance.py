@@ -282,12 +282,12 @@ def precision_training_check(entry="vit_tiny_patch2_8.digits", benchmark="digits
     return out
 
 
-def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
+def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
     """A whole `zoo bench run` (load data and model, predict, score with bootstrap intervals,
-    write the record; median of three) against two baselines over the same examples held in
-    memory, batch for batch: the model's warm forward pass (traced beforehand; the strict
-    baseline) and a cold `model.predict` on a freshly loaded model (one trace included, as in
-    any single run; median of three)."""
+    write the record) against two baselines over the same examples held in memory, batch for
+    batch: the model's warm forward pass (traced beforehand; the strict baseline) and a cold
+    `model.predict` on a freshly loaded model (one trace included, as in any single run).
+    Medians over `repeats` interleaved rounds."""
     import tempfile
 
     from zoo.harness import benchmarks, runner
@@ -306,10 +306,6 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
     def cold_predict():
         zoo.entries.load(entry).predict(examples.inputs, batch_size=batch_size, verbose=0)
 
-    # Each repeat is a whole cold run (model loaded, one trace): medians of three.
-    whole = median_seconds(whole_run, steps=1, repeats=3, warmup=0)
-    cold = median_seconds(cold_predict, steps=1, repeats=3, warmup=0)
-    record = records[-1]
     model = zoo.entries.load(entry)
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     batches = [examples.inputs[i:i + batch_size]
@@ -319,15 +315,27 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64):
         for b in batches:
             np.asarray(forward(b))
 
-    bare = median_seconds(bare_pass, steps=1, repeats=3, warmup=1)
+    # Each whole run and cold predict is cold (model loaded, one trace). The three are
+    # interleaved, one of each per round, so that a shared machine's slow spells fall on
+    # all of them alike; medians over the rounds, and the median of each round's ratio.
+    bare_pass()
+    timings = {"whole": [], "cold": [], "bare": []}
+    for _ in range(repeats):
+        for name, fn in (("whole", whole_run), ("bare", bare_pass), ("cold", cold_predict)):
+            timings[name].append(median_seconds(fn, steps=1, repeats=1, warmup=0))
+    whole, cold, bare = (statistics.median(timings[k]) for k in ("whole", "cold", "bare"))
+    round_ratio = statistics.median(w / b for w, b in zip(timings["whole"], timings["bare"]))
+    record = records[-1]
     print(f"harness: {entry} on {benchmark} ({len(examples.inputs):,} examples, batch "
           f"{batch_size}): whole run {whole:.2f} s; bare warm forward {bare:.2f} s "
           f"(ratio {whole / bare:.2f}); cold model.predict {cold:.2f} s (ratio "
-          f"{whole / cold:.2f}). Record: model {record['throughput']['model_seconds']:.2f} s, "
+          f"{whole / cold:.2f}); median of the {repeats} rounds' whole/warm ratios "
+          f"{round_ratio:.2f}. Last record: model {record['throughput']['model_seconds']:.2f} s, "
           f"wall {record['throughput']['wall_seconds']:.2f} s", flush=True)
     return {"entry": entry, "benchmark": benchmark, "examples": len(examples.inputs),
             "whole_seconds": whole, "bare_warm_seconds": bare, "cold_predict_seconds": cold,
-            "ratio_warm": whole / bare, "ratio_cold_predict": whole / cold}
+            "ratio_warm": whole / bare, "ratio_cold_predict": whole / cold,
+            "ratio_warm_median_of_rounds": round_ratio, "rounds": timings}
 
 
 def decoding(batch=8, src_len=16, out_len=64):
