@@ -171,6 +171,8 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     interrupted part-way resumes from its saved predictions when started again
     with the same arguments.
     """
+    import keras
+
     import zoo
 
     started = time.perf_counter()
@@ -186,19 +188,7 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     # neither scoring nor the model's batches wait for them.
     pool = ThreadPoolExecutor(1, thread_name_prefix="zoo-bootstrap")
     resampling = pool.submit(_resampling, spec, len(examples))
-    try:
-        return _run_loaded(model_name, spec, examples, total, weights, limit, batch_size,
-                           data_dir, results_dir, command, progress, started, resampling)
-    finally:
-        pool.shutdown(wait=True)
-
-
-def _run_loaded(model_name, spec, examples, total, weights, limit, batch_size, data_dir,
-                results_dir, command, progress, started, resampling):
-    """`run` once its examples are loaded and their resamples are being drawn."""
-    import keras
-
-    import zoo
+    pool.shutdown(wait=False)  # the one task runs on; its thread ends when it is done
 
     tokenizer, run_info, weights_info = None, None, None
     if weights is not None:
