@@ -70,14 +70,11 @@ class MultiHeadAttention(keras.layers.Layer):
     def _heads(self, dense, x):
         """`dense` applied to `[batch, len, dim]` straight into heads `[batch, len, heads,
         head_dim]` (see `projection`)."""
-        heads = (self.num_heads, self.head_dim)
-        return project(dense, x, "bsd,dnh->bsnh", self.compute_dtype,
-                       kernel_shape=(-1, *heads), bias_shape=heads)
+        return project(dense, x, self.compute_dtype, out_shape=(self.num_heads, self.head_dim))
 
     def _merge_heads(self, x):
         """The output projection of `[batch, len, heads, head_dim]`."""
-        return project(self.output_dense, x, "bsnh,nhd->bsd", self.compute_dtype,
-                       kernel_shape=(self.num_heads, self.head_dim, -1))
+        return project(self.output_dense, x, self.compute_dtype, in_axes=2)
 
     def project_key_value(self, value):
         """Keys and values of `value` stacked as a cache `[batch, 2, len, heads, head_dim]`."""

@@ -1,16 +1,8 @@
 """The position-wise feed-forward network of a transformer block."""
 
 import keras
-from keras import ops
 
 from zoo.layers.projection import project
-
-
-def _dense(layer, x, dtype):
-    """`layer`'s affine map (no activation) of `x`: one einsum for `[batch, len, dim]`."""
-    if len(x.shape) == 3:
-        return project(layer, x, "bsd,de->bse", dtype)
-    return ops.matmul(ops.cast(x, dtype), ops.cast(layer.kernel, dtype)) + ops.cast(layer.bias, dtype)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -49,10 +41,10 @@ class FeedForward(keras.layers.Layer):
         self.outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
 
     def call(self, x, training=None):
-        # Each Dense as one einsum (zoo/layers/projection.py says why).
-        h = self.inner.activation(_dense(self.inner, x, self.compute_dtype))
+        # Each Dense as one two-dimensional matmul (zoo/layers/projection.py says why).
+        h = self.inner.activation(project(self.inner, x, self.compute_dtype))
         h = self.dropout_layer(h, training=training)
-        return _dense(self.outer, h, self.compute_dtype)
+        return project(self.outer, h, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
