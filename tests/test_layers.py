@@ -78,3 +78,56 @@ def _walk(layer):
     yield layer
     for sub in getattr(layer, "_layers", []):
         yield from _walk(sub)
+
+
+def _norm_and_grads(layer, x, upstream):
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(tf.cast(y, "float32") * upstream)
+    grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    return [ops.convert_to_numpy(ops.cast(t, "float32")) for t in (y, *grads)]
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 16), (4, 8)])
+def test_layer_norm_values_and_gradients_equal_keras(shape):
+    """The closed-form backward pass gives what Keras' autodiff gives, for x, gamma and beta."""
+    import keras
+
+    from zoo.layers import LayerNorm
+
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=shape) * 3 + 1).astype("float32")
+    upstream = rng.normal(size=shape).astype("float32")
+    ours, theirs = LayerNorm(epsilon=1e-5), keras.layers.LayerNormalization(epsilon=1e-5)
+    for layer in (ours, theirs):
+        layer.build(shape)
+    gamma, beta = rng.normal(size=shape[-1:]), rng.normal(size=shape[-1:])
+    for layer in (ours, theirs):
+        layer.set_weights([gamma, beta])
+    for a, b in zip(_norm_and_grads(ours, x, upstream), _norm_and_grads(theirs, x, upstream)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_layer_norm_under_mixed_precision_and_its_fallbacks():
+    import keras
+
+    from zoo.layers import LayerNorm
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 3, 8)).astype("float32")
+    upstream = rng.normal(size=(2, 3, 8)).astype("float32")
+    ours = LayerNorm(dtype="mixed_bfloat16")
+    theirs = keras.layers.LayerNormalization(dtype="mixed_bfloat16")
+    a, b = _norm_and_grads(ours, x, upstream), _norm_and_grads(theirs, x, upstream)
+    assert ops.convert_to_numpy(ours(x)).dtype.name == "bfloat16"
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=2e-2, atol=2e-2)
+    # Not the last axis alone, or no beta: Keras' own computation.
+    for kwargs in ({"axis": [1, 2]}, {"center": False}):
+        ours, theirs = LayerNorm(**kwargs), keras.layers.LayerNormalization(**kwargs)
+        np.testing.assert_allclose(ops.convert_to_numpy(ours(x)),
+                                   ops.convert_to_numpy(theirs(x)), atol=1e-6)

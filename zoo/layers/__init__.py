@@ -7,6 +7,7 @@ from zoo.layers.embeddings import (
     SinusoidalPositionEmbedding,
 )
 from zoo.layers.feed_forward import FeedForward
+from zoo.layers.normalization import LayerNorm
 from zoo.layers.transformer_blocks import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
@@ -15,6 +16,7 @@ from zoo.layers.transformer_blocks import (
 
 __all__ = [
     "FeedForward",
+    "LayerNorm",
     "MultiHeadAttention",
     "PositionEmbedding",
     "ReversibleEmbedding",

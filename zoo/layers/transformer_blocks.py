@@ -9,6 +9,7 @@ from keras import ops
 
 from zoo.layers.attention import MultiHeadAttention
 from zoo.layers.feed_forward import FeedForward
+from zoo.layers.normalization import LayerNorm
 
 
 def padding_to_attention_mask(padding_mask, query_length=None):
@@ -52,7 +53,7 @@ class _Block(keras.layers.Layer):
         self.normalize_first = bool(normalize_first)
 
     def _norm(self, name):
-        return keras.layers.LayerNormalization(
+        return LayerNorm(
             epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy
         )
 

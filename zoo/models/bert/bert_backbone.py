@@ -2,7 +2,12 @@
 
 import keras
 
-from zoo.layers import PositionEmbedding, ReversibleEmbedding, TransformerEncoderBlock
+from zoo.layers import (
+    LayerNorm,
+    PositionEmbedding,
+    ReversibleEmbedding,
+    TransformerEncoderBlock,
+)
 from zoo.models.validation import check_divisible, check_positive, check_rate
 
 BACKBONE_ARGS = (
@@ -90,7 +95,7 @@ class BertBackbone(keras.Model):
         position_embedding = PositionEmbedding(
             max_sequence_length, initializer=init, name="position_embedding"
         )
-        embedding_norm = keras.layers.LayerNormalization(
+        embedding_norm = LayerNorm(
             epsilon=layer_norm_epsilon, name="embedding_norm"
         )
         blocks = [
@@ -120,7 +125,7 @@ class BertBackbone(keras.Model):
         for block in blocks:
             x = block(x, padding_mask=padding_mask)
         if normalize_first:
-            x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
+            x = LayerNorm(epsilon=layer_norm_epsilon, name="final_norm")(x)
         pooled = pooler(x[:, 0])
         super().__init__(
             inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},

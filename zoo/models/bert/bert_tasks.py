@@ -8,6 +8,7 @@ flat dict; the encoder is `model.backbone`, so pretrained weights move with
 import keras
 from keras import ops
 
+from zoo.layers import LayerNorm
 from zoo.models.bert.bert_backbone import BACKBONE_ARGS, BertBackbone
 from zoo.models.validation import check_positive, check_rate
 
@@ -73,7 +74,7 @@ class BertMaskedLM(keras.Model):
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             name="mlm_transform",
         )(x)
-        x = keras.layers.LayerNormalization(
+        x = LayerNorm(
             epsilon=backbone.layer_norm_epsilon, name="mlm_norm"
         )(x)
         x = backbone.token_embedding(x, reverse=True)

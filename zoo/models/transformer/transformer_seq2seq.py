@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.layers import (
+    LayerNorm,
     PositionEmbedding,
     ReversibleEmbedding,
     SinusoidalPositionEmbedding,
@@ -161,10 +162,10 @@ class TransformerSeq2Seq(keras.Model):
         ]
         self.encoder_norm = self.decoder_norm = None
         if normalize_first:
-            self.encoder_norm = keras.layers.LayerNormalization(
+            self.encoder_norm = LayerNorm(
                 epsilon=layer_norm_epsilon, name="encoder_norm"
             )
-            self.decoder_norm = keras.layers.LayerNormalization(
+            self.decoder_norm = LayerNorm(
                 epsilon=layer_norm_epsilon, name="decoder_norm"
             )
         self.output_projection = None

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from zoo.layers import PositionEmbedding, TransformerEncoderBlock
+from zoo.layers import LayerNorm, PositionEmbedding, TransformerEncoderBlock
 from zoo.models.validation import (
     check_choice,
     check_divisible,
@@ -116,7 +116,7 @@ class ViTClassifier(keras.Model):
             )
             for i in range(num_layers)
         ]
-        final_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")
+        final_norm = LayerNorm(epsilon=layer_norm_epsilon, name="final_norm")
 
         # === Functional model ===
         images = keras.Input(shape=(image_hw[0], image_hw[1], num_channels), name="images")
