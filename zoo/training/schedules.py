@@ -19,6 +19,8 @@ import math
 import keras
 from keras import ops
 
+from zoo.training import optimizers
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -50,14 +52,14 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def optimizer(recipe):
-    """The recipe's optimizer with its schedule (create it inside `strategy.scope()`)."""
+    """The recipe's optimizer with its schedule (create it inside `strategy.scope()`). Adam and
+    AdamW are zoo's, with a fused update (`zoo/training/optimizers.py`)."""
     rate = WarmupSchedule(recipe.learning_rate, recipe.schedule, recipe.warmup_steps, recipe.steps)
     common = {"learning_rate": rate}
     if recipe.clipnorm:
         common["global_clipnorm"] = recipe.clipnorm
     if recipe.optimizer == "adamw":
-        return keras.optimizers.AdamW(weight_decay=recipe.weight_decay, beta_2=recipe.beta_2,
-                                      **common)
+        return optimizers.AdamW(weight_decay=recipe.weight_decay, beta_2=recipe.beta_2, **common)
     if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(beta_2=recipe.beta_2, **common)
+        return optimizers.Adam(beta_2=recipe.beta_2, **common)
     return keras.optimizers.SGD(momentum=0.9, **common)
