@@ -12,7 +12,8 @@ from KerasHub (BertBackbone, ViTBackbone, and a seq2seq model from
 keras_hub.layers.TransformerEncoder/Decoder), each trained with its library's Adam (zoo's
 fused update and Keras'; zoo's model is timed with Keras' Adam too). Then greedy and
 beam decoding with and without the key/value cache, and `import zoo` time on top of
-`import tensorflow`. Warm-up is excluded; each figure is the median of repeated timings;
+`import tensorflow`. Warm-up is excluded; each figure is the median of repeated timings, the
+rows compared taking turns within each round (zoo, KerasHub; float32, bfloat16);
 ratios are zoo / KerasHub (above 1 means zoo is faster). Baselines: KerasHub, and the
 matmul peak measured in the same run.
 """
@@ -101,16 +102,24 @@ def compile_for_training(model, jit_compile, side="kerashub"):
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
-def train_seconds(model, inputs, labels, jit_compile, side, steps=5):
-    compile_for_training(model, jit_compile, side)
-    return median_seconds(lambda: model.train_on_batch(inputs, labels), steps)
+def interleaved_seconds(fns, steps=5, repeats=REPEATS, warmup=2):
+    """Median seconds per call of each function in the dict `fns`, timed in turn within each of
+    `repeats` rounds, so that a shared machine's slow spells fall on all of them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def measure(model, inputs, labels, tokens_per_example, jit_compile, side, steps=5):
-    batch = len(labels)
-    train = train_seconds(model, inputs, labels, jit_compile, side, steps)
-    infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=jit_compile)
-    infer = median_seconds(lambda: tf.nest.map_structure(np.asarray, infer_fn(inputs)), steps)
+def summarize(model, inputs, batch, tokens_per_example, train, infer):
+    """Throughput and achieved FLOP/s of one model from its seconds per batch."""
     flops = forward_flops(model, tf.nest.map_structure(tf.convert_to_tensor, inputs))
     return {
         "train_examples_per_s": batch / train,
@@ -119,6 +128,20 @@ def measure(model, inputs, labels, tokens_per_example, jit_compile, side, steps=
         "forward_gflops_per_example": flops / batch / 1e9,
         "train_flops_per_s": 3 * flops / train,
     }
+
+
+def side_by_side(models, inputs, labels, jit_compile, infer_only=None):
+    """Training seconds per batch of each `(model, optimizer side)` in the dict `models`, and
+    inference seconds of those named in `infer_only` (default: all), interleaved."""
+    for model, side in models.values():
+        compile_for_training(model, jit_compile, side)
+    train = interleaved_seconds({name: (lambda m=m: m.train_on_batch(inputs, labels))
+                                 for name, (m, _) in models.items()})
+    forward = {name: tf.function(lambda x, m=m: m(x, training=False), jit_compile=jit_compile)
+               for name, (m, _) in models.items() if name in (infer_only or models)}
+    infer = interleaved_seconds({name: (lambda f=f: tf.nest.map_structure(np.asarray, f(inputs)))
+                                 for name, f in forward.items()})
+    return train, infer
 
 
 def memory_probe(family, size, side, jit):
@@ -245,18 +268,24 @@ def build_under(policy, build):
 
 
 def precision_rows(families, size="small"):
-    """zoo's training throughput under mixed_bfloat16 against float32, same model and batch."""
+    """zoo's training throughput under mixed_bfloat16 against float32, same model and batch,
+    timed interleaved."""
     rows = []
     for family, make in families:
-        result = {}
+        builders, x, y, tokens = make(size)
+        models = {}
         for policy in ("float32", "mixed_bfloat16"):
-            builders, x, y, tokens = make(size)
-            ours = build_under(policy, builders["zoo"])
+            model = build_under(policy, builders["zoo"])
             keras.config.set_dtype_policy(policy)
-            try:
-                result[policy] = measure(ours, x, y, tokens, False, "zoo")
+            try:  # compiled and traced under its policy
+                compile_for_training(model, False, "zoo")
+                model.train_on_batch(x, y)
             finally:
                 keras.config.set_dtype_policy("float32")
+            models[policy] = (model, "zoo")
+        train, infer = side_by_side(models, x, y, False)
+        result = {policy: summarize(models[policy][0], x, len(y), tokens, train[policy],
+                                    infer[policy]) for policy in models}
         ratio = (result["mixed_bfloat16"]["train_examples_per_s"]
                  / result["float32"]["train_examples_per_s"])
         print(f"{family + '_' + size:<18}float32 {result['float32']['train_examples_per_s']:>9,.1f}"
@@ -394,12 +423,17 @@ def model_rows(sizes, peak, jit):
     for family, make in FAMILIES:
         for size in sizes:
             builders, x, y, tokens = make(size)
+            models = {"zoo": (builders["zoo"](), "zoo"),
+                      "kerashub": (builders["kerashub"](), "kerashub"),
+                      "zoo_keras_adam": (builders["zoo"](), "kerashub")}
+            train, infer = side_by_side(models, x, y, jit, infer_only=("zoo", "kerashub"))
             result = {}
             for side in ("zoo", "kerashub"):
-                result[side] = measure(builders[side](), x, y, tokens, jit, side)
+                result[side] = summarize(models[side][0], x, len(y), tokens, train[side],
+                                         infer[side])
                 result[side]["mfu"] = result[side]["train_flops_per_s"] / peak
                 result[side].update(memory_probe(family, size, side, jit))
-            same = len(y) / train_seconds(builders["zoo"](), x, y, jit, "kerashub")
+            same = len(y) / train["zoo_keras_adam"]
             result["zoo"]["train_examples_per_s_keras_adam"] = same
             ratio_train = (result["zoo"]["train_examples_per_s"]
                            / result["kerashub"]["train_examples_per_s"])
