@@ -131,3 +131,24 @@ def test_layer_norm_under_mixed_precision_and_its_fallbacks():
         ours, theirs = LayerNorm(**kwargs), keras.layers.LayerNormalization(**kwargs)
         np.testing.assert_allclose(ops.convert_to_numpy(ours(x)),
                                    ops.convert_to_numpy(theirs(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_gelu_values_and_gradient_equal_keras(dtype):
+    import keras
+    import tensorflow as tf
+
+    from zoo.layers.activations import gelu
+
+    x = tf.cast(tf.linspace(-6.0, 6.0, 241), dtype)
+    results = []
+    for fn in (gelu, lambda t: keras.activations.gelu(t, approximate=False)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        grad = tape.gradient(y, x)
+        assert y.dtype == x.dtype and grad.dtype == x.dtype
+        results.append([ops.convert_to_numpy(ops.cast(t, "float32")) for t in (y, grad)])
+    tolerance = 1e-6 if dtype == "float32" else 2e-2
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, atol=tolerance, rtol=tolerance)

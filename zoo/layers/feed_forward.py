@@ -2,6 +2,7 @@
 
 import keras
 
+from zoo.layers.activations import gelu
 from zoo.layers.projection import project
 
 
@@ -12,7 +13,8 @@ class FeedForward(keras.layers.Layer):
     Args:
         intermediate_dim: int. Width of the hidden layer.
         activation: str. Activation of the hidden layer ("relu", "gelu", ...).
-            Keras' "gelu" is the exact (erf) form, as in BERT and ViT.
+            "gelu" is the exact (erf) form, as in BERT and ViT, with its closed-form
+            gradient (`zoo.layers.activations.gelu`).
         dropout: float. Dropout after the activation.
 
     Example:
@@ -42,7 +44,9 @@ class FeedForward(keras.layers.Layer):
 
     def call(self, x, training=None):
         # Each Dense as one two-dimensional matmul (zoo/layers/projection.py says why).
-        h = self.inner.activation(project(self.inner, x, self.compute_dtype))
+        h = project(self.inner, x, self.compute_dtype)
+        # The exact GELU with its closed-form gradient (zoo/layers/activations.py says why).
+        h = gelu(h) if self.activation == "gelu" else self.inner.activation(h)
         h = self.dropout_layer(h, training=training)
         return project(self.outer, h, self.compute_dtype)
 
