@@ -6,9 +6,9 @@
 - TPU: `mixed_bfloat16` (the TPU's native matmul format).
 - GPU of compute capability 7.0 or newer (tensor cores): `mixed_float16`, with loss scaling.
 - CPU: `float32`. On the 2-core AMD EPYC with AVX-512 BF16 that the leaderboard runs on,
-  `mixed_bfloat16` trained BERT-small 1.39-1.58x faster (three runs of the benchmark) and the
-  Transformer-small 1.12-1.54x, but ViT-small only 1.09-1.19x and the 1,500-step digits
-  ViT-tiny recipe 0.89-1.15x, so it stays an explicit choice there.
+  `mixed_bfloat16` trained BERT-small 1.39-1.70x faster (four runs of the benchmark) and the
+  Transformer-small 1.12-1.58x, but ViT-small 1.09-1.32x and the 1,500-step digits ViT-tiny
+  recipe 0.90-1.15x, so it stays an explicit choice there.
 
 The resolved policy is what the run records (`run.json: precision`).
 
