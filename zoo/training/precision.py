@@ -8,7 +8,7 @@
 - CPU: `float32`. On the 2-core AMD EPYC with AVX-512 BF16 that the leaderboard runs on,
   `mixed_bfloat16` trained BERT-small 1.39-1.70x faster (four runs of the benchmark) and the
   Transformer-small 1.12-1.58x, but ViT-small 1.09-1.32x and the 1,500-step digits ViT-tiny
-  recipe 0.90-1.15x, so it stays an explicit choice there.
+  recipe 0.89-1.15x, so it stays an explicit choice there.
 
 The resolved policy is what the run records (`run.json: precision`).
 
