@@ -83,3 +83,25 @@ def test_amsgrad_takes_keras_update():
     b, _ = _train(lambda: keras.optimizers.Adam(learning_rate=0.05, amsgrad=True))
     for u, v in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("make, fused", [
+    (lambda: optimizers.AdamW(learning_rate=0.05, weight_decay=0.1), True),
+    (lambda: optimizers.Adam(learning_rate=0.05, amsgrad=True), False),
+])
+def test_the_update_is_one_fused_op_per_variable(make, fused):
+    model, opt = _model(), make()
+    opt.build(model.trainable_variables)
+    x = np.zeros((2, 4), "int32")
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                model.trainable_variables))
+
+    graph = step.get_concrete_function().graph
+    names = [op.type for op in graph.get_operations()]
+    names += [node.op for f in graph.as_graph_def().library.function for node in f.node_def]
+    assert names.count("ResourceApplyAdam") == (len(model.trainable_variables) if fused else 0)

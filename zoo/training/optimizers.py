@@ -72,21 +72,20 @@ def _fused(optimizer):
             and keras.backend.backend() == "tensorflow")
 
 
+class _FusedUpdate:
+    """`update_step` as one fused kernel when `_fused` allows, else the parent's."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not _fused(self):
+            return super().update_step(gradient, variable, learning_rate)
+        _fused_adam_update(self, gradient, variable, learning_rate)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class Adam(keras.optimizers.Adam):
+class Adam(_FusedUpdate, keras.optimizers.Adam):
     """`keras.optimizers.Adam` with a fused update (see the module)."""
 
-    def update_step(self, gradient, variable, learning_rate):
-        if not _fused(self):
-            return super().update_step(gradient, variable, learning_rate)
-        _fused_adam_update(self, gradient, variable, learning_rate)
-
 
 @keras.saving.register_keras_serializable(package="zoo")
-class AdamW(keras.optimizers.AdamW):
+class AdamW(_FusedUpdate, keras.optimizers.AdamW):
     """`keras.optimizers.AdamW` with a fused Adam update (see the module)."""
-
-    def update_step(self, gradient, variable, learning_rate):
-        if not _fused(self):
-            return super().update_step(gradient, variable, learning_rate)
-        _fused_adam_update(self, gradient, variable, learning_rate)
