@@ -102,9 +102,10 @@ def compile_for_training(model, jit_compile, side="kerashub"):
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
-def interleaved_seconds(fns, steps=5, repeats=REPEATS, warmup=2):
-    """Median seconds per call of each function in the dict `fns`, timed in turn within each of
-    `repeats` rounds, so that a shared machine's slow spells fall on all of them alike."""
+def interleaved_timings(fns, steps=5, repeats=REPEATS, warmup=2):
+    """Seconds per call of each function in the dict `fns`, one value per round: the functions
+    take turns within each of `repeats` rounds, so that a shared machine's slow spells fall on
+    all of them alike."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -115,6 +116,12 @@ def interleaved_seconds(fns, steps=5, repeats=REPEATS, warmup=2):
             for _ in range(steps):
                 fn()
             times[name].append((time.perf_counter() - start) / steps)
+    return times
+
+
+def interleaved_seconds(fns, steps=5, repeats=REPEATS, warmup=2):
+    """The median over rounds of `interleaved_timings`."""
+    times = interleaved_timings(fns, steps, repeats, warmup)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -362,10 +369,8 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
     # interleaved, one of each per round, so that a shared machine's slow spells fall on
     # all of them alike; medians over the rounds, and the median of each round's ratio.
     bare_pass()
-    timings = {"whole": [], "cold": [], "bare": []}
-    for _ in range(repeats):
-        for name, fn in (("whole", whole_run), ("bare", bare_pass), ("cold", cold_predict)):
-            timings[name].append(median_seconds(fn, steps=1, repeats=1, warmup=0))
+    timings = interleaved_timings({"whole": whole_run, "bare": bare_pass, "cold": cold_predict},
+                                  steps=1, repeats=repeats, warmup=0)
     whole, cold, bare = (statistics.median(timings[k]) for k in ("whole", "cold", "bare"))
     round_ratio = statistics.median(w / b for w, b in zip(timings["whole"], timings["bare"]))
     record = records[-1]

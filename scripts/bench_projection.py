@@ -12,7 +12,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import keras
 from keras import ops
@@ -59,13 +58,10 @@ def main():
         keras.config.set_dtype_policy("float32")
         models[name] = model
     attention.project = feed_forward.project = project
-    times = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for name, model in models.items():
-            start = time.perf_counter()
-            for _ in range(3):
-                model.train_on_batch(x, y)
-            times[name].append((time.perf_counter() - start) / 3 * 1000)
+    times = bench.interleaved_timings(
+        {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()},
+        steps=3, repeats=args.rounds, warmup=0)
+    times = {name: [t * 1000 for t in values] for name, values in times.items()}
     baseline = statistics.median(times["einsum"])
     for name, values in times.items():
         median = statistics.median(values)

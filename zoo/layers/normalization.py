@@ -61,8 +61,7 @@ class LayerNorm(keras.layers.LayerNormalization):
         if (list(self.axis) not in ([-1], [last]) or self.rms_scaling
                 or self.gamma is None or self.beta is None):
             return super().call(inputs)
-        dtype = "float64" if keras.backend.standardize_dtype(inputs.dtype) == "float64" \
-            else "float32"
+        dtype = keras.backend.result_type(inputs.dtype, "float32")  # as Keras computes it
         out = layer_norm(ops.cast(inputs, dtype), ops.cast(self.gamma, dtype),
                          ops.cast(self.beta, dtype), self.epsilon)
         return ops.cast(out, self.compute_dtype)
