@@ -334,13 +334,15 @@ def precision_training_check(entry="vit_tiny_patch2_8.digits", benchmark="digits
 
 def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
     """A whole `zoo bench run` (load data and model, predict, score with bootstrap intervals,
-    write the record) against two baselines over the same examples held in memory, batch for
-    batch: the model's warm forward pass (traced beforehand; the strict baseline) and a cold
-    `model.predict` on a freshly loaded model (one trace included, as in any single run).
-    Medians over `repeats` interleaved rounds."""
+    write the record) against baselines over the same examples held in memory, batch for
+    batch: the model's warm forward pass (loaded and traced beforehand) called batch by batch
+    (the goal's baseline), the same warm forward two batches at once as the harness runs it
+    (`tasks._ahead`: the strictest, it differs from the whole run only by loading, tracing,
+    data and scoring), and a cold `model.predict` on a freshly loaded model (one trace
+    included, as in any single run). Medians over `repeats` interleaved rounds."""
     import tempfile
 
-    from zoo.harness import benchmarks, runner
+    from zoo.harness import benchmarks, runner, tasks
 
     folder = zoo.entries.folder(entry)
     model_name = json.loads((folder / "recipe.json").read_text())["model"]
@@ -365,24 +367,33 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
         for b in batches:
             np.asarray(forward(b))
 
+    def bare_ahead():
+        for _ in tasks._ahead(lambda b: np.asarray(forward(b)), enumerate(batches)):
+            pass
+
     # Each whole run and cold predict is cold (model loaded, one trace). The three are
     # interleaved, one of each per round, so that a shared machine's slow spells fall on
     # all of them alike; medians over the rounds, and the median of each round's ratio.
     bare_pass()
-    timings = interleaved_timings({"whole": whole_run, "bare": bare_pass, "cold": cold_predict},
+    bare_ahead()
+    timings = interleaved_timings({"whole": whole_run, "bare": bare_pass,
+                                   "bare_ahead": bare_ahead, "cold": cold_predict},
                                   steps=1, repeats=repeats, warmup=0)
-    whole, cold, bare = (statistics.median(timings[k]) for k in ("whole", "cold", "bare"))
+    whole, cold, bare, ahead = (statistics.median(timings[k])
+                                for k in ("whole", "cold", "bare", "bare_ahead"))
     round_ratio = statistics.median(w / b for w, b in zip(timings["whole"], timings["bare"]))
     record = records[-1]
     print(f"harness: {entry} on {benchmark} ({len(examples.inputs):,} examples, batch "
-          f"{batch_size}): whole run {whole:.2f} s; bare warm forward {bare:.2f} s "
-          f"(ratio {whole / bare:.2f}); cold model.predict {cold:.2f} s (ratio "
-          f"{whole / cold:.2f}); median of the {repeats} rounds' whole/warm ratios "
-          f"{round_ratio:.2f}. Last record: model {record['throughput']['model_seconds']:.2f} s, "
-          f"wall {record['throughput']['wall_seconds']:.2f} s", flush=True)
+          f"{batch_size}): whole run {whole:.2f} s; bare warm forward batch by batch "
+          f"{bare:.2f} s (ratio {whole / bare:.2f}); two batches at once {ahead:.2f} s (ratio "
+          f"{whole / ahead:.2f}); cold model.predict {cold:.2f} s (ratio {whole / cold:.2f}); "
+          f"median of the {repeats} rounds' whole/warm ratios {round_ratio:.2f}. Last record: "
+          f"model {record['throughput']['model_seconds']:.2f} s, wall "
+          f"{record['throughput']['wall_seconds']:.2f} s", flush=True)
     return {"entry": entry, "benchmark": benchmark, "examples": len(examples.inputs),
-            "whole_seconds": whole, "bare_warm_seconds": bare, "cold_predict_seconds": cold,
-            "ratio_warm": whole / bare, "ratio_cold_predict": whole / cold,
+            "whole_seconds": whole, "bare_warm_seconds": bare, "bare_warm_ahead_seconds": ahead,
+            "cold_predict_seconds": cold, "ratio_warm": whole / bare,
+            "ratio_warm_ahead": whole / ahead, "ratio_cold_predict": whole / cold,
             "ratio_warm_median_of_rounds": round_ratio, "rounds": timings}
 
 

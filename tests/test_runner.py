@@ -89,7 +89,7 @@ def test_image_run_matches_scikit_learn_and_carries_provenance(tmp_path):
 
 
 def test_predictions_are_the_models_own_batch_for_batch(tmp_path):
-    """The forward pass runs a batch ahead in a thread; rows still match their examples."""
+    """The forward pass runs batches ahead in threads; rows still match their examples."""
     import zoo
     from zoo import datasets
 
@@ -106,15 +106,18 @@ def test_predictions_are_the_models_own_batch_for_batch(tmp_path):
     np.testing.assert_allclose([r["confidence"] for r in rows], confidence, atol=1e-5)
 
 
-def test_forward_runs_one_batch_ahead_in_order_and_fails_loudly():
+def test_forward_runs_two_batches_at_once_ahead_in_order_and_fails_loudly():
     import threading
 
     from zoo.harness.tasks import _ahead
 
     started = {i: threading.Event() for i in range(6)}
+    both = threading.Barrier(2, timeout=30)
 
     def forward(batch):
         started[batch].set()
+        if batch < 2:
+            both.wait()  # batches 0 and 1 must be in the model together, or this times out
         if batch == 4:
             raise ValueError("batch 4 is bad")
         return batch * 10
@@ -122,12 +125,13 @@ def test_forward_runs_one_batch_ahead_in_order_and_fails_loudly():
     seen = []
     for begin, out in _ahead(forward, ((i * 2, i) for i in range(6))):
         seen.append((begin, out))
-        # The model already works on the next batch while this one is handed out (a batch
-        # by batch loop would only start it when asked for the next row).
-        assert started[len(seen)].wait(timeout=30)
+        # The model already works on the next batches while this one is handed out (a batch
+        # by batch loop would only start them when asked for the next row).
+        assert started[len(seen) + 1].wait(timeout=30)
         if len(seen) == 3:
             break
     assert seen == [(0, 0), (2, 10), (4, 20)]
+    both.reset()
     with pytest.raises(ValueError, match="batch 4 is bad"):
         list(_ahead(forward, ((i, i) for i in range(6))))
 
