@@ -23,6 +23,33 @@ def test_padding_does_not_change_real_positions():
     np.testing.assert_allclose(long["pooled_output"], short["pooled_output"], atol=1e-5)
 
 
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_pooled_output_reads_the_last_blocks_first_token(normalize_first):
+    """The pooled output runs the last block at the first token only; it equals the pooler over
+    the sequence output's first token, and a classifier's traced forward pass leaves out the
+    rest of the last block (fewer matmul FLOPs than the same model's sequence output)."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    bert = zoo.build("bert_tiny", vocabulary_size=50, dropout=0.0,
+                     normalize_first=normalize_first)
+    x = bert_inputs([[CLS, 10, 11, 12, SEP, 0], [CLS, 13, SEP, 0, 0, 0]])
+    out = bert(x)
+    np.testing.assert_allclose(out["pooled_output"],
+                               bert.get_layer("pooler")(out["sequence_output"][:, 0]), atol=1e-5)
+
+    def flops(output):
+        spec = {k: tf.TensorSpec([2, 6], tf.int32) for k in x}
+        fn = tf.function(lambda v: bert(v)[output]).get_concrete_function(spec)
+        graph = convert_variables_to_constants_v2(fn).graph
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+
+    assert flops("pooled_output") < 0.75 * flops("sequence_output")
+
+
 def test_segments_change_the_output():
     bert = zoo.build("bert_tiny", vocabulary_size=50, dropout=0.0)
     x = bert_inputs([[CLS, 10, SEP, 11, SEP]])

@@ -152,3 +152,29 @@ def test_gelu_values_and_gradient_equal_keras(dtype):
     tolerance = 1e-6 if dtype == "float32" else 2e-2
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_first_tokens_only_equal_the_whole_blocks_first_tokens(normalize_first):
+    """`query_tokens=n` gives the first n positions of the whole block's output, gradients
+    included, and still reads every (unpadded) position."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32,
+                                    normalize_first=normalize_first)
+    x = tf.constant(rng.normal(size=(2, 6, 8)).astype("float32"))
+    mask = np.array([[1] * 6, [1, 1, 1, 1, 0, 0]])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        whole = block(x, padding_mask=mask)[:, :2]
+        first = block(x, padding_mask=mask, query_tokens=2)
+        whole_sum, first_sum = tf.reduce_sum(whole ** 2), tf.reduce_sum(first ** 2)
+    assert tuple(first.shape) == (2, 2, 8)
+    np.testing.assert_allclose(first, whole, atol=1e-5)
+    for a, b in zip(tape.gradient(first_sum, [x, *block.trainable_weights]),
+                    tape.gradient(whole_sum, [x, *block.trainable_weights])):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    changed = x.numpy().copy()
+    changed[:, 3] += rng.normal(size=8)  # a later position: the first tokens attend to it
+    assert not np.allclose(block(changed, padding_mask=mask, query_tokens=2), first)

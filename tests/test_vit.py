@@ -33,3 +33,17 @@ def test_each_image_is_classified_independently_of_the_batch():
     model = zoo.build("vit_tiny_patch4_28", num_layers=2)
     x = np.random.rand(4, 28, 28, 1).astype("float32")
     np.testing.assert_allclose(model(x).numpy()[1:2], model(x[1:2]).numpy(), atol=1e-5)
+
+
+def test_class_token_features_equal_the_last_blocks_whole_output_at_that_token():
+    """The last block runs at the class token only; the features are those of the whole
+    block's output, sliced."""
+    model = zoo.build("vit_tiny_patch4_28", num_classes=0, num_layers=2)
+    images = np.random.default_rng(0).random((2, 28, 28, 1)).astype("float32")
+    x = model.get_layer("patch_embedding")(images)
+    x = model.get_layer("patches")(x)
+    x = model.get_layer("position_embedding")(model.get_layer("class_token")(x))
+    for i in range(2):
+        x = model.get_layer(f"encoder_block_{i}")(x)
+    expected = model.get_layer("final_norm")(x)[:, 0]
+    np.testing.assert_allclose(model(images), expected, atol=1e-5)

@@ -96,13 +96,20 @@ class TransformerEncoderBlock(_Block):
     Call arguments:
         x: `[batch, length, dim]`.
         padding_mask: bool `[batch, length]`, True at real tokens.
+        query_tokens: int or None. Compute the outputs of the first `query_tokens`
+            positions only (their attention still reads every position): a classifier that
+            reads the first token of the last block then skips the other positions' query
+            and output projections and feed-forward network, with the same result.
 
     Example:
 
     >>> import numpy as np
     >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
-    >>> tuple(block(np.zeros((1, 4, 8), "float32")).shape)
-    (1, 4, 8)
+    >>> x = np.random.default_rng(0).normal(size=(1, 4, 8)).astype("float32")
+    >>> tuple(block(x).shape), tuple(block(x, query_tokens=1).shape)
+    ((1, 4, 8), (1, 1, 8))
+    >>> np.allclose(block(x)[:, :1], block(x, query_tokens=1), atol=1e-5)
+    True
     """
 
     def build(self, x_shape):
@@ -125,20 +132,39 @@ class TransformerEncoderBlock(_Block):
         self.feed_forward_norm.build(input_shape)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
-    def call(self, x, padding_mask=None, training=None):
+    def call(self, x, padding_mask=None, training=None, query_tokens=None):
         mask = None if padding_mask is None else padding_to_attention_mask(padding_mask)
-        x = self._residual(
-            x,
-            lambda h: self.attention(h, attention_mask=mask, training=training),
-            self.attention_norm,
-            training,
-        )
+        if query_tokens is None:
+            x = self._residual(
+                x,
+                lambda h: self.attention(h, attention_mask=mask, training=training),
+                self.attention_norm,
+                training,
+            )
+        else:
+            x = self._first_tokens_attention(x, int(query_tokens), mask, training)
         return self._residual(
             x,
             lambda h: self.feed_forward(h, training=training),
             self.feed_forward_norm,
             training,
         )
+
+    def _first_tokens_attention(self, x, n, mask, training):
+        """The attention sublayer's output at the first `n` positions: those queries over
+        every position's keys and values."""
+        if self.normalize_first:
+            normed = self.attention_norm(x)
+            out = self.attention(normed[:, :n], normed, attention_mask=mask, training=training)
+            return x[:, :n] + self.dropout_layer(out, training=training)
+        out = self.attention(x[:, :n], x, attention_mask=mask, training=training)
+        return self.attention_norm(x[:, :n] + self.dropout_layer(out, training=training))
+
+    def compute_output_spec(self, x, padding_mask=None, training=None, query_tokens=None):
+        shape = tuple(x.shape)
+        if query_tokens is not None:
+            shape = (shape[0], int(query_tokens), *shape[2:])
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

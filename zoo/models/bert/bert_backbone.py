@@ -122,11 +122,18 @@ class BertBackbone(keras.Model):
         x = position_embedding(x)
         x = embedding_norm(x)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-        for block in blocks:
+        for block in blocks[:-1]:
             x = block(x, padding_mask=padding_mask)
+        # The pooled output reads the last block at the first token only: that token's
+        # queries over every position, not the whole block. The same numbers as slicing the
+        # sequence output; a model that reads only one of the two outputs runs only its
+        # path inside a tf.function (a classifier skips the last block's other positions).
+        first = blocks[-1](x, padding_mask=padding_mask, query_tokens=1)
+        x = blocks[-1](x, padding_mask=padding_mask)
         if normalize_first:
-            x = LayerNorm(epsilon=layer_norm_epsilon, name="final_norm")(x)
-        pooled = pooler(x[:, 0])
+            final_norm = LayerNorm(epsilon=layer_norm_epsilon, name="final_norm")
+            first, x = final_norm(first), final_norm(x)
+        pooled = pooler(first[:, 0])
         super().__init__(
             inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
             outputs={"sequence_output": x, "pooled_output": pooled},

@@ -126,8 +126,11 @@ class ViTClassifier(keras.Model):
             x = class_token(x)
         x = position_embedding(x)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-        for block in blocks:
+        for block in blocks[:-1]:
             x = block(x)
+        # With the class token as the features, the last block runs at that token only (its
+        # query over every patch): the same numbers as slicing its whole output.
+        x = blocks[-1](x, query_tokens=1 if pooling == "token" else None)
         x = final_norm(x)
         if pooling == "token":
             features = x[:, 0]
