@@ -128,22 +128,22 @@ def interleaved_seconds(fns, steps=5, repeats=REPEATS, warmup=2):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def summarize(model, inputs, batch, tokens_per_example, train, infer, model_flops=None):
-    """Throughput and achieved FLOP/s of one model from its seconds per batch.
+def summarize(batch, tokens_per_example, train, infer, executed_flops, model_flops=None):
+    """Throughput and achieved FLOP/s of one model from its seconds per batch and its forward
+    FLOPs per batch (`forward_flops`).
 
-    `model_flops` (forward FLOPs per batch) is the architecture's work that the MFU counts,
-    the same for both sides of a row: KerasHub's graph as TensorFlow's profiler counts it,
-    the full computation. zoo's classifiers skip part of it (the last block runs at the
-    pooled token only) and its own count of what it ran is `forward_gflops_executed`; the
-    MFU does not shrink a faster model's credit by the work it avoided."""
-    executed = forward_flops(model, tf.nest.map_structure(tf.convert_to_tensor, inputs))
-    flops = executed if model_flops is None else model_flops
+    `model_flops` is the architecture's work that the MFU counts, the same for both sides of a
+    row: KerasHub's graph as TensorFlow's profiler counts it, the full computation. zoo's
+    classifiers skip part of it (the last block runs at the pooled token only), and what they
+    ran is `executed_flops`; the MFU does not shrink a faster model's credit by the work it
+    avoided."""
+    flops = executed_flops if model_flops is None else model_flops
     return {
         "train_examples_per_s": batch / train,
         "train_tokens_per_s": batch * tokens_per_example / train,
         "infer_examples_per_s": batch / infer,
         "forward_gflops_per_example": flops / batch / 1e9,
-        "forward_gflops_executed_per_example": executed / batch / 1e9,
+        "forward_gflops_executed_per_example": executed_flops / batch / 1e9,
         "train_flops_per_s": 3 * flops / train,
     }
 
@@ -302,8 +302,10 @@ def precision_rows(families, size="small"):
                 keras.config.set_dtype_policy("float32")
             models[policy] = (model, "zoo")
         train, infer = side_by_side(models, x, y, False)
-        result = {policy: summarize(models[policy][0], x, len(y), tokens, train[policy],
-                                    infer[policy]) for policy in models}
+        tensors = tf.nest.map_structure(tf.convert_to_tensor, x)
+        result = {policy: summarize(len(y), tokens, train[policy], infer[policy],
+                                    forward_flops(models[policy][0], tensors))
+                  for policy in models}
         ratio = (result["mixed_bfloat16"]["train_examples_per_s"]
                  / result["float32"]["train_examples_per_s"])
         print(f"{family + '_' + size:<18}float32 {result['float32']['train_examples_per_s']:>9,.1f}"
@@ -382,7 +384,7 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
         for _ in tasks._ahead(lambda b: np.asarray(forward(b)), enumerate(batches)):
             pass
 
-    # Each whole run and cold predict is cold (model loaded, one trace). The three are
+    # Each whole run and cold predict is cold (model loaded, one trace). The four are
     # interleaved, one of each per round, so that a shared machine's slow spells fall on
     # all of them alike; medians over the rounds, and the median of each round's ratio.
     bare_pass()
@@ -454,12 +456,12 @@ def model_rows(sizes, peak, jit):
                       "kerashub": (builders["kerashub"](), "kerashub"),
                       "zoo_keras_adam": (builders["zoo"](), "kerashub")}
             train, infer = side_by_side(models, x, y, jit, infer_only=("zoo", "kerashub"))
+            tensors = tf.nest.map_structure(tf.convert_to_tensor, x)
+            flops = {side: forward_flops(models[side][0], tensors) for side in ("zoo", "kerashub")}
             result = {}
-            for side in ("kerashub", "zoo"):
-                result[side] = summarize(models[side][0], x, len(y), tokens, train[side],
-                                         infer[side], model_flops=(
-                                             result["kerashub"]["forward_gflops_per_example"]
-                                             * len(y) * 1e9 if side == "zoo" else None))
+            for side in ("zoo", "kerashub"):
+                result[side] = summarize(len(y), tokens, train[side], infer[side], flops[side],
+                                         model_flops=flops["kerashub"])
                 result[side]["mfu"] = result[side]["train_flops_per_s"] / peak
                 result[side].update(memory_probe(family, size, side, jit))
             same = len(y) / train["zoo_keras_adam"]

@@ -57,11 +57,14 @@ class _Block(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy
         )
 
-    def _residual(self, x, sublayer_fn, norm, training):
-        """`x + f(norm(x))` (pre-LN) or `norm(x + f(x))` (post-LN), with dropout on f."""
+    def _residual(self, x, sublayer_fn, norm, training, first=None):
+        """`x + f(norm(x))` (pre-LN) or `norm(x + f(x))` (post-LN), with dropout on f. With
+        `first`, at the first `first` positions only: f reads every position and returns
+        those, and the residual is `x[:, :first]`."""
+        kept = x if first is None else x[:, :first]
         if self.normalize_first:
-            return x + self.dropout_layer(sublayer_fn(norm(x)), training=training)
-        return norm(x + self.dropout_layer(sublayer_fn(x), training=training))
+            return kept + self.dropout_layer(sublayer_fn(norm(x)), training=training)
+        return norm(kept + self.dropout_layer(sublayer_fn(x), training=training))
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         return input_shape
@@ -134,31 +137,19 @@ class TransformerEncoderBlock(_Block):
 
     def call(self, x, padding_mask=None, training=None, query_tokens=None):
         mask = None if padding_mask is None else padding_to_attention_mask(padding_mask)
-        if query_tokens is None:
-            x = self._residual(
-                x,
-                lambda h: self.attention(h, attention_mask=mask, training=training),
-                self.attention_norm,
-                training,
-            )
-        else:
-            x = self._first_tokens_attention(x, int(query_tokens), mask, training)
+        n = None if query_tokens is None else int(query_tokens)
+
+        def attend(h):  # the first n positions' queries (all without n) over every position
+            return self.attention(h if n is None else h[:, :n], h, attention_mask=mask,
+                                  training=training)
+
+        x = self._residual(x, attend, self.attention_norm, training, first=n)
         return self._residual(
             x,
             lambda h: self.feed_forward(h, training=training),
             self.feed_forward_norm,
             training,
         )
-
-    def _first_tokens_attention(self, x, n, mask, training):
-        """The attention sublayer's output at the first `n` positions: those queries over
-        every position's keys and values."""
-        if self.normalize_first:
-            normed = self.attention_norm(x)
-            out = self.attention(normed[:, :n], normed, attention_mask=mask, training=training)
-            return x[:, :n] + self.dropout_layer(out, training=training)
-        out = self.attention(x[:, :n], x, attention_mask=mask, training=training)
-        return self.attention_norm(x[:, :n] + self.dropout_layer(out, training=training))
 
     def compute_output_spec(self, x, padding_mask=None, training=None, query_tokens=None):
         shape = tuple(x.shape)

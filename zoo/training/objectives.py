@@ -72,10 +72,11 @@ def sparse_cross_entropy(labels, logits, label_smoothing=0.0):
     shape = tf.shape(labels)
     classes = tf.shape(logits)[-1]
     ce, lse = _cross_entropy_terms(tf.reshape(labels, [-1]), tf.reshape(logits, [-1, classes]))
+    ce = tf.reshape(ce, shape)
     if not label_smoothing:
-        return tf.reshape(ce, shape)
+        return ce
     uniform = tf.reshape(lse, shape) - tf.reduce_mean(logits, -1)
-    return (1.0 - label_smoothing) * tf.reshape(ce, shape) + label_smoothing * uniform
+    return (1.0 - label_smoothing) * ce + label_smoothing * uniform
 
 
 def _correct(labels, logits):
