@@ -78,7 +78,7 @@ def test_masking_follows_bert_proportions_and_never_touches_specials():
     ids[:, 31:] = PAD
     out = mask_tokens(
         tf.constant(ids), vocabulary_size=1000, mask_id=MASK,
-        unselectable_ids=[PAD, CLS, SEP], max_predictions=8,
+        unselectable_ids=[PAD, CLS, SEP], max_predictions=8, seed=(0, 0),
     )
     weights = out["mask_weights"].numpy() > 0
     positions = out["mask_positions"].numpy()
@@ -99,12 +99,60 @@ def test_masking_follows_bert_proportions_and_never_touches_specials():
     np.testing.assert_array_equal(corrupted[untouched], ids[untouched])
 
 
+def _masking_batch(rows=3000):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(7, 1000, size=(rows, 48)).astype("int32")
+    ids[:, 0], ids[:, 30], ids[:, 31:] = CLS, SEP, PAD
+    return ids
+
+
+def test_masking_is_a_function_of_the_ids_and_the_seed():
+    """Stateless: the same ids and seed give the same masks on every call, in any process
+    (a resumed run masks its batches as the uninterrupted run did); another seed, others."""
+    ids = tf.constant(_masking_batch(64))
+    options = dict(vocabulary_size=1000, mask_id=MASK, unselectable_ids=[PAD, CLS, SEP],
+                   max_predictions=8)
+    first = mask_tokens(ids, seed=(3, 7), **options)
+    again = tf.function(lambda: mask_tokens(ids, seed=tf.constant([3, 7]), **options))()
+    other = mask_tokens(ids, seed=(3, 8), **options)
+    for key in first:
+        np.testing.assert_array_equal(first[key].numpy(), again[key].numpy(), err_msg=key)
+    assert not np.array_equal(first["mask_positions"].numpy(), other["mask_positions"].numpy())
+    # Fixed numbers: the masks do not depend on TensorFlow's global seed or op counters.
+    tf.random.set_seed(99)
+    tf.random.uniform([3])
+    np.testing.assert_array_equal(mask_tokens(ids, seed=(3, 7), **options)["token_ids"].numpy(),
+                                  first["token_ids"].numpy())
+    with pytest.raises(ValueError, match="seed must be two integers"):
+        mask_tokens(ids, seed=(1, 2, 3), **options)
+
+
+def test_masking_selects_every_selectable_position_alike_and_takes_ragged_input():
+    ids = _masking_batch()
+    out = mask_tokens(tf.constant(ids), vocabulary_size=1000, mask_id=MASK,
+                      unselectable_ids=[PAD, CLS, SEP], max_predictions=8, seed=(0, 1))
+    positions = out["mask_positions"].numpy()[out["mask_weights"].numpy() > 0]
+    counts = np.bincount(positions, minlength=48)
+    expected = len(ids) * math.ceil(0.15 * 29) / 29  # positions 1..29
+    assert counts[[0, *range(30, 48)]].sum() == 0
+    assert np.all(np.abs(counts[1:30] / expected - 1) < 0.15), counts[1:30]
+    assert (np.diff(out["mask_positions"].numpy()[:, :5], axis=1) > 0).all()  # ascending
+    # Ragged rows: the same selection over the real tokens, back as ragged rows.
+    ragged = tf.ragged.constant([[CLS, 10, 11, 12, 13, SEP], [CLS, 10, SEP]])
+    masked = mask_tokens(ragged, vocabulary_size=20, mask_id=MASK, unselectable_ids=[CLS, SEP],
+                         max_predictions=3, seed=(0, 0))
+    assert isinstance(masked["token_ids"], tf.RaggedTensor)
+    assert masked["token_ids"].row_lengths().numpy().tolist() == [6, 3]
+    assert masked["mask_weights"].numpy().sum(axis=1).tolist() == [1, 1]
+    assert set(masked["mask_positions"].numpy()[:, 0]) <= {1, 2, 3, 4}
+
+
 def test_masking_runs_inside_a_tf_data_pipeline():
     ids = np.full((16, 12), 9, "int32")
     ids[:, 0] = CLS
-    ds = tf.data.Dataset.from_tensor_slices(ids).batch(4).map(
-        lambda t: mask_tokens(t, vocabulary_size=20, mask_id=MASK, unselectable_ids=[PAD, CLS],
-                              max_predictions=3)
+    ds = tf.data.Dataset.from_tensor_slices(ids).batch(4).enumerate().map(
+        lambda i, t: mask_tokens(t, vocabulary_size=20, mask_id=MASK, unselectable_ids=[PAD, CLS],
+                                 max_predictions=3, seed=tf.stack([tf.constant(0, tf.int64), i]))
     )
     batch = next(iter(ds))
     assert batch["token_ids"].shape == (4, 12)

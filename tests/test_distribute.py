@@ -3,6 +3,7 @@ multi-worker over two processes on 127.0.0.1, a real SIGKILL and resume."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -280,9 +281,20 @@ def test_parameter_server_with_worker_and_ps_processes(tmp_path):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_sigkill_mid_run_then_resume_ends_at_the_same_step(tmp_path):
-    path = _write_recipe(tmp_path, "vit", steps=400, checkpoint_every=25, log_every=25,
-                         batch_size=32)
+# Dropout on: its masks, like the batches, must be those of an uninterrupted run. The
+# masked-LM run adds BERT's masking. (Every family resumes in-process in test_resume.py.)
+KILLED = {
+    "vit": dict(family="vit", steps=400, model_overrides={"dropout": 0.1}),
+    "bert_masked_lm": dict(family="bert", entry="t.bert-mlm", task="masked_lm", steps=150,
+                           max_predictions=3, model_overrides={"dropout": 0.1}),
+}
+
+
+@pytest.mark.parametrize("kind", ["vit", pytest.param("bert_masked_lm", marks=pytest.mark.slow)])
+def test_sigkill_mid_run_then_resume_ends_at_the_same_step(kind, tmp_path):
+    total = KILLED[kind]["steps"]
+    path = _write_recipe(tmp_path, checkpoint_every=25, log_every=25, batch_size=32,
+                         **KILLED[kind])
     out = tmp_path / "run"
     process = _zoo("train", str(path), "--out", str(out))
     deadline = time.time() + 240
@@ -294,7 +306,7 @@ def test_sigkill_mid_run_then_resume_ends_at_the_same_step(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = int(tf.train.latest_checkpoint(str(out / "checkpoints")).rsplit("-", 1)[1])
-    assert 50 <= killed_at < 400, "the kill must land mid-run"
+    assert 50 <= killed_at < total, "the kill must land mid-run"
     assert not (out / "model.keras").exists()
     process = _zoo("train", str(path), "--out", str(out))
     stdout, stderr = process.communicate(timeout=300)
@@ -302,10 +314,13 @@ def test_sigkill_mid_run_then_resume_ends_at_the_same_step(tmp_path):
     assert "resuming from" in stderr and f"at step {killed_at}" in stderr
     latest = tf.train.latest_checkpoint(str(out / "checkpoints"))
     steps = tf.train.load_variable(latest, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")
-    assert int(steps) == 400
+    assert int(steps) == total
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in history] == list(range(25, 401, 25))
-    # The batches after the resume are the ones an uninterrupted run reads: same weights.
+    assert [row["step"] for row in history] == list(range(25, total + 1, 25))
+    # The batches, dropout masks and token masks after the resume are the ones an
+    # uninterrupted run draws: same weights. (Its tokenizer is the same as the killed run's.)
+    if (out / "tokenizer").is_dir():
+        shutil.copytree(out / "tokenizer", tmp_path / "whole" / "tokenizer")
     whole = train(Recipe(**json.loads((out / "recipe.json").read_text())),
                   out=tmp_path / "whole", **QUIET)
     assert json.loads(stdout.strip().splitlines()[-1])["weights_sha256"] == whole["weights_sha256"]

@@ -76,6 +76,22 @@ def test_masked_lm_batches_never_mask_special_tokens():
     assert np.all(y[w > 0] > tokenizer.mask_id)  # the original tokens were ordinary ones
 
 
+def test_resuming_a_masked_lm_pipeline_draws_the_same_masks():
+    """BERT's masking is seeded by (seed, batch position): a resumed run masks as the
+    uninterrupted one did (tensorflow-text's stateful masking started over)."""
+    from zoo.text import WordPieceTokenizer
+
+    texts = datasets.load("tatoeba-langid-sample", "train")
+    tokenizer = WordPieceTokenizer.train(texts.inputs[:500], vocabulary_size=200)
+    examples = datasets.Examples(texts.inputs[:500], None)
+    options = dict(tokenizer=tokenizer, max_length=16, max_predictions=3)
+    whole = _batches("masked_lm", examples, 0, 24, **options)
+    resumed = _batches("masked_lm", examples, 20, 4, **options)
+    for (x, y, w), (rx, ry, rw) in zip(whole[20:], resumed):
+        assert all(np.array_equal(x[k], rx[k]) for k in x)
+        assert np.array_equal(y, ry) and np.array_equal(w, rw)
+
+
 @pytest.fixture(scope="module")
 def pairs():
     from zoo.text import WordPieceTokenizer

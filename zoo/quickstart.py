@@ -123,7 +123,8 @@ def bert_language_id(pretrain_steps, finetune_steps, seed):
     # Masked-LM pretraining on the training sentences.
     mlm = zoo.build("bert_tiny", task="masked_lm", **config)
     masked = mask_tokens(x["token_ids"], vocabulary_size=tokenizer.vocabulary_size,
-                         mask_id=tokenizer.mask_id, unselectable_ids=special, max_predictions=5)
+                         mask_id=tokenizer.mask_id, unselectable_ids=special, max_predictions=5,
+                         seed=(seed, 0))
     mlm_x = dict(x, token_ids=masked["token_ids"], mask_positions=masked["mask_positions"])
     mlm.compile(optimizer=keras.optimizers.Adam(1e-3),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

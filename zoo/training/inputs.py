@@ -6,8 +6,10 @@ function of the seed and the step: a run resumed at step `s` sees exactly the ba
 uninterrupted run would have seen from `s` on (with `batching = "by_length"`, translation
 batches hold pairs of similar length, just as reproducibly: `_length_batched_stream`). Text
 batches are padded to their longest sequence (rounded up to a multiple of 8), not to
-`max_length`. Stochastic binarization is seeded by the batch's
-position in that order too; BERT's masking uses tensorflow-text's in-graph ops.
+`max_length`. Stochastic binarization, augmentation and BERT's masking are stateless random
+ops seeded by the seed and the batch's position in that order too, so they are functions of
+(seed, step) as well. (Dropout and other noise drawn inside the model are seeded per step by
+the training loop: `zoo.training.loop`.)
 
 >>> import numpy as np
 >>> from zoo.datasets import Examples
@@ -189,7 +191,8 @@ def pipeline(task, examples, batch_size, seed, start_step, tokenizer=None, max_l
             masked = mask_tokens(
                 x["token_ids"], vocabulary_size=tokenizer.vocabulary_size,
                 mask_id=tokenizer.mask_id, max_predictions=max_predictions,
-                unselectable_ids=[tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id])
+                unselectable_ids=[tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id],
+                seed=tf.stack([seed + 4, positions[0]]))
             x = dict(x, token_ids=masked["token_ids"], mask_positions=masked["mask_positions"])
             return x, masked["mask_ids"], tf.cast(masked["mask_weights"], tf.float32)
 

@@ -3,16 +3,29 @@
 The loop is `strategy.run` over `strategy.experimental_distribute_dataset` with Keras 3 models
 and optimizers (Keras 3's `model.fit` does not run under `MultiWorkerMirroredStrategy`,
 keras-team/keras#20585). The model and optimizer are built inside `strategy.scope()`; each
-replica's loss is averaged over the *global* batch and the optimizer sums gradients across
-replicas, so a step is the same for any replica count. Under `ParameterServerStrategy` the
-same step is scheduled on the workers by a `ClusterCoordinator` (each step one worker's batch,
-applied asynchronously to the variables on the parameter servers).
+replica's loss is averaged over the *global* batch and the loop sums the gradients across
+replicas *before* the optimizer sees them, so that everything the optimizer does to a gradient
+(`clipnorm`, `global_clipnorm`, `clipvalue`, a `LossScaleOptimizer`'s unscaling and finite
+check) acts on the global batch's gradient: a step is the same for any replica count. (Keras'
+own TensorFlow optimizers clip each replica's part and sum afterwards; Keras' gradient
+accumulation cannot run over several replicas and is refused there with a reason.)
+Under `ParameterServerStrategy` the same step is scheduled on the workers by a
+`ClusterCoordinator` (each step one worker's batch, applied asynchronously to the variables on
+the parameter servers).
+
+Every random draw of a step is a function of the run's seed and the step: at the start of step
+`s` each `keras.random.SeedGenerator` of the model (dropout's, the VAE's noise) is set to a
+state drawn statelessly from `(seed, s)`, different for each generator and each replica; the
+input pipeline's shuffling, augmentation and masking are functions of the seed and the batch's
+position (see `inputs`). (Each replica draws its own dropout masks, so with dropout a step on
+two replicas equals a one-device step in distribution, not bit for bit; under
+`ParameterServerStrategy` steps run asynchronously and workers shuffle with their own seeds.)
 
 Every `checkpoint_every` steps (and at the end) the model and optimizer state go to a
 `tf.train.CheckpointManager`; a process killed at any point and started again resumes from the
-newest checkpoint, reads the batches an uninterrupted run would have read (see `inputs`), and
-stops at the same step count. A NaN or infinite loss stops the run before the damaged weights
-are saved, keeping the last good checkpoint.
+newest checkpoint, reads the batches an uninterrupted run would have read, draws the same
+dropout and noise, and ends with the same weights, bit for bit. A NaN or infinite loss stops
+the run before the damaged weights are saved, keeping the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -47,6 +60,90 @@ def _worker_checkpoint_dir(strategy, directory: Path) -> Path:
         return directory
     task_id = strategy.cluster_resolver.task_id
     return directory.parent / f".{directory.name}-worker{task_id}"
+
+
+def _seed_generators(model) -> list:
+    """Every `keras.random.SeedGenerator` of `model` and its layers (dropout's, the VAE's
+    noise), each once, in the model's layer order (the same for the same architecture)."""
+    found, seen = [], set()
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for generator in layer._seed_generators:
+            if id(generator) not in seen:
+                seen.add(id(generator))
+                found.append(generator)
+    return found
+
+
+# Keras hands TensorFlow's stateless ops its int64 seed states modulo int32.max - 1.
+_SEED_RANGE = 2**31 - 2
+
+
+def _reseed(generators, seed, step, replicas):
+    """Sets each generator's state to one drawn statelessly from `(seed, step)`: row `i` of
+    the calling replica's `[len(generators), 2]` slice of a `[replicas, len(generators), 2]`
+    draw. A generator's draws within the step then count up from its state, so the step's
+    dropout masks and noise depend on nothing that happened before the step (runs a replica
+    context; each replica writes its own copy of a mirrored state variable)."""
+    states = tf.random.stateless_uniform(
+        [replicas, len(generators), 2], seed=tf.stack([tf.cast(seed, tf.int64), step]),
+        minval=0, maxval=_SEED_RANGE, dtype=tf.int64)
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    mine = tf.gather(states, replica)
+    for index, generator in enumerate(generators):
+        generator.state.assign(mine[index])
+
+
+def _sum_across_replicas(grads):
+    """`grads` summed over the replicas (in a replica context); `None` stays `None`."""
+    present = [i for i, g in enumerate(grads) if g is not None]
+    summed = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, [grads[i] for i in present])
+    out = list(grads)
+    for i, g in zip(present, summed):
+        out[i] = g
+    return out
+
+
+def _as_given(grads_and_vars):
+    return list(grads_and_vars)
+
+
+def _take_summed_gradients(optimizer) -> None:
+    """Makes `optimizer` (and a `LossScaleOptimizer`'s inner one) apply the gradients it gets
+    as they are, since the loop has summed them over the replicas already. Keras' TensorFlow
+    optimizers sum them in `_backend_update_step`, after clipping; left in, that would sum the
+    summed gradients again.
+
+    Raises:
+        TrainingError: the optimizer accumulates gradients (Keras cannot do that over several
+            replicas), or this Keras has no `_all_reduce_sum_gradients` to replace.
+    """
+    for each in (optimizer, getattr(optimizer, "inner_optimizer", None)):
+        if each is None:
+            continue
+        if getattr(each, "gradient_accumulation_steps", None):
+            raise TrainingError(
+                f"{type(each).__name__}(gradient_accumulation_steps="
+                f"{each.gradient_accumulation_steps}) cannot train over several replicas: Keras "
+                "applies accumulated gradients inside a cond, where tf.distribute cannot "
+                "synchronise the replicas. Use a larger global batch instead, or one device.")
+        if not hasattr(each, "_all_reduce_sum_gradients"):
+            import keras
+
+            raise TrainingError(
+                f"{type(each).__name__} (Keras {keras.__version__}) has no "
+                "_all_reduce_sum_gradients: zoo cannot train it over several replicas without "
+                "summing the gradients twice. Train on one device, or use the Keras version in "
+                "pyproject.toml.")
+        each._all_reduce_sum_gradients = _as_given
+
+
+def _checkpoint_step(path: str, optimizer) -> int:
+    """The step a checkpoint was saved at: its number (`ckpt-<step>`). The optimizer's counter
+    can be behind: a `LossScaleOptimizer` does not count the steps it skips for non-finite
+    gradients, and with gradient accumulation it counts updates, not steps."""
+    tail = path.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else int(optimizer.iterations.numpy())
 
 
 def _scalar(tag: str, value: float) -> None:
@@ -85,7 +182,7 @@ def _truncate_history(path: Path, step: int) -> list:
 
 def run(strategy, build_model, build_optimizer, objective, make_dataset, *, steps,
         global_batch_size, run_dir, checkpoint_every=200, log_every=50, jit_compile=False,
-        label_smoothing=0.0, validate=None, validate_every=None, log=print):
+        label_smoothing=0.0, validate=None, validate_every=None, seed=0, log=print):
     """Trains to `steps` optimizer steps, resuming from `run_dir/checkpoints` if it holds any.
 
     Args:
@@ -96,6 +193,8 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
         run_dir: where checkpoints, `history.jsonl` and TensorBoard `logs/` go (chief only).
         validate: optional `model -> dict` run on the chief every `validate_every` steps and
             at the end (e.g. validation BLEU).
+        seed: int. With the step, it decides the state of every `SeedGenerator` of the model
+            at the start of each step (dropout, noise).
 
     Returns:
         a `LoopResult`.
@@ -122,7 +221,7 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
                 f"({str(error).splitlines()[0]}). Use a new run folder, or delete "
                 f"{checkpoint_dir} to start over."
             ) from None
-    start = int(optimizer.iterations.numpy())
+    start = _checkpoint_step(latest, optimizer) if latest else 0
     if latest:
         log(f"[train] resuming from {latest} at step {start:,} of {steps:,}")
     history_path = run_dir / "history.jsonl"
@@ -139,6 +238,12 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
         iterator = iter(strategy.experimental_distribute_dataset(make_dataset(start)))
     variables = model.trainable_variables
     scale = getattr(optimizer, "scale_loss", None)
+    generators = _seed_generators(model)
+    replicas = int(strategy.num_replicas_in_sync)
+    # Sum over the replicas before the optimizer's transformations (clipping, unscaling).
+    presum = replicas > 1
+    if presum:
+        _take_summed_gradients(optimizer)
 
     def gradients(x, y, w):
         with tf.GradientTape() as tape:
@@ -156,14 +261,18 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
 
     compute = tf.function(gradients, jit_compile=True) if jit_compile else gradients
 
-    def replica_step(x, y, w):
+    def replica_step(step, x, y, w):
+        if generators:
+            _reseed(generators, seed, step, replicas)
         grads, sums = compute(x, y, w)
+        if presum:
+            grads = _sum_across_replicas(grads)
         optimizer.apply_gradients(zip(grads, variables))
         return sums
 
     @tf.function
-    def train_step(iterator):
-        sums = strategy.run(replica_step, args=next(iterator))
+    def train_step(iterator, step):
+        sums = strategy.run(replica_step, args=(step, *next(iterator)))
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in sums.items()}
 
@@ -179,9 +288,10 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
     scheduled = []
     for step in range(start + 1, steps + 1):
         if coordinator is not None:
-            scheduled.append(coordinator.schedule(train_step, args=(iterator,)))
+            scheduled.append(coordinator.schedule(
+                train_step, args=(iterator, tf.constant(step, tf.int64))))
         else:
-            sums = train_step(iterator)
+            sums = train_step(iterator, tf.constant(step, tf.int64))
             totals = sums if totals is None else {k: totals[k] + sums[k] for k in sums}
         boundary = step % log_every == 0 or step % checkpoint_every == 0 or step == steps
         if not boundary:
