@@ -180,6 +180,12 @@ def resolve_config(name: str, task: str | None = None, **overrides) -> tuple[Mod
                 f"'{key}' is not an argument of {name} ({cls.__name__}).{hint} "
                 f"Arguments: {', '.join(sorted(accepted))}."
             )
+    if overrides.get("dtype") is not None:  # a typo fails here, naming the policies
+        from zoo.models import dtype_policy
+
+        policy = dtype_policy.resolve(overrides["dtype"])
+        if not isinstance(overrides["dtype"], (str, dict)):  # a DTypePolicy: as configs hold it
+            overrides["dtype"] = dtype_policy.serialize(policy)
     config = {**copy.deepcopy(spec.config), **overrides}
     json.dumps(config)  # Configs are flat JSON data; fail here, not at save time.
     return spec, task, config
@@ -192,7 +198,9 @@ def build(name: str, task: str | None = None, **overrides):
         name: str. A registered name (`zoo.list_models()`).
         task: str. For families with several heads: BERT's "backbone" (default),
             "masked_lm" or "classifier"; the VAE family's "vae" or "autoencoder".
-        **overrides: constructor arguments that replace the variant's.
+        **overrides: constructor arguments that replace the variant's; `dtype` is the Keras
+            dtype policy to build in (e.g. "mixed_bfloat16"; default the global policy),
+            kept in the model's config, so a saved model reloads in it.
 
     Example:
 
@@ -210,13 +218,18 @@ def load_model(path, safe_mode=True):
     """Loads a `.keras` file saved from any zoo model (no custom objects needed).
 
     Importing every family registers its classes with Keras, after which
-    `keras.saving.load_model` works too. A model holding a `zoo.hub.HubLayer` runs a
-    SavedModel's graph: Keras' safe mode refuses it unless `safe_mode=False`.
+    `keras.saving.load_model` works too. The file loads in Keras' safe mode: a file that holds
+    code (a Python lambda; a `zoo.hub.HubLayer` on a SavedModel that is not a `zoo:` entry's)
+    raises `zoo.safety.UnsafeCodeError` naming the file, unless `safe_mode=False` says that
+    you trust it and its code may run.
     """
     import_all_families()
     import keras
 
-    return keras.saving.load_model(path, safe_mode=safe_mode)
+    from zoo import safety
+
+    with safety.loading(path, safe_mode):
+        return keras.saving.load_model(path, safe_mode=safe_mode)
 
 
 def import_all_families():

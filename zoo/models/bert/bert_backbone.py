@@ -8,6 +8,7 @@ from zoo.layers import (
     ReversibleEmbedding,
     TransformerEncoderBlock,
 )
+from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import check_divisible, check_positive, check_rate
 
 BACKBONE_ARGS = (
@@ -58,6 +59,7 @@ class BertBackbone(keras.Model):
     ((1, 5, 128), (1, 128))
     """
 
+    @builds_in_policy
     def __init__(
         self,
         vocabulary_size=30522,
@@ -156,7 +158,8 @@ class BertBackbone(keras.Model):
         return {arg: getattr(self, arg) for arg in BACKBONE_ARGS}
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self.backbone_config()}
+        return {"name": self.name, "trainable": self.trainable,
+                "dtype": config_value(self), **self.backbone_config()}
 
     @classmethod
     def from_config(cls, config):

@@ -10,6 +10,7 @@ from keras import ops
 
 from zoo.layers import LayerNorm
 from zoo.models.bert.bert_backbone import BACKBONE_ARGS, BertBackbone
+from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import check_positive, check_rate
 
 
@@ -53,6 +54,7 @@ class BertMaskedLM(keras.Model):
     (1, 2, 100)
     """
 
+    @builds_in_policy
     def __init__(self, **kwargs):
         backbone_args, kwargs = _split_backbone_args(kwargs)
         backbone = BertBackbone(**backbone_args, name="backbone")
@@ -86,7 +88,8 @@ class BertMaskedLM(keras.Model):
         backbone.get_layer("pooler").trainable = False
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self.backbone.backbone_config()}
+        return {"name": self.name, "trainable": self.trainable,
+                "dtype": config_value(self), **self.backbone.backbone_config()}
 
     @classmethod
     def from_config(cls, config):
@@ -113,6 +116,7 @@ class BertClassifier(keras.Model):
     (1, 3)
     """
 
+    @builds_in_policy
     def __init__(self, num_classes=2, classifier_dropout=0.1, **kwargs):
         check_positive(num_classes=num_classes)
         check_rate(classifier_dropout=classifier_dropout)
@@ -140,6 +144,7 @@ class BertClassifier(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": config_value(self),
             "num_classes": self.num_classes,
             "classifier_dropout": self.classifier_dropout,
             **self.backbone.backbone_config(),

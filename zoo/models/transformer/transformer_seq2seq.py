@@ -14,6 +14,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
+from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.transformer import decoding
 from zoo.models.validation import (
     check_choice,
@@ -76,6 +77,7 @@ class TransformerSeq2Seq(keras.Model):
     (1, 6)
     """
 
+    @builds_in_policy
     def __init__(
         self,
         vocabulary_size=37000,
@@ -379,6 +381,7 @@ class TransformerSeq2Seq(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": config_value(self),
             "vocabulary_size": self.vocabulary_size,
             "target_vocabulary_size": self.target_vocabulary_size,
             "share_embeddings": self.share_embeddings,

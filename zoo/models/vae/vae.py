@@ -6,6 +6,7 @@ import math
 import keras
 from keras import ops
 
+from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import check_choice, check_positive, pair
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -71,6 +72,7 @@ class Autoencoder(keras.Model):
 
     variational = False
 
+    @builds_in_policy
     def __init__(
         self,
         image_size=28,
@@ -117,8 +119,12 @@ class Autoencoder(keras.Model):
     # --- Model API ----------------------------------------------------------
 
     def _latent(self, images, training=False):
+        """`(z_mean, z_log_var or None)` in float32 under any dtype policy (as the decoder's
+        logits are): sampling and the KL term need its range (see `kl_divergence`)."""
         codes = self.encoder(images, training=training)
-        return codes["z_mean"], codes.get("z_log_var")
+        z_log_var = codes.get("z_log_var")
+        return (ops.cast(codes["z_mean"], "float32"),
+                None if z_log_var is None else ops.cast(z_log_var, "float32"))
 
     def call(self, images, training=None):
         z_mean, z_log_var = self._latent(images, training=training)
@@ -131,6 +137,8 @@ class Autoencoder(keras.Model):
         return outputs
 
     def reparameterize(self, z_mean, z_log_var):
+        """`z_mean + exp(z_log_var / 2) * eps`, `eps ~ N(0, I)`, in float32."""
+        z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
         eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
@@ -184,6 +192,7 @@ class Autoencoder(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": config_value(self),
             "image_size": self.image_size,
             "num_channels": self.num_channels,
             "latent_dim": self.latent_dim,
@@ -198,7 +207,14 @@ class Autoencoder(keras.Model):
 
 
 def kl_divergence(z_mean, z_log_var):
-    """KL(q(z|x) || N(0, I)) in nats, one value per example."""
+    """KL(q(z|x) || N(0, I)) in nats, one value per example, computed in float32 whatever the
+    inputs' dtype: in float16 `exp(z_log_var)` overflows from a log-variance of 11.1.
+
+    >>> import numpy as np
+    >>> float(kl_divergence(np.zeros((1, 8), "float16"), np.full((1, 8), 12, "float16"))[0])
+    650967.125
+    """
+    z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
     return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
 
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from zoo.layers import LayerNorm, PositionEmbedding, TransformerEncoderBlock
+from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import (
     check_choice,
     check_divisible,
@@ -62,6 +63,7 @@ class ViTClassifier(keras.Model):
     (2, 10)
     """
 
+    @builds_in_policy
     def __init__(
         self,
         image_size=224,
@@ -159,6 +161,7 @@ class ViTClassifier(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": config_value(self),
             "image_size": self.image_size,
             "patch_size": self.patch_size,
             "num_channels": self.num_channels,
