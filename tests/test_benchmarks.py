@@ -62,7 +62,7 @@ def test_a_users_benchmark_is_a_file_not_code(tmp_path, monkeypatch):
     [
         (("main_metric = \"macro_f1\"", "main_metric = \"bleu\""), "not computed for text_classification"),
         (("version = 1", "version = 0"), "positive integer"),
-        (("task = \"text_classification\"", "task = \"ranking\""), "not one of"),
+        (("task = \"text_classification\"", "task = \"ranking\""), "task must be one of image_classification"),
         (("description", "descripton"), "did you mean 'description'"),
         (("dataset = \"files\"", "dataset = \"sst2\""), "[files] table"),
         (("id = \"mine\"", "id = \"other\""), "named after its id"),
@@ -98,3 +98,116 @@ def test_records_never_overwrite_and_bad_records_are_refused(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(records.RecordError, match="bad.json"):
         records.read(bad)
+
+
+HEAD = GOOD[:GOOD.index("[files]")]
+FILES = GOOD[GOOD.index("[files]"):]
+BUILTIN = """
+id = "mine"
+version = 1
+task = "text_classification"
+description = "sst2 again"
+dataset = "sst2"
+split = "dev"
+labels = ["negative", "positive"]
+metrics = ["accuracy"]
+main_metric = "accuracy"
+"""
+
+
+# (benchmark file text, the field and what it must be, as the message says)
+MALFORMED = {
+    "files is a string": (HEAD.replace("metrics =", 'files = "x"\nmetrics ='),
+                          "files must be a table with a kind"),
+    "files without kind": (HEAD + FILES.replace('kind = "text_classification"\n', ""),
+                           "missing required field 'files.kind'"),
+    "path is a number": (HEAD + FILES.replace('path = "data/tickets.tsv"', "path = 5"),
+                         "files.path must be a path (a non-empty string), got the integer 5"),
+    "misspelt option": (HEAD + FILES.replace("text_column", "text_colum"),
+                        "unknown field 'files.text_colum' (did you mean 'text_column'?)"),
+    "labels is a string": (GOOD.replace('labels = ["bug", "feature"]', 'labels = "01"'),
+                           "labels must be an array of at least 2 different items, each a "
+                           "non-empty string or an integer, got the string '01'"),
+    "labels twice": (GOOD.replace('labels = ["bug", "feature"]', 'labels = ["a", "a"]'),
+                     "labels must hold different items, got 'a' twice"),
+    "version is a string": (GOOD.replace("version = 1", 'version = "1"'),
+                            "version must be a positive integer, got the string '1'"),
+    "metrics is a string": (GOOD.replace('metrics = ["accuracy", "macro_f1"]',
+                                         'metrics = "macro_f1"'),
+                            "metrics must be an array"),
+    "header is a string": (GOOD + 'header = "yes"\n',
+                           "files.header must be true or false, got the string 'yes'"),
+    "unknown file kind": (GOOD.replace('kind = "text_classification"', 'kind = "csv"'),
+                          "files.kind must be one of text_classification, translation"),
+    "a kind for another task": (HEAD + '[files]\nkind = "npz"\npath = "x.npz"\n',
+                                "files.kind 'npz' cannot hold a text_classification benchmark"),
+    "misspelt preprocessing": (GOOD.replace("[files]", "[preprocessing]\nmax_lenght = 64\n"
+                                            "[files]"),
+                               "unknown field 'preprocessing.max_lenght' (did you mean "
+                               "'max_length'?)"),
+    "beam width zero": (GOOD.replace("[files]", "[decoding]\nbeam_width = 0\n[files]"),
+                        "decoding.beam_width must be a positive integer, got 0"),
+    "resamples a string": (GOOD.replace("[files]", "[bootstrap]\nresamples = \"many\"\n[files]"),
+                           "bootstrap.resamples must be a positive integer, got the string"),
+    "unknown dataset": (BUILTIN.replace('"sst2"', '"sst3"'), "Unknown dataset 'sst3'"),
+    "unknown split": (BUILTIN.replace('"dev"', '"test"'),
+                      "split 'test' is not a split of dataset 'sst2'; splits: train, dev"),
+    "labels out of order": (BUILTIN.replace('["negative", "positive"]', '["positive", "negative"]'),
+                            "labels must be dataset 'sst2''s classes in their order"),
+    "no labels": (BUILTIN.replace('labels = ["negative", "positive"]\n', ""),
+                  "labels (the class names, in index order) are required"),
+    "bad id": (GOOD.replace('id = "mine"', 'id = "../mine"'), "id must be a name of letters"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_every_field_is_checked_with_file_field_and_expected_type(tmp_path, case):
+    text, message = MALFORMED[case]
+    path = write(tmp_path, "mine", text)
+    with pytest.raises(benchmarks.BenchmarkError) as info:
+        benchmarks.parse(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+
+
+def test_one_bad_benchmark_file_never_hides_the_others(tmp_path, monkeypatch, capsys):
+    from zoo.cli import main
+
+    write(tmp_path, "mine", GOOD)
+    bad = write(tmp_path, "bad", MALFORMED["files is a string"][0].replace('"mine"', '"bad"'))
+    write(tmp_path, "digits", (benchmarks.search_path()[-1] / "digits.toml").read_text())
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    # Python: the good ones, and each bad file's error by its name.
+    assert {"mine", "digits", "sst2"} <= set(benchmarks.list_benchmarks())
+    assert "bad" not in benchmarks.list_benchmarks()
+    assert benchmarks.get("mine").files["kind"] == "text_classification"
+    with pytest.raises(benchmarks.BenchmarkError, match="files must be a table"):
+        benchmarks.get("bad")
+    with pytest.raises(benchmarks.BenchmarkError, match="'digits' is already defined in"):
+        benchmarks.get("digits")  # defined twice: which one is meant is not guessed
+    # The command line: list and show work and name the bad file on stderr.
+    assert main(["bench", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert {"mine", "sst2", "mnist"} <= {line.split()[0] for line in out.splitlines()}
+    assert f"warning: skipped {bad}: files must be a table" in err
+    assert "Traceback" not in err
+    assert main(["bench", "show", "sst2"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["labels"] == ["negative", "positive"] and str(bad) in err
+    assert main(["bench", "show", "bad"]) == 2
+    assert f"error: {bad}: files must be a table" in capsys.readouterr().err
+    assert main(["bench", "run", "--model", "bert_tiny", "--benchmark", "bad"]) == 2
+    assert "files must be a table" in capsys.readouterr().err
+
+
+def test_load_files_checks_its_options_as_a_benchmark_does(tmp_path):
+    from zoo import datasets
+
+    (tmp_path / "t.tsv").write_text("text\tlabel\nhello\ta\n")
+    with pytest.raises(datasets.DatasetError,
+                       match=r"unknown field 'text_colum' \(did you mean 'text_column'\?\)"):
+        datasets.load_files("text_classification", path=tmp_path / "t.tsv", text_colum="text")
+    with pytest.raises(datasets.DatasetError, match="path must be a path"):
+        datasets.load_files("npz", path=5)
+    with pytest.raises(datasets.DatasetError, match="either path .* or source_path and "
+                                                    "target_path"):
+        datasets.load_files("translation", source_path=tmp_path / "t.tsv")

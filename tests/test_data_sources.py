@@ -237,3 +237,51 @@ def test_unknown_names_suggest_the_closest():
         datasets.load("mnst", "test")
     with pytest.raises(DatasetError, match="splits: train, test"):
         datasets.load("mnist", "dev")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_images_that_are_not_finite_are_refused_with_file_and_index(tmp_path, bad):
+    images = np.random.default_rng(0).random((6, 4, 4)).astype("float32")
+    images[4, 1, 2] = bad
+    images[5, 0, 0] = bad
+    np.savez(tmp_path / "x.npz", images=images, labels=np.array([0, 1, 0, 1, 0, 1]))
+    with pytest.raises(DataFormatError, match=r"x.npz: expected finite pixel values \(no NaN or "
+                                              r"infinity\), got -?(nan|inf) in image 4 .*2 image"):
+        datasets.load_files("npz", path=tmp_path / "x.npz")
+    images[4, 1, 2] = images[5, 0, 0] = 1.5
+    np.savez(tmp_path / "x.npz", images=images, labels=np.array([0, 1, 0, 1, 0, 1]))
+    with pytest.raises(DataFormatError, match=r"expected uint8 pixels or floats in \[0, 1\], got "
+                                              r"1.5 in image 4"):
+        datasets.load_files("npz", path=tmp_path / "x.npz")
+
+
+def test_files_without_examples_are_refused(tmp_path):
+    (tmp_path / "h.tsv").write_text("text\tlabel\n")
+    with pytest.raises(DataFormatError, match=r"h.tsv: expected at least one labeled text, got "
+                                              "none"):
+        datasets.load_files("text_classification", path=tmp_path / "h.tsv")
+    (tmp_path / "a.en").write_text("")
+    (tmp_path / "a.de").write_text("")
+    with pytest.raises(DataFormatError, match=r"a.en: expected at least one sentence pair"):
+        datasets.load_files("translation", source_path=tmp_path / "a.en",
+                            target_path=tmp_path / "a.de")
+
+
+def test_a_byte_order_mark_is_dropped_by_every_text_reader(tmp_path):
+    bom = "\ufeff"
+    (tmp_path / "a.en").write_text(bom + "Hello there.\nBye.\n", encoding="utf-8")
+    (tmp_path / "a.es").write_text(bom + "Hola.\nAdiós.\n", encoding="utf-8")
+    _gz(tmp_path / "a.en.gz", (bom + "Hello there.\n").encode("utf-8"))
+    (tmp_path / "p.tsv").write_text(bom + "Hello there.\tHola.\n", encoding="utf-8")
+    (tmp_path / "t.tsv").write_text(bom + "text\tlabel\nHello there.\tgreeting\n",
+                                    encoding="utf-8")
+    assert formats.read_lines(tmp_path / "a.en")[0] == "Hello there."
+    assert formats.read_lines(tmp_path / "a.en.gz") == ["Hello there."]
+    assert formats.read_parallel(tmp_path / "a.en", tmp_path / "a.es") == (
+        ["Hello there.", "Bye."], ["Hola.", "Adiós."])
+    assert formats.read_parallel_tsv(tmp_path / "p.tsv") == (["Hello there."], ["Hola."])
+    pairs = datasets.load_files("translation", source_path=tmp_path / "a.en",
+                                target_path=tmp_path / "a.es")
+    assert pairs.inputs[0] == "Hello there." and pairs.targets[0] == "Hola."
+    texts = datasets.load_files("text_classification", path=tmp_path / "t.tsv")  # header found
+    assert texts.inputs == ["Hello there."] and texts.label_names == ("greeting",)

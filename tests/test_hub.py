@@ -2,11 +2,14 @@
 on 127.0.0.1 with a cache, fine-tuning a hub-loaded encoder (also mirrored), errors."""
 
 import http.server
+import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import tensorflow as tf
 import zoo
 from zoo import entries
 from zoo.hub import HubError, HubLayer, export
+from zoo.safety import UnsafeCodeError
 from zoo.text import WordPieceTokenizer, features
 from zoo.training import Recipe
 from zoo.training.train import train
@@ -368,6 +372,68 @@ def test_an_unreachable_handle_says_what_to_download_and_where(tmp_path, monkeyp
     assert not any(p.is_dir() for p in (tmp_path / "cache").glob("*")), "no half download"
 
 
+def _archive_with(folder, kind, outside):
+    """A .tar.gz of a (fake) SavedModel plus one member of `kind` reaching `outside`; returns
+    the archive and that member's name."""
+    members = {"dotdot": ("../evil", tarfile.REGTYPE, ""),
+               "absolute": (str(outside / "evil"), tarfile.REGTYPE, ""),
+               "symlink": ("variables", tarfile.SYMTYPE, str(outside)),
+               "hardlink": ("variables.index", tarfile.LNKTYPE, "/etc/passwd"),
+               "fifo": ("pipe", tarfile.FIFOTYPE, "")}
+    name, type_, link = members[kind]
+    archive = folder / f"{kind}.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for member, data in (("saved_model.pb", b"a graph"), (name, b"evil")):
+            info = tarfile.TarInfo(member)
+            if member == name:
+                info.type, info.linkname = type_, link
+            info.size = len(data) if info.isfile() else 0
+            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return archive, name
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "hardlink", "fifo"])
+def test_an_archive_fetched_over_http_and_refused_says_so_and_names_the_member(
+        tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "www").mkdir()
+    archive, member = _archive_with(tmp_path / "www", kind, tmp_path / "outside")
+    server = _CountingServer(tmp_path / "www")
+    try:
+        url = f"{server.url}/{archive.name}"
+        with pytest.raises(HubError) as error:
+            zoo.hub.load(url)
+        assert len(server.requests) == 1
+    finally:
+        server.close()
+    message = str(error.value)
+    assert message.startswith(f"Fetched {url} (") and f"refused it: its member {member!r}" in message
+    assert "Could not fetch" not in message and "Without network" not in message
+    assert not (tmp_path / "outside").exists() and not list(tmp_path.rglob("evil"))
+    assert not [p for p in (tmp_path / "cache").rglob("*") if not p.is_dir()], "nothing unpacked"
+    # The same archive as a local file is refused in the same words.
+    with pytest.raises(HubError, match=f"refused it: its member {re.escape(repr(member))}"):
+        zoo.hub.load(archive)
+    assert not (tmp_path / "outside").exists() and not list(tmp_path.rglob("evil"))
+
+
+def test_a_fetched_file_that_is_no_archive_and_a_missing_one_say_what_happened(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "page.tar.gz").write_text("<html>a login page</html>")
+    server = _CountingServer(tmp_path / "www")
+    try:
+        with pytest.raises(HubError, match=r"Fetched .*page.tar.gz .* but it is not a readable "
+                                           r"\.tar\.gz of a SavedModel"):
+            zoo.hub.load(f"{server.url}/page.tar.gz")
+        with pytest.raises(HubError, match=r"Could not fetch .*missing.tar.gz: the server "
+                                           r"answered HTTP 404"):
+            zoo.hub.load(f"{server.url}/missing.tar.gz")
+    finally:
+        server.close()
+
+
 def test_bad_handles_and_signatures_are_explained(exported, tmp_path):
     with pytest.raises(HubError, match="does not exist"):
         HubLayer(tmp_path / "missing")
@@ -461,9 +527,11 @@ def test_fine_tuning_a_hub_encoder_changes_it_and_lowers_the_loss(exported, tmp_
                for a, b in zip(original.trainable_weights, encoder.trainable_weights)]
     assert sum(changed) > len(changed) // 2
     assert result["steps"] == 12
-    # Reloading a model that contains hub layers: refused in safe mode, exact otherwise.
-    with pytest.raises(HubError, match="safe_mode=False"):
+    # Reloading a model whose hub layers run graphs from elsewhere (not zoo:ENTRY/PART):
+    # refused in safe mode, naming the way to allow it; exact when allowed.
+    with pytest.raises(UnsafeCodeError, match="safe_mode=False") as refused:
         zoo.load_model(tmp_path / "run" / "model.keras")
+    assert "--unsafe-allow-code" in str(refused.value)
     strings = tf.constant(["the film was a delight", "la casa es grande"])
     again = zoo.load_model(tmp_path / "run" / "model.keras", safe_mode=False)
     np.testing.assert_allclose(again(strings), model(strings), atol=0)
@@ -473,7 +541,7 @@ def test_fine_tuning_a_hub_encoder_changes_it_and_lowers_the_loss(exported, tmp_
 
     record, _ = runner.run("hub_bert_classifier", "tatoeba-langid-sample",
                            weights=tmp_path / "run", results_dir=tmp_path / "results",
-                           progress=False, limit=64)
+                           progress=False, limit=64, safe_mode=False)
     assert record["model"]["family"] == "hub" and record["model"]["class"] == "HubTextClassifier"
     assert record["benchmark"]["examples"]["evaluated"] == 64
     assert 0.0 <= record["metrics"]["accuracy"]["value"] <= 1.0

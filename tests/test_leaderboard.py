@@ -49,7 +49,7 @@ def results(tmp_path_factory):
     record = json.loads(first.read_text())
     record["run_id"] = "evil-run"
     record["model"]["name"] = EVIL
-    record["model"]["entry"] = EVIL
+    record["model"].pop("entry", None)  # an entry name becomes a path: a plain name or skipped
     record["provenance"]["command"] = f"zoo bench run --model '{EVIL}'"
     record["predictions_file"] = "evil-run.predictions.jsonl"
     (folder / "digits" / "evil-run.json").write_text(json.dumps(record))
@@ -231,3 +231,178 @@ def test_cli_build(tmp_path, results, capsys):
                  str(tmp_path / "lb")]) == 0
     assert re.search(r"wrote \d+ files", capsys.readouterr().out)
     assert main(["leaderboard", "serve", "--dir", str(tmp_path / "nothing")]) == 2
+
+
+# --- Records from anyone: checked before use, never a path outside, never live markup --------
+
+COMMITTED = sorted((ROOT / "benchmarks" / "results" / "digits").glob("*[0-9a-f].json"))[0]
+
+
+def _record(folder, name, change=None, rows=None, benchmark="digits"):
+    """Writes a copy of a committed record (and its predictions) as `name` under `folder`,
+    after `change(record)`; returns the record's path."""
+    record = json.loads(COMMITTED.read_text())
+    record["run_id"] = name
+    record["predictions_file"] = f"{name}.predictions.jsonl"
+    if change is not None:
+        change(record)
+    where = folder / benchmark
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"{name}.json"
+    path.write_text(json.dumps(record))
+    if rows is None:
+        rows = COMMITTED.with_name(COMMITTED.name.replace(".json", ".predictions.jsonl")).read_text()
+    if isinstance(record.get("predictions_file"), str) and "/" not in record["predictions_file"]:
+        (where / record["predictions_file"]).write_text(rows)
+    return path
+
+
+def _set(path, value):
+    def change(record):
+        *parents, last = path.split(".")
+        target = record
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    return change
+
+
+def _site_text(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes().decode("utf-8", "replace")
+            for p in out.rglob("*") if p.is_file()}
+
+
+def test_record_values_never_become_paths_outside_the_site_or_the_results(tmp_path):
+    results, out = tmp_path / "results", tmp_path / "site"
+    escape = tmp_path / "escaped"
+    secret = tmp_path / "secret.predictions.jsonl"
+    secret.write_text('{"index": 0, "text": "SECRET-OUTSIDE-THE-RESULTS"}\n')
+    good = _record(results, "good-run")
+    bad = {
+        "benchmark.id": _record(results, "bad-benchmark", _set(
+            "benchmark.id", "../" * 12 + str(escape).lstrip("/"))),
+        "run_id": _record(results, "bad-run-id", _set("run_id", "../../escaped-run")),
+        "model.entry": _record(results, "bad-entry", _set("model.entry", "../../../../../etc")),
+        "predictions_file": _record(results, "bad-predictions", _set(
+            "predictions_file", "../../secret.predictions.jsonl")),
+    }
+    # A record that is a link to a file outside the results, and one whose predictions are.
+    outside = _record(tmp_path / "elsewhere", "linked-run")
+    (results / "digits" / "linked-run.json").symlink_to(outside)
+    linked = _record(results, "linked-predictions")
+    predictions = linked.with_name("linked-predictions.predictions.jsonl")
+    predictions.unlink()
+    predictions.symlink_to(secret)
+    warnings = []
+    report = site.build(results, out, warn=warnings.append)
+    for field, path in bad.items():
+        assert any(str(path) in w and field in w for w in warnings), (field, warnings)
+    for path in (results / "digits" / "linked-run.json", linked):
+        assert any(str(path) in w and "outside" in w for w in warnings), (path, warnings)
+    assert len(report["problems"]) == 6
+    assert not list(tmp_path.glob("escaped*")), "the build wrote outside --out"
+    texts = _site_text(out)
+    assert not any("SECRET-OUTSIDE" in text for text in texts.values())
+    assert "entries/good-run.html" in texts and good.exists()
+    pages = sorted(p for p in texts if p.startswith("entries/") and p.endswith(".html"))
+    assert pages == ["entries/good-run.html"]
+
+
+@pytest.mark.parametrize("field, change, rows", [
+    ("model.params", _set("model.params", "about a million"), None),
+    ("model.params", _set("model.params", -5), None),
+    ("created", _set("created", 20261123), None),
+    ("created", _set("created", "yesterday"), None),
+    ("main_metric.value", _set("main_metric.value", "0.9"), None),
+    ("throughput.examples_per_second", _set("throughput.examples_per_second", [1]), None),
+    ("benchmark.examples.total", _set("benchmark.examples.total", "360"), None),
+    ("metrics", _set("metrics", [1, 2]), None),
+    ("report.confusion_matrix", _set("report.confusion_matrix", [[1, 2], [3]]), None),
+    ("report.label_names", _set("report.label_names", ["0", "1"]), None),
+    ("report.images", _set("report", {"images": {"samples": [[[0, 300]]]}}), None),
+    ("flags.dirty", _set("flags.dirty", "no"), None),
+    ("model.training_data", _set("model.training_data", "sst2"), None),
+    ("line 2", None, '{"index": 0, "prediction": 1, "target": 1}\n[1, 2]\n'),
+    ("confidence", None, '{"index": 0, "prediction": 1, "target": 1, "confidence": "high"}\n'),
+])
+def test_a_record_of_the_wrong_types_is_skipped_with_a_warning(tmp_path, field, change, rows):
+    results = tmp_path / "results"
+    _record(results, "good-run")
+    bad = _record(results, "bad-run", change, rows)
+    warnings = []
+    report = site.build(results, tmp_path / "site", warn=warnings.append)
+    assert len(warnings) == 1 and str(bad) in warnings[0] and field in warnings[0], warnings
+    assert report["problems"] == warnings
+    assert (tmp_path / "site" / "entries" / "good-run.html").is_file()
+    assert not (tmp_path / "site" / "entries" / "bad-run.html").exists()
+
+
+def test_strings_from_records_are_inert_in_html_svg_and_csv(tmp_path):
+    formula = '=HYPERLINK("http://evil.example/","click")'
+
+    def change(record):
+        record["model"]["name"] = formula
+        record["model"].pop("entry")
+        record["throughput"]["hardware"] = "@SUM(1+1)" + EVIL
+        record["benchmark"]["definition"]["description"] = EVIL
+        record["benchmark"]["definition"]["labels"] = [EVIL + str(i) for i in range(10)]
+        record["report"]["label_names"] = [EVIL + str(i) for i in range(10)]
+        record["report"]["per_class"] = {EVIL: {"precision": 1.0}}
+        record["model"]["training_data"] = [{"dataset": EVIL, "split": EVIL, "via": EVIL}]
+        record["metrics"]["accuracy"]["signature"] = EVIL
+
+    results = tmp_path / "results"
+    _record(results, "evil-strings", change,
+            rows=json.dumps({"index": 0, "prediction": 1, "target": 2, "confidence": 0.5,
+                             "text": EVIL}) + "\n")
+    warnings = []
+    site.build(results, tmp_path / "site", warn=warnings.append)
+    assert not warnings
+    texts = _site_text(tmp_path / "site")
+    for name, text in texts.items():
+        if name.endswith((".html", ".svg")):
+            assert "<script>window.__pwned" not in text and "<b>" not in text, name
+    assert "&lt;script&gt;window.__pwned" in texts["entries/evil-strings-confusion.svg"]
+    import csv
+    import io
+
+    [row] = list(csv.DictReader(io.StringIO(texts["benchmarks/digits.csv"])))
+    assert row["model"] == "'" + formula and row["hardware"].startswith("'@SUM")
+
+
+def test_the_build_replaces_only_a_site(tmp_path, monkeypatch, capsys):
+    from zoo.cli import main
+
+    results = tmp_path / "results"
+    _record(results, "good-run")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    assert main(["leaderboard", "build", "--results", str(results), "--out", str(mine)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("zoo leaderboard: error: ") and "--force" in error
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert not list(tmp_path.glob(".mine*"))
+    with pytest.raises(site.SiteError, match="not a zoo leaderboard site.*--force"):
+        site.build(results, mine, warn=lambda m: None)
+
+    # `--out .`: a clear refusal, no traceback (and the working folder is left alone).
+    monkeypatch.chdir(mine)
+    assert main(["leaderboard", "build", "--results", str(results), "--out", "."]) == 2
+    assert "not a zoo leaderboard site" in capsys.readouterr().err
+    assert (mine / "thesis.tex").is_file()
+    # A folder holding the records is never replaced, even with --force.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(site.SiteError, match="would delete them"):
+        site.build(results, tmp_path, warn=lambda m: None, force=True)
+    # A site built before, an empty folder, or --force: replaced.
+    assert main(["leaderboard", "build", "--results", str(results), "--out", "mine",
+                 "--force"]) == 0
+    assert not (mine / "thesis.tex").exists() and (mine / site.MARKER).is_file()
+    (mine / "stale.html").write_text("old page")
+    site.build(results, mine, warn=lambda m: None)
+    assert not (mine / "stale.html").exists() and (mine / "index.html").is_file()
+    (tmp_path / "empty").mkdir()
+    site.build(results, tmp_path / "empty", warn=lambda m: None)
+    with pytest.raises(site.SiteError, match="is a file"):
+        site.build(results, mine / "index.html", warn=lambda m: None, force=True)

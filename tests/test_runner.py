@@ -335,15 +335,18 @@ text_column = "text"
 label_column = "language"
 ''')
     monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    # The model was trained on the labels en/es, the benchmark says english/spanish: the user
+    # says which is which (without it the run is refused, see test_label_sets_...).
     record, path = runner.run("bert_tiny", "my-langid", weights=text_weights,
-                              results_dir=tmp_path / "r", progress=False)
+                              results_dir=tmp_path / "r", progress=False,
+                              label_map="en=english,es=spanish")
     assert record["benchmark"]["examples"]["total"] == 20
     assert record["benchmark"]["files"][0][0].endswith("mine.tsv")
     assert set(record["metrics"]) == {"accuracy", "macro_f1"}
     (tmp_path / "mine.tsv").write_text("text\tlanguage\nhola\tfrench\n", encoding="utf-8")
     with pytest.raises(datasets.DataFormatError, match=r"mine.tsv, line 2: expected a label in"):
         runner.run("bert_tiny", "my-langid", weights=text_weights, results_dir=tmp_path / "r",
-                   progress=False)
+                   progress=False, label_map="en=english,es=spanish")
 
 
 def test_published_entry_loads_by_name_and_evaluates(tmp_path, monkeypatch, capsys):
@@ -367,3 +370,254 @@ def test_published_entry_loads_by_name_and_evaluates(tmp_path, monkeypatch, caps
     assert record["model"]["recipe"]["steps"] == 4
     with pytest.raises(KeyError, match="Did you mean"):
         zoo.load("vit_tiny_patch2_8.digit")
+
+
+# --- Label sets -------------------------------------------------------------------------------
+
+SPAM_TSV = ("text\tlabel\nwin a free phone now\tspam\nsee you at lunch\tham\n"
+            "cheap pills, click here\tspam\nthe meeting moved to friday\tham\n"
+            "you won a prize!\tspam\nthanks for the notes\tham\n")
+SPAM_BENCHMARK = '''
+id = "spam"
+version = 1
+task = "text_classification"
+description = "ham or spam"
+dataset = "files"
+split = "test"
+labels = ["ham", "spam"]
+metrics = ["accuracy"]
+main_metric = "accuracy"
+
+[files]
+kind = "text_classification"
+path = "spam.tsv"
+'''
+
+
+def test_label_sets_must_match_or_be_mapped_explicitly(tmp_path, monkeypatch, capsys):
+    """The published SST-2 entry (negative/positive) on a two-class ham/spam benchmark: refused,
+    naming both label lists, unless --label-map says which class is which (recorded)."""
+    from zoo.cli import main
+
+    (tmp_path / "spam.tsv").write_text(SPAM_TSV, encoding="utf-8")
+    (tmp_path / "spam.toml").write_text(SPAM_BENCHMARK, encoding="utf-8")
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    args = ["bench", "run", "--entry", "bert_mini.sst2", "--benchmark", "spam",
+            "--results", str(tmp_path / "r")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "predicts the classes negative, positive" in err and "labels ham, spam" in err
+    assert "--label-map" in err and _records(tmp_path / "r") == []
+    with pytest.raises(EvaluationError, match="negative, positive .* ham, spam"):
+        runner.run("bert_mini", "spam", weights=ROOT / "zoo/entries/bert_mini.sst2",
+                   results_dir=tmp_path / "r", progress=False)
+    assert main([*args, "--label-map", "negative=ham"]) == 2
+    assert "positive is not mapped" in capsys.readouterr().err
+    assert main([*args, "--label-map", "negative=ham,positive=junk"]) == 2
+    assert "junk is not among benchmark 'spam''s labels ham, spam" in capsys.readouterr().err
+
+    assert main([*args, "--label-map", "negative=ham,positive=spam"]) == 0
+    first = _records(tmp_path / "r")[0]
+    record = records.read(first)
+    assert record["evaluation"]["labels"] == {
+        "model": ["negative", "positive"], "benchmark": ["ham", "spam"],
+        "source": "the classes of its recipe's dataset 'sst2'",
+        "map": {"negative": "ham", "positive": "spam"}, "matched": "by map"}
+    swapped, _ = runner.run("bert_mini", "spam", weights=ROOT / "zoo/entries/bert_mini.sst2",
+                            results_dir=tmp_path / "r2", progress=False,
+                            label_map={"negative": "spam", "positive": "ham"})
+    rows, other = records.read_predictions(first), records.read_predictions(_records(
+        tmp_path / "r2")[0])
+    assert [r["prediction"] for r in other] == [1 - r["prediction"] for r in rows]
+    assert [r["confidence"] for r in other] == [r["confidence"] for r in rows]
+    assert swapped["evaluation"]["labels"]["matched"] == "by map"
+
+
+def test_the_same_class_names_in_another_order_are_scored_by_name(tmp_path, capsys):
+    import zoo
+    from zoo import datasets
+
+    model = zoo.build("vit_tiny_patch2_8", num_classes=10, image_size=8, num_channels=1)
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "run.json").write_text(json.dumps({"labels": [str(9 - i) for i in range(10)]}))
+    record, path = runner.run("vit_tiny_patch2_8", "digits", weights=tmp_path / "model.keras",
+                              limit=40, results_dir=tmp_path / "r", progress=False)
+    own = model.predict(datasets.load("digits", "test").inputs[:40], verbose=0).argmax(1)
+    assert [r["prediction"] for r in records.read_predictions(path)] == (9 - own).tolist()
+    assert record["evaluation"]["labels"]["matched"] == "by name"
+    # Beside no run.json the names are unknown: scored by position, and said so.
+    (tmp_path / "run.json").unlink()
+    record, path = runner.run("vit_tiny_patch2_8", "digits", weights=tmp_path / "model.keras",
+                              limit=40, results_dir=tmp_path / "r", progress=False)
+    assert "class names are unknown" in capsys.readouterr().err
+    assert record["evaluation"]["labels"]["matched"] == "by position"
+    assert record["evaluation"]["labels"]["model"] is None
+    assert [r["prediction"] for r in records.read_predictions(path)] == own.tolist()
+
+
+# --- Values -----------------------------------------------------------------------------------
+
+NPZ_BENCHMARK = '''
+id = "mine"
+version = 1
+task = "image_classification"
+description = "8x8 images"
+dataset = "files"
+split = "test"
+labels = ["a", "b"]
+metrics = ["accuracy"]
+main_metric = "accuracy"
+
+[files]
+kind = "npz"
+path = "mine.npz"
+'''
+
+
+def _npz_benchmark(folder, images, labels):
+    np.savez(folder / "mine.npz", images=images, labels=labels)
+    (folder / "mine.toml").write_text(NPZ_BENCHMARK)
+
+
+def test_non_finite_images_and_outputs_are_refused_not_scored(tmp_path, monkeypatch):
+    import zoo
+    from zoo import datasets
+    from zoo.cli import main
+
+    model = zoo.build("vit_tiny_patch2_8", num_classes=2, image_size=8, num_channels=1)
+    model.save(tmp_path / "m.keras")
+    images = np.random.default_rng(0).random((40, 8, 8)).astype("float32")
+    images[17, 3, 3] = np.nan
+    _npz_benchmark(tmp_path, images, np.arange(40) % 2)
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    with pytest.raises(datasets.DataFormatError, match=r"mine.npz: expected finite pixel values "
+                                                       r"\(no NaN or infinity\), got nan in "
+                                                       r"image 17"):
+        runner.run("vit_tiny_patch2_8", "mine", weights=tmp_path / "m.keras",
+                   results_dir=tmp_path / "r", progress=False)
+    assert main(["bench", "run", "--model", "vit_tiny_patch2_8", "--benchmark", "mine",
+                 "--results", str(tmp_path / "r")]) == 1
+    assert _records(tmp_path / "r") == []
+    # A model whose outputs are NaN (a diverged run) is refused at the first such example.
+    _npz_benchmark(tmp_path, np.nan_to_num(images), np.arange(40) % 2)
+    weights = model.get_weights()
+    weights[-1] = np.full_like(weights[-1], np.nan)
+    model.set_weights(weights)
+    model.save(tmp_path / "nan.keras")
+    with pytest.raises(EvaluationError, match="outputs \\(logits\\) for example 0 .* are NaN or "
+                                              "infinite"):
+        runner.run("vit_tiny_patch2_8", "mine", weights=tmp_path / "nan.keras",
+                   results_dir=tmp_path / "r", progress=False)
+    assert _records(tmp_path / "r") == []
+
+
+def test_a_header_only_file_fails_before_the_model_loads(tmp_path, monkeypatch):
+    from zoo import datasets
+    from zoo.cli import main
+
+    (tmp_path / "spam.tsv").write_text("text\tlabel\n", encoding="utf-8")
+    (tmp_path / "spam.toml").write_text(SPAM_BENCHMARK, encoding="utf-8")
+    (tmp_path / "broken.keras").write_bytes(b"not a model")  # loading it would fail otherwise
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    with pytest.raises(datasets.DataFormatError, match="spam.tsv: expected at least one labeled "
+                                                       "text, got none"):
+        runner.run("bert_tiny", "spam", weights=tmp_path / "broken.keras",
+                   results_dir=tmp_path / "r", progress=False)
+    assert main(["bench", "run", "--model", "bert_tiny", "--benchmark", "spam", "--weights",
+                 str(tmp_path / "broken.keras"), "--results", str(tmp_path / "r")]) == 1
+    assert _records(tmp_path / "r") == []
+
+
+def test_a_byte_order_mark_does_not_lower_bleu(tmp_path, monkeypatch, translation_weights):
+    """References that equal the model's own translations score BLEU 100, also when the files
+    start with a UTF-8 byte-order mark (as Windows editors write them)."""
+    from zoo import datasets
+
+    test = datasets.load("tatoeba-en-es-sample", "test")
+    sources = test.inputs[:8]
+    first, path = runner.run("transformer_tiny", "tatoeba-en-es-sample",
+                             weights=translation_weights, limit=8, results_dir=tmp_path / "r0",
+                             progress=False)
+    hypotheses = [r["hypothesis"] for r in records.read_predictions(path)]
+    assert sum(len(h.split()) for h in hypotheses) >= 16
+    (tmp_path / "src.en").write_text("\ufeff" + "\n".join(sources) + "\n", encoding="utf-8")
+    (tmp_path / "ref.es").write_text("\ufeff" + "\n".join(hypotheses) + "\n", encoding="utf-8")
+    (tmp_path / "mine-mt.toml").write_text(
+        (ROOT / "benchmarks" / "tatoeba-en-es-sample.toml").read_text(encoding="utf-8")
+        .replace('id = "tatoeba-en-es-sample"', 'id = "mine-mt"')
+        .replace('dataset = "tatoeba-en-es-sample"', 'dataset = "files"')
+        .replace('train_split = "train"\n', "")
+        + '\n[files]\nkind = "translation"\nsource_path = "src.en"\ntarget_path = "ref.es"\n',
+        encoding="utf-8")
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    record, path = runner.run("transformer_tiny", "mine-mt", weights=translation_weights,
+                              results_dir=tmp_path / "r", progress=False)
+    rows = records.read_predictions(path)
+    assert rows[0]["source"] == sources[0] and rows[0]["reference"] == hypotheses[0]
+    assert [r["hypothesis"] for r in rows] == hypotheses
+    assert record["metrics"]["bleu"]["value"] == pytest.approx(100.0)
+
+
+# --- Resuming ---------------------------------------------------------------------------------
+
+
+def _kill_part_way(args, partial_dir, at_least):
+    """Starts `zoo ARGS`, SIGKILLs it once its (new) saved predictions hold `at_least` rows;
+    their file and the number of rows it saved."""
+    before = set(partial_dir.glob("*.jsonl")) if partial_dir.is_dir() else set()
+    process = _cli(*args)
+    deadline = time.time() + 120
+    files = []
+    while time.time() < deadline:
+        files = sorted(set(partial_dir.glob("*.jsonl")) - before) if partial_dir.is_dir() else []
+        if files and sum(1 for _ in open(files[0])) >= at_least:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert files, process.stderr.read()[-2000:]
+    return files[0], sum(1 for _ in open(files[0]))
+
+
+def test_a_rerun_resumes_only_predictions_of_the_same_data(tmp_path, monkeypatch, capsys):
+    """Killed half-way, then rerun after the data file was corrected (same number of examples):
+    the rerun predicts the new data afresh. Rerun on unchanged data, it resumes, and its
+    throughput counts only the examples it predicted itself."""
+    import zoo
+
+    n = 3000
+    rng = np.random.default_rng(0)
+    model = zoo.build("vit_tiny_patch2_8", num_classes=2, image_size=8, num_channels=1)
+    model.save(tmp_path / "m.keras")
+    (tmp_path / "run.json").write_text(json.dumps({"labels": ["a", "b"]}))
+    images, labels = rng.random((n, 8, 8)).astype("float32"), rng.integers(0, 2, n)
+    _npz_benchmark(tmp_path, images, labels)
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    args = ["bench", "run", "--model", "vit_tiny_patch2_8", "--benchmark", "mine", "--weights",
+            str(tmp_path / "m.keras"), "--batch-size", "8", "--results", str(tmp_path / "r")]
+
+    def rerun(results):
+        return runner.run("vit_tiny_patch2_8", "mine", weights=tmp_path / "m.keras",
+                          batch_size=8, results_dir=tmp_path / results)
+
+    _, done = _kill_part_way(args, tmp_path / "r" / ".incomplete", 400)
+    assert done < n
+    _npz_benchmark(tmp_path, 1 - images, 1 - labels)  # corrected: same count, other values
+    record, path = rerun("r")
+    assert "resuming" not in capsys.readouterr().err
+    own = model.predict((1 - images)[..., None], batch_size=8, verbose=0).argmax(1)
+    predictions = [r["prediction"] for r in records.read_predictions(path)]
+    assert predictions == own.tolist()
+    assert record["metrics"]["accuracy"]["value"] == pytest.approx(np.mean(own == 1 - labels))
+    assert record["throughput"]["examples_resumed"] == 0
+    assert record["throughput"]["examples_predicted"] == n
+
+    _, done = _kill_part_way(args, tmp_path / "r" / ".incomplete", 400)
+    capsys.readouterr()
+    record, path = rerun("r")
+    assert f"resuming after {done:,} of {n:,} examples" in capsys.readouterr().err
+    throughput = record["throughput"]
+    assert throughput["examples_resumed"] == done and throughput["examples_predicted"] == n - done
+    assert throughput["examples_per_second"] == pytest.approx(
+        (n - done) / throughput["model_seconds"], rel=0.01)
+    assert [r["prediction"] for r in records.read_predictions(path)] == predictions

@@ -263,3 +263,50 @@ def test_bad_arguments_are_refused(tokenizer):
         WordPieceTokenizer(tokenizer.vocabulary, sequence_length=0)
     with pytest.raises(ValueError, match="rank 2"):
         tokenizer.tokenize([["a", "b"]])
+
+
+CJK_SENTENCES = ["我喜欢吃苹果。", "你好，世界！", "他说：“你好”。", "我有3个苹果。", "2024年3月1日",
+                 "私はりんごを食べます。", "東京タワーに行きました。", "「こんにちは」と言った。",
+                 "コーヒーを2杯ください。"]
+MIXED = ["Hello, 世界! I like 苹果.", "我爱 Python 和 TensorFlow。", "Tom 说：“OK”。",
+         "안녕하세요 세계"]
+CJK_PAIR = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef] [\u3000-\u30ff\u4e00-\u9fff"
+                      r"\uff00-\uffef\d]")
+
+
+@pytest.fixture(scope="module")
+def cjk():
+    return WordPieceTokenizer.train((CJK_SENTENCES + MIXED) * 3, vocabulary_size=300,
+                                    lowercase=False)
+
+
+def test_chinese_and_japanese_come_back_without_spaces(cjk):
+    """Each Han character is split off as a word; `detokenize` must not leave it spaced out."""
+    assert texts_of(cjk, cjk.tokenize(CJK_SENTENCES)) == CJK_SENTENCES
+    assert texts_of(cjk, cjk.tokenize(MIXED)) == MIXED  # Latin words keep their spaces
+    assert texts_of(cjk, cjk.tokenize(["我喜欢Python。"])) == ["我喜欢 Python。"]  # unknowable
+
+
+def test_an_exported_translator_writes_chinese_as_the_harness_does(cjk, tmp_path):
+    """The exported translator detokenizes in its graph with the same rules: text as a reader
+    expects it, identical to the harness's hypotheses (`tokenizer.detokenize`)."""
+    import keras
+
+    import zoo
+    from zoo.hub import export
+    from zoo.text import features
+
+    keras.utils.set_random_seed(3)
+    model = zoo.build("transformer_tiny", vocabulary_size=cjk.vocabulary_size,
+                      max_sequence_length=16, pad_id=cjk.pad_id, start_id=cjk.start_id,
+                      end_id=cjk.end_id)
+    export.export_model(model, tmp_path, tokenizer=cjk, parts=["translator"], recipe={
+        "max_length": 16, "decoding": {"beam_width": 2, "max_length": 12,
+                                       "max_source_length": 16}})
+    translator = tf.saved_model.load(str(tmp_path / "translator"))
+    exported = [t.decode() for t in translator(tf.constant(CJK_SENTENCES[:4])).numpy()]
+    ids = features.sequence_ids(cjk, CJK_SENTENCES[:4], 16)
+    harness = texts_of(cjk, model.generate(ids, max_length=12, beam_width=2))
+    assert exported == harness
+    assert sum(len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff]", t)) for t in exported) >= 8
+    assert not any(CJK_PAIR.search(t) for t in exported), exported

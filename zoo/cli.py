@@ -61,10 +61,20 @@ def _cmd_quickstart(args) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def _warn_unreadable(scan, command, skip=()):
+    """One warning on stderr for each definition file that could not be used (the others are
+    listed and shown as usual)."""
+    for name, error in scan.problems.items():
+        if name not in skip:
+            print(f"zoo {command}: warning: skipped {error}", file=sys.stderr)
+
+
 def _cmd_bench_list(args) -> int:
     from zoo.harness import benchmarks
 
-    specs = [benchmarks.get(i) for i in benchmarks.list_benchmarks(args.pattern)]
+    found = benchmarks.scan()
+    _warn_unreadable(found, "bench list")
+    specs = [found.registry.get(i) for i in found.registry.names(args.pattern)]
     rows = [(s.id, f"v{s.version}", s.task, f"{s.dataset}/{s.split}", s.main_metric) for s in specs]
     widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else []
     for row in rows:
@@ -75,7 +85,9 @@ def _cmd_bench_list(args) -> int:
 def _cmd_bench_show(args) -> int:
     from zoo.harness import benchmarks
 
-    spec = benchmarks.get(args.id)
+    found = benchmarks.scan()
+    _warn_unreadable(found, "bench show", skip=(args.id,))
+    spec = found.get(args.id)
     print(json.dumps({"file": spec.path, **spec.to_dict()}, indent=2, ensure_ascii=False))
     return 0
 
@@ -90,7 +102,9 @@ def _cmd_bench_run(args) -> int:
         if args.weights:
             raise UsageError("give --entry or --weights, not both")
         weights = zoo.entries.folder(args.entry)
-        recipe = json.loads((weights / "recipe.json").read_text(encoding="utf-8"))
+        from zoo import textio
+
+        recipe = textio.read_json(weights / "recipe.json")
         model = model or recipe["model"]
     if model is None:
         raise UsageError("--model NAME (or --entry ENTRY) is required")
@@ -98,12 +112,14 @@ def _cmd_bench_run(args) -> int:
         model, args.benchmark, weights=weights, limit=args.limit,
         batch_size=args.batch_size, data_dir=args.data_dir, results_dir=args.results,
         command=["zoo", *args.argv] if args.command_line is None else args.command_line,
+        safe_mode=not args.unsafe_allow_code, label_map=args.label_map,
     )
     main = record["main_metric"]
+    speed = record["throughput"]["examples_per_second"]
     print(f"{record['benchmark']['id']}: {main['name']} = {main['value']:.4f} "
           f"(95% CI {main['low']:.4f} to {main['high']:.4f}) on "
           f"{record['benchmark']['examples']['evaluated']:,} examples, "
-          f"{record['throughput']['examples_per_second']:,.0f} examples/s")
+          + (f"{speed:,.0f} examples/s" if speed is not None else "all resumed"))
     for name, metric in record["metrics"].items():
         print(f"  {name:<16} {metric['value']:.4f}  [{metric['low']:.4f}, {metric['high']:.4f}]")
     print(f"wrote {path}")
@@ -124,8 +140,10 @@ def _cmd_bench_compare(args) -> int:
 def _cmd_recipes(args) -> int:
     from zoo.training import recipes
 
-    for name in recipes.list_recipes(args.pattern):
-        recipe = recipes.get(name)
+    found = recipes.scan()
+    _warn_unreadable(found, "recipes")
+    for name in found.registry.names(args.pattern):
+        recipe = found.registry.get(name)
         where = f"{recipe.dataset}/{recipe.split}"
         print(f"{name:<34} {recipe.model:<22} {where:<26} {recipe.steps:>7,} steps")
     return 0
@@ -139,7 +157,7 @@ def _cmd_train(args) -> int:
         args.recipe, out=args.out, strategy=args.strategy, devices=devices,
         data_dir=args.data_dir, steps=args.steps, precision=args.precision,
         jit_compile=args.jit_compile, seed=args.seed, deterministic=not args.nondeterministic,
-        command=["zoo", *args.argv],
+        command=["zoo", *args.argv], safe_mode=not args.unsafe_allow_code,
         log=lambda message: print(message, file=sys.stderr, flush=True),
     )
     summary = {k: (str(v) if k == "run_dir" else v) for k, v in result.items()}
@@ -152,7 +170,7 @@ def _cmd_export(args) -> int:
 
     try:
         written = export.export_entry(args.entry, args.dir, parts=args.part, tar=args.tar,
-                                         weights=args.weights)
+                                      weights=args.weights, safe_mode=not args.unsafe_allow_code)
     except ValueError as error:
         if type(error) is not ValueError:
             raise
@@ -168,7 +186,8 @@ def _cmd_publish(args) -> int:
 
     dest = args.dest or entries.ENTRIES_DIR
     try:
-        print(entries.publish(args.run_dir, dest_root=dest, precision=args.precision))
+        print(entries.publish(args.run_dir, dest_root=dest, precision=args.precision,
+                              safe_mode=not args.unsafe_allow_code))
     except (ValueError, FileNotFoundError) as error:
         if type(error) not in (ValueError, FileNotFoundError):
             raise
@@ -179,8 +198,11 @@ def _cmd_publish(args) -> int:
 def _cmd_leaderboard_build(args) -> int:
     from zoo.leaderboard import site
 
-    report = site.build(args.results, args.out,
-                        warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    try:
+        report = site.build(args.results, args.out, force=args.force,
+                            warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+    except site.SiteError as error:
+        raise UsageError(str(error)) from None
     print(f"wrote {report['files']} files to {report['out']}"
           + (f" ({len(report['problems'])} problems, see warnings)" if report["problems"] else ""))
     return 0
@@ -199,6 +221,15 @@ def _cmd_leaderboard_serve(args) -> int:
               flush=True)
         server.serve_forever()
     return 0
+
+
+def _add_unsafe_flag(parser, what: str) -> None:
+    from zoo.safety import FLAG
+
+    parser.add_argument(FLAG, action="store_true",
+                        help=f"let code stored in {what} run as it loads (a Lambda layer, a "
+                        "SavedModel graph that is not a zoo entry's); only for files you trust. "
+                        "Without it such a file is refused (Keras' safe mode)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="override the recipe's seed")
     p.add_argument("--nondeterministic", action="store_true",
                    help="skip TensorFlow's op determinism (faster on some devices)")
+    _add_unsafe_flag(p, "the init_from model")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -271,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", choices=["float32", "stored"], default="float32",
                    help="float32: fine-tunable variables (default); stored: as the entry stores "
                    "them (float16 or int8), inference only, half or a quarter of the size")
+    _add_unsafe_flag(p, "the entry")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(
@@ -283,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="float16", choices=["float16", "float32", "int8"],
                    help="how weights are stored (int8: matrices quantized with a scale per "
                    "row, for large entries; measure the entry after publishing)")
+    _add_unsafe_flag(p, "the run's model")
     p.set_defaults(func=_cmd_publish)
 
     board = sub.add_parser("leaderboard", help="build or serve the static leaderboard site",
@@ -292,7 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = board_sub.add_parser("build", help="build the site from the result records",
                              description="Build the static site (HTML, CSS, SVG, PNG, JSON, CSV).")
     p.add_argument("--results", default="benchmarks/results", help="folder of result records")
-    p.add_argument("--out", default="leaderboard", help="where the site is written")
+    p.add_argument("--out", default="leaderboard",
+                   help="the site's folder, replaced as a whole by each build (default "
+                   "leaderboard)")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even if it is a folder that is not a zoo site")
     p.set_defaults(func=_cmd_leaderboard_build)
     p = board_sub.add_parser("serve", help="serve the built site on 127.0.0.1",
                              description="Serve the built site on 127.0.0.1 for a local look.")
@@ -322,10 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="a .keras file or a run folder (model.keras, tokenizer/); "
                    "without it the model has random weights")
     p.add_argument("--limit", type=int, help="evaluate only the first N examples")
+    p.add_argument("--label-map", metavar="MODEL=BENCHMARK,...",
+                   help="which of the model's classes is which benchmark label, e.g. "
+                   "negative=ham,positive=spam, when its class names differ from the "
+                   "benchmark's (without it such a model is refused); recorded in the result")
     p.add_argument("--batch-size", type=int, default=64, help="examples per batch (default 64)")
     p.add_argument("--data-dir", help="folder holding the dataset files (else $ZOO_DATA_DIR, "
                    "else the download cache)")
     p.add_argument("--results", default="benchmarks/results", help="where records are written")
+    _add_unsafe_flag(p, "the --weights or --entry model")
     p.set_defaults(func=_cmd_bench_run, command_line=None)
     p = bench_sub.add_parser(
         "compare", help="paired bootstrap test between two result records",
@@ -350,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.harness.tasks import EvaluationError
     from zoo.hub.resolve import HubError
     from zoo.registry import UnknownNameError
+    from zoo.safety import UnsafeCodeError
     from zoo.training import RecipeError, StrategyError, TrainingError
 
     parser = build_parser()
@@ -360,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
-            StrategyError, HubError) as error:
+            StrategyError, HubError, UnsafeCodeError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
     except (RecordError, DatasetError, TrainingError) as error:

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from zoo import textio
 from zoo.registry import Registry
 
 ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
@@ -54,19 +55,27 @@ def is_entry_folder(path) -> bool:
     return (path / "model.json").is_file() and (path / "weights.npz").is_file()
 
 
-def load_folder(path):
-    """A Keras model from an entry folder, with float32 weights."""
+def load_folder(path, safe_mode=True):
+    """A Keras model from an entry folder, with float32 weights.
+
+    Entry folders ship with zoo or come from folders the user chose (`$ZOO_ENTRIES_PATH`), so
+    the config is rebuilt in Keras' safe mode (a hub entry's `zoo:` handles pass it; see
+    `zoo.safety`); code in it raises `zoo.safety.UnsafeCodeError` unless `safe_mode=False`."""
     import keras
     import numpy as np
+    from keras.src.saving import serialization_lib
 
     import zoo.models.catalog as catalog
+    from zoo import safety
 
     catalog.import_all_families()
     path = Path(path)
-    config = json.loads((path / "model.json").read_text(encoding="utf-8"))
-    # Entries are folders the user chose (ZOO_ENTRIES_PATH) or ship with zoo; a hub entry
-    # holds a HubLayer, which Keras' safe mode would refuse.
-    model = keras.saving.deserialize_keras_object(config, safe_mode=False)
+    config = textio.read_json(path / "model.json")
+    # The scope holds even inside the load of another model that was allowed to run code (a
+    # HubLayer on zoo:ENTRY/PART exports that entry): only what the user named is trusted.
+    with safety.loading(path / "model.json", safe_mode), \
+            serialization_lib.SafeModeScope(safe_mode is not False):
+        model = keras.saving.deserialize_keras_object(config, safe_mode=safe_mode is not False)
     with np.load(path / "weights.npz") as stored:
         weights = [restore_weight(stored, f"{i:04d}").astype(w.dtype)
                    for i, w in enumerate(model.get_weights())]
@@ -135,7 +144,7 @@ def lineage_training_data(run_info: dict) -> list[dict]:
             parents.append(handle[0])
     for parent in parents:
         try:
-            info = json.loads((folder(parent) / "run.json").read_text(encoding="utf-8"))
+            info = textio.read_json(folder(parent) / "run.json")
         except (KeyError, LookupError, OSError, ValueError):
             data.append({"dataset": None, "split": None, "via": parent,
                          "note": "entry not found: its training data is unknown"})
@@ -156,7 +165,7 @@ def load_tokenizer(entry: str):
     return WordPieceTokenizer.load(folder(entry) / "tokenizer")
 
 
-def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
+def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True) -> Path:
     """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
     "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
     as float16, for entries too large to commit otherwise), tokenizer, run.json and recipe.json.
@@ -164,11 +173,15 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
 
     `run_dir` may also be a published entry (its folder), to store it again in a narrower
     precision when its run folder is gone; its run.json then says which precision the
-    weights were narrowed from. Measure the entry again after either."""
+    weights were narrowed from. Measure the entry again after either.
+
+    The model loads in Keras' safe mode (`zoo.safety`; `safe_mode=False` lets its code run),
+    and the entry name in run.json must be a plain name: it becomes the folder's name."""
     import keras
     import numpy as np
 
     import zoo
+    from zoo import safety
 
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown weights precision {precision!r}; use one of "
@@ -177,9 +190,10 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no run.json: give the folder `zoo train` wrote "
                                 "(or a published entry's folder).")
-    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    info = textio.read_json(run_dir / "run.json")
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")
+    entry = safety.check_name(info.get("entry"), "its entry name", run_dir / "run.json")
     if is_entry_folder(run_dir):
         # Re-publishing an entry can only narrow its weights: a float16 entry has no float32
         # weights to give.
@@ -194,14 +208,13 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16") -> Path:
             raise ValueError(f"the entry stores {stored} weights; re-publishing it can only "
                              f"narrow them (--precision {' or '.join(narrower)}); publish its "
                              "run folder for wider weights.")
-        model = load_folder(run_dir)
+        model = load_folder(run_dir, safe_mode=safe_mode)
         published = {"weights_precision": precision,
                      "from_run": before.get("from_run", str(run_dir)),
                      "narrowed_from": stored}
     else:
-        model = zoo.load_model(run_dir / "model.keras", safe_mode=False)
+        model = zoo.load_model(run_dir / "model.keras", safe_mode=safe_mode)
         published = {"weights_precision": precision, "from_run": str(run_dir)}
-    entry = info["entry"]
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{entry}.", dir=dest_root))

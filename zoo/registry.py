@@ -42,6 +42,15 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
+def closest(name: str, names, n: int = 5) -> list[str]:
+    """The known `names` closest to an unknown `name`, for "did you mean" hints: those that
+    extend it first (`vit_tiny` -> `vit_tiny_patch4_28`), then similar ones (a typo)."""
+    names = list(names)
+    prefixed = sorted((k for k in names if k.startswith(name)), key=natural_key)
+    similar = difflib.get_close_matches(name, names, n=n, cutoff=0.5)
+    return list(dict.fromkeys(prefixed + similar))[:n]
+
+
 class Registry:
     """A strict, typo-tolerant name -> entry mapping.
 
@@ -72,9 +81,7 @@ class Registry:
 
     def closest(self, name: str, n: int = 5) -> list[str]:
         """Names that extend `name` first (`vit_tiny` -> `vit_tiny_patch4_28`), then similar ones."""
-        prefixed = sorted((k for k in self._entries if k.startswith(name)), key=natural_key)
-        similar = difflib.get_close_matches(name, list(self._entries), n=n, cutoff=0.5)
-        return list(dict.fromkeys(prefixed + similar))[:n]
+        return closest(name, self._entries, n)
 
     def get(self, name: str) -> Any:
         try:

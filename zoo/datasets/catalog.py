@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo import schema
 from zoo.datasets import formats
 from zoo.datasets.errors import DataFormatError, DatasetError
 from zoo.datasets.sources import RemoteFile, fetch, sha256_of
@@ -58,20 +59,25 @@ class Examples:
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """What a dataset is. `labels`: a classification dataset's class names, in index order
+    (what a model trained on it predicts, class by class), known without reading its files."""
+
     name: str
     task: str
     splits: tuple
     description: str
     licence: str
     loader: object = field(repr=False)
+    labels: tuple | None = None
 
 
 _DATASETS = Registry("dataset")
 
 
-def _register(name, task, splits, description, licence):
+def _register(name, task, splits, description, licence, labels=None):
     def wrap(loader):
-        _DATASETS.register(name, DatasetInfo(name, task, tuple(splits), description, licence, loader))
+        _DATASETS.register(name, DatasetInfo(name, task, tuple(splits), description, licence,
+                                             loader, labels))
         return loader
 
     return wrap
@@ -101,6 +107,9 @@ _IDX_FILES = {
     },
 }
 _IDX_URLS = {"mnist": _MNIST_URL, "fashion-mnist": _FASHION_URL}
+DIGIT_LABELS = tuple(str(i) for i in range(10))
+SST2_LABELS = ("negative", "positive")
+LANGID_LABELS = ("en", "es")
 FASHION_LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                   "Sneaker", "Bag", "Ankle boot")
 SST2_FILES = {
@@ -160,15 +169,34 @@ def _array_sha(*arrays) -> str:
 # --- Images ---------------------------------------------------------------------------------
 
 
-def _images(uint8, scale=255.0):
-    images = uint8.astype("float32") / scale
-    return images[..., None] if images.ndim == 3 else images
+def _images(pixels, source, scale=255.0):
+    """float32 images `[n, h, w, c]` in [0, 1] from `pixels` `[n, h, w]` or `[n, h, w, c]`
+    divided by `scale`, checked by `_checked_pixels`."""
+    images = pixels.astype("float32") / scale
+    return _checked_pixels(images[..., None] if images.ndim == 3 else images, source)
+
+
+def _checked_pixels(images, source):
+    """`images` if every value is a finite number in [0, 1]; else a DataFormatError naming
+    `source` (the file) and the first bad image's index: a NaN or infinite pixel would be
+    scored (its prediction is arbitrary, its confidence NaN) instead of refused."""
+    flat = images.reshape(len(images), -1)
+    for bad, expected in ((~np.isfinite(flat), "finite pixel values (no NaN or infinity)"),
+                          ((flat < 0) | (flat > 1), "uint8 pixels or floats in [0, 1]")):
+        rows = np.flatnonzero(bad.any(axis=1))
+        if rows.size:
+            i = int(rows[0])
+            values = flat[i][bad[i]]
+            raise DataFormatError(
+                source, None, expected,
+                f"{values[0]} in image {i} (index from 0; {rows.size:,} image(s) affected)")
+    return images
 
 
 @_register("digits", "image_classification", ("train", "test"),
            "scikit-learn's 8x8 handwritten digits (1,797 images), a stratified 80/20 split "
            "(random_state=0): 1,437 train / 360 test. Embedded, no download.",
-           "CC BY 4.0 (UCI ML repository)")
+           "CC BY 4.0 (UCI ML repository)", DIGIT_LABELS)
 def _digits(split, data_dir, progress):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -178,7 +206,7 @@ def _digits(split, data_dir, progress):
                              random_state=0)
     images, labels = (parts[0], parts[2]) if split == "train" else (parts[1], parts[3])
     return Examples(
-        _images(images, 16.0), labels.astype("int32"), tuple(str(i) for i in range(10)),
+        _images(images, "sklearn:load_digits", 16.0), labels.astype("int32"), DIGIT_LABELS,
         [("sklearn:load_digits", _array_sha(data.images, data.target))],
         "scikit-learn load_digits, stratified 80/20 split, random_state=0",
     )
@@ -196,7 +224,7 @@ def _idx_loader(name, label_names):
         if len(images) != len(labels):
             raise DataFormatError(labels_path, None, f"{len(images):,} labels, one per image in "
                                   f"{images_path.name}", f"{len(labels):,}")
-        return Examples(_images(images), labels.astype("int32"), label_names,
+        return Examples(_images(images, images_path), labels.astype("int32"), label_names,
                         [images_sha, labels_sha], f"{name} {split} (IDX)")
 
     return load
@@ -204,10 +232,10 @@ def _idx_loader(name, label_names):
 
 _register("mnist", "image_classification", ("train", "test"),
           "MNIST (LeCun et al., 1998), 28x28 grayscale digits: 60,000 train / 10,000 test.",
-          "No licence stated by the authors")(_idx_loader("mnist", tuple(str(i) for i in range(10))))
+          "No licence stated by the authors", DIGIT_LABELS)(_idx_loader("mnist", DIGIT_LABELS))
 _register("fashion-mnist", "image_classification", ("train", "test"),
           "Fashion-MNIST (Xiao et al., 2017), 28x28 grayscale clothing: 60,000 train / 10,000 test.",
-          "MIT")(_idx_loader("fashion-mnist", FASHION_LABELS))
+          "MIT", FASHION_LABELS)(_idx_loader("fashion-mnist", FASHION_LABELS))
 
 
 # --- Text classification --------------------------------------------------------------------
@@ -220,17 +248,17 @@ def _indices(names, labels):
 
 @_register("sst2", "text_classification", ("train", "dev"),
            "GLUE SST-2 binary sentiment (Socher et al., 2013): 67,349 train / 872 dev "
-           "(test labels are not public).", "No licence stated for the data")
+           "(test labels are not public).", "No licence stated for the data", SST2_LABELS)
 def _sst2(split, data_dir, progress):
     path, sha = _get(SST2_FILES[split], data_dir, progress)
     texts, labels = formats.read_labeled_text(path, "sentence", "label", labels=["0", "1"])
-    return Examples(texts, _indices(["0", "1"], labels), ("negative", "positive"), [sha],
+    return Examples(texts, _indices(["0", "1"], labels), SST2_LABELS, [sha],
                     f"GLUE SST-2 {split}.tsv")
 
 
 @_register("trec-6", "text_classification", ("train", "test"),
            "TREC question classification (Li and Roth, 2002), 6 coarse classes: 5,452 train / "
-           "500 test (TREC-10).", "No licence stated for the data")
+           "500 test (TREC-10).", "No licence stated for the data", formats.TREC_COARSE)
 def _trec(split, data_dir, progress):
     path, sha = _get(TREC_FILES[split], data_dir, progress)
     questions, coarse, _ = formats.read_trec(path)
@@ -249,11 +277,12 @@ def _sample_pairs(split):
 
 @_register("tatoeba-langid-sample", "text_classification", ("train", "test"),
            "Which language, English or Spanish? Both sides of the shipped Tatoeba sample: "
-           "8,000 train / 1,000 test sentences. Embedded, no download.", "CC BY 2.0 (Tatoeba)")
+           "8,000 train / 1,000 test sentences. Embedded, no download.", "CC BY 2.0 (Tatoeba)",
+           LANGID_LABELS)
 def _langid(split, data_dir, progress):
     english, spanish, sha = _sample_pairs(split)
     labels = np.array([0] * len(english) + [1] * len(spanish), "int32")
-    return Examples(english + spanish, labels, ("en", "es"), [sha],
+    return Examples(english + spanish, labels, LANGID_LABELS, [sha],
                     f"shipped Tatoeba sample ({split}), English then Spanish sentences")
 
 
@@ -331,18 +360,94 @@ def _declared_labels(path, labels, found):
     return names
 
 
+def _known_encoding(options):
+    import codecs
+
+    if "encoding" in options:
+        try:
+            codecs.lookup(options["encoding"])
+        except LookupError:
+            return f"encoding must be a text encoding Python knows (e.g. \"utf-8\"), got " \
+                   f"{options['encoding']!r}"
+    return None
+
+
+def _columns_by_index_without_header(options):
+    if options.get("header", True) is False:
+        named = [k for k in ("text_column", "label_column") if isinstance(options.get(k), str)]
+        if named:
+            return (f"with header = false, {' and '.join(named)} must be column numbers "
+                    "(0 for the first)")
+    return None
+
+
+def _one_translation_layout(options):
+    single, pair = "path" in options, ("source_path" in options, "target_path" in options)
+    if single == any(pair) or (not single and not all(pair)):
+        return ("translation files are either path (a source<TAB>target file) or "
+                "source_path and target_path (line-aligned files), not both or neither")
+    if "header" in options and not single:
+        return "header applies to a source<TAB>target file (path) only"
+    return None
+
+
+_F = schema.Field
+_KIND = _F(schema.Str())
+_PATH = _F(schema.Path(), required=True)
+_COLUMN = _F(schema.OneOf(schema.Str(), schema.Int(min=0)))
+#: What each kind of the user's own files takes (`load_files`, a benchmark's [files] table).
+FILES = schema.Tagged("kind", {
+    "text_classification": schema.Table({
+        "kind": _KIND, "path": _PATH, "text_column": _COLUMN, "label_column": _COLUMN,
+        "delimiter": _F(schema.Str(pattern=r"(?s).", empty=True,
+                                   what='one character, e.g. "\\t" or ","')),
+        "header": _F(schema.Bool()),
+        "encoding": _F(schema.Str()),
+    }, rules=(_known_encoding, _columns_by_index_without_header)),
+    "translation": schema.Table({
+        "kind": _KIND, "path": _F(schema.Path()), "source_path": _F(schema.Path()),
+        "target_path": _F(schema.Path()), "header": _F(schema.Bool()),
+    }, rules=(_one_translation_layout,)),
+    "image_folder": schema.Table({"kind": _KIND, "path": _PATH}),
+    "npz": schema.Table({"kind": _KIND, "path": _PATH}),
+}, what="a table with a kind (text_classification, translation, image_folder or npz) and "
+        "its options")
+
+
+def _nonempty(examples: Examples, path, what: str) -> Examples:
+    """`examples`, or a DataFormatError when there are none (a header-only TSV, empty files):
+    refused when read, before any model is loaded for them."""
+    if len(examples) == 0:
+        raise DataFormatError(path, None, f"at least one {what}", "none")
+    return examples
+
+
 def load_files(kind: str, labels=None, **options) -> Examples:
     """Examples from a user's own files, by kind:
 
     - `text_classification`: `path` to a TSV/CSV, `text_column`, `label_column` (names when
-      the file has a header), optional `delimiter` ("\\t"; "," for .csv files) and `header`
-      (true). Labels must be among `labels` when given.
+      the file has a header, else column numbers), optional `delimiter` ("\\t"; "," for .csv
+      files), `header` (true) and `encoding` ("utf-8"). Labels must be among `labels` when
+      given.
     - `translation`: `source_path` and `target_path` (line-aligned files), or `path` to a
       `source<TAB>target` TSV (optional `header`, false).
     - `image_folder`: `path` to a folder with one subfolder of PNG/JPEG images per class.
-    - `npz`: `path` to an .npz with `images` ([n, h, w] or [n, h, w, c], uint8 or floats in
-      [0, 1]) and `labels` (ints, or strings among `labels`).
+    - `npz`: `path` to an .npz with `images` ([n, h, w] or [n, h, w, c], uint8 or finite
+      floats in [0, 1]) and `labels` (ints, or strings among `labels`).
+
+    Options are checked against `FILES` (an unknown or misspelt option, a wrong type: a
+    DatasetError naming it). Text files are UTF-8 (a byte-order mark is dropped). Files with
+    no example are refused.
     """
+    try:
+        options = schema.validate({"kind": kind, **options}, FILES, "load_files",
+                                  error=DatasetError)
+    except DatasetError as error:
+        if isinstance(kind, str) and kind not in FILES.variants:
+            raise DatasetError(f"Unknown file kind '{kind}'; choose text_classification, "
+                               "translation, image_folder or npz.") from None
+        raise error from None
+    options.pop("kind")
     if kind == "text_classification":
         path = Path(options.pop("path"))
         delimiter = options.pop("delimiter", "," if path.suffix.lower() == ".csv" else "\t")
@@ -350,22 +455,22 @@ def load_files(kind: str, labels=None, **options) -> Examples:
             path, options.pop("text_column", "text"), options.pop("label_column", "label"),
             delimiter=delimiter, header=options.pop("header", True), labels=labels, **options)
         names = _declared_labels(path, labels, found)
-        return Examples(texts, _indices(names, found), names, [(str(path), sha256_of(path))],
-                        f"{path.name} (text classification)")
+        return _nonempty(Examples(texts, _indices(names, found), names,
+                                  [(str(path), sha256_of(path))],
+                                  f"{path.name} (text classification)"), path, "labeled text")
     if kind == "translation":
         if "path" in options:
             path = Path(options.pop("path"))
             sources, targets = formats.read_parallel_tsv(path, header=options.pop("header", False))
             files = [(str(path), sha256_of(path))]
         else:
-            source, target = Path(options.pop("source_path")), Path(options.pop("target_path"))
-            sources, targets = formats.read_parallel(source, target)
-            files = [(str(source), sha256_of(source)), (str(target), sha256_of(target))]
-        _no_more(kind, options)
-        return Examples(sources, targets, None, files, "parallel text (translation)")
+            path, target = Path(options.pop("source_path")), Path(options.pop("target_path"))
+            sources, targets = formats.read_parallel(path, target)
+            files = [(str(path), sha256_of(path)), (str(target), sha256_of(target))]
+        return _nonempty(Examples(sources, targets, None, files, "parallel text (translation)"),
+                         path, "sentence pair")
+    path = Path(options.pop("path"))
     if kind == "image_folder":
-        path = Path(options.pop("path"))
-        _no_more(kind, options)
         images, found = formats.read_image_folder(path)
         names = _declared_labels(path, labels, found)
         unknown = sorted(set(found) - set(names))
@@ -373,46 +478,35 @@ def load_files(kind: str, labels=None, **options) -> Examples:
             raise DataFormatError(path, None, f"class folders among {', '.join(names)}",
                                   f"folders {', '.join(unknown)}")
         digest = _array_sha(images, np.array(found))
-        return Examples(_images(images), _indices(names, found), names, [(str(path), digest)],
-                        f"image folder {path.name}")
-    if kind == "npz":
-        path = Path(options.pop("path"))
-        _no_more(kind, options)
-        images, raw = formats.read_npz(path)
-        if images.ndim not in (3, 4):
-            raise DataFormatError(path, None, "images of shape [n, h, w] or [n, h, w, c]",
-                                  f"shape {list(images.shape)}")
-        if images.dtype == np.uint8:
-            images = _images(images)
-        else:
-            images = images.astype("float32")
-            images = images[..., None] if images.ndim == 3 else images
-            if images.size and (images.min() < 0 or images.max() > 1):
-                raise DataFormatError(path, None, "uint8 pixels or floats in [0, 1]",
-                                      f"values in [{images.min()}, {images.max()}]")
-        if raw.dtype.kind in "iu":
-            targets = raw.astype("int32")
-            names = tuple(str(label) for label in labels) if labels else tuple(
-                str(i) for i in range(int(targets.max()) + 1 if len(targets) else 0))
-            bad = np.flatnonzero((targets < 0) | (targets >= len(names)))
-            if bad.size:
-                raise DataFormatError(path, None, f"labels in 0..{len(names) - 1}",
-                                      f"{targets[bad[0]]} at index {bad[0]}")
-        else:
-            found = [str(label) for label in raw]
-            names = _declared_labels(path, labels, found)
-            unknown = sorted(set(found) - set(names))
-            if unknown:
-                raise DataFormatError(path, None, f"labels among {', '.join(names)}",
-                                      f"{', '.join(unknown[:5])}")
-            targets = _indices(names, found)
-        return Examples(images, targets, names, [(str(path), sha256_of(path))],
-                        f"{path.name} (images)")
-    raise DatasetError(
-        f"Unknown file kind '{kind}'; choose text_classification, translation, image_folder or npz."
-    )
+        return Examples(_images(images, path), _indices(names, found), names,
+                        [(str(path), digest)], f"image folder {path.name}")
+    return _load_npz(path, labels)
 
 
-def _no_more(kind, options):
-    if options:
-        raise DatasetError(f"Unknown option(s) for {kind} files: {', '.join(sorted(options))}.")
+def _load_npz(path, labels) -> Examples:
+    images, raw = formats.read_npz(path)
+    if images.ndim not in (3, 4):
+        raise DataFormatError(path, None, "images of shape [n, h, w] or [n, h, w, c]",
+                              f"shape {list(images.shape)}")
+    if images.dtype.kind not in "buif":
+        raise DataFormatError(path, None, "uint8, boolean or floating-point images",
+                              f"dtype {images.dtype}")
+    images = _images(images, path) if images.dtype == np.uint8 else _images(images, path, 1.0)
+    if raw.dtype.kind in "iu":
+        targets = raw.astype("int32")
+        names = tuple(str(label) for label in labels) if labels else tuple(
+            str(i) for i in range(int(targets.max()) + 1 if len(targets) else 0))
+        bad = np.flatnonzero((targets < 0) | (targets >= len(names)))
+        if bad.size:
+            raise DataFormatError(path, None, f"labels in 0..{len(names) - 1}",
+                                  f"{targets[bad[0]]} at index {bad[0]}")
+    else:
+        found = [str(label) for label in raw]
+        names = _declared_labels(path, labels, found)
+        unknown = sorted(set(found) - set(names))
+        if unknown:
+            raise DataFormatError(path, None, f"labels among {', '.join(names)}",
+                                  f"{', '.join(unknown[:5])}")
+        targets = _indices(names, found)
+    return _nonempty(Examples(images, targets, names, [(str(path), sha256_of(path))],
+                              f"{path.name} (images)"), path, "image")

@@ -6,6 +6,7 @@ text files) and the format expected, instead of returning silently wrong data.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo import textio
 from zoo.datasets.errors import DataFormatError, DatasetError
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -46,8 +48,16 @@ def _read_bytes(path) -> bytes:
 
 
 def _decode(path, data: bytes, encoding: str) -> str:
+    """`data` as text; UTF-8 (the default everywhere) drops a leading byte-order mark, which
+    would otherwise stay glued to the first sentence (`zoo.textio.codec`)."""
     try:
-        return data.decode(encoding)
+        codec = textio.codec(encoding)
+    except LookupError:
+        raise DatasetError(f"{path}: unknown text encoding {encoding!r}.") from None
+    if codec == "utf-8-sig":
+        codec, data = "utf-8", data.removeprefix(codecs.BOM_UTF8)  # same lines, same offsets
+    try:
+        return data.decode(codec)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise DataFormatError(

@@ -16,11 +16,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import tomllib
 from pathlib import Path
 
+from zoo import schema, textio
+from zoo.datasets.catalog import FILES
 from zoo.registry import Registry
 
 TASKS = {
@@ -71,51 +72,129 @@ class BenchmarkSpec:
         return data
 
 
-_FIELDS = {f.name for f in dataclasses.fields(BenchmarkSpec)} - {"path"}
-_REQUIRED = {f.name for f in dataclasses.fields(BenchmarkSpec)
-             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+# --- The schema of a benchmark file --------------------------------------------------------
+
+#: Ids name files and pages (`<id>.toml`, the leaderboard's `<id>.html`): letters, digits,
+#: ".", "_" and "-", starting with a letter or digit.
+ID_PATTERN = schema.NAME_PATTERN
+#: The dataset tasks a benchmark task can read; for a [files] table, the file kinds.
+DATASET_TASKS = {"image_classification": ("image_classification",),
+                 "image_generation": ("image_classification",),
+                 "text_classification": ("text_classification",),
+                 "translation": ("translation",)}
+FILE_KINDS = {"image_classification": ("image_folder", "npz"),
+              "image_generation": ("image_folder", "npz"),
+              "text_classification": ("text_classification",), "translation": ("translation",)}
+CLASSIFYING = ("image_classification", "text_classification")
+
+
+def _sacrebleu_tokenizers():
+    from sacrebleu.metrics import bleu
+
+    return tuple(bleu._TOKENIZERS)
+
+
+def _metrics_of_the_task(d):
+    allowed = TASKS[d["task"]]
+    for metric in [*d["metrics"], d["main_metric"]]:
+        if metric not in allowed:
+            return (f"metric '{metric}' is not computed for {d['task']}; choose from "
+                    f"{', '.join(allowed)}")
+    if d["main_metric"] not in d["metrics"]:
+        return f"main_metric '{d['main_metric']}' must be listed in metrics"
+    return None
+
+
+def _dataset_and_splits(d):
+    from zoo import datasets
+
+    if (d["dataset"] == "files") != ("files" in d):
+        return 'a benchmark over your own files sets dataset = "files" and a [files] table'
+    if d["dataset"] == "files":
+        kinds = FILE_KINDS[d["task"]]
+        if d["files"]["kind"] not in kinds:
+            return (f"files.kind '{d['files']['kind']}' cannot hold a {d['task']} benchmark; "
+                    f"use {' or '.join(kinds)}")
+        return None
+    try:
+        info = datasets.info(d["dataset"])
+    except datasets.DatasetError as error:
+        return f"dataset: {error} (or \"files\" with a [files] table for your own files)"
+    problems = [f"{key} '{d[key]}' is not a split of dataset '{info.name}'; splits: "
+                f"{', '.join(info.splits)}"
+                for key in ("split", "train_split") if key in d and d[key] not in info.splits]
+    if info.task not in DATASET_TASKS[d["task"]]:
+        problems.append(f"dataset '{info.name}' is for {info.task}, not {d['task']}")
+    elif info.labels is not None and "labels" in d and tuple(map(str, d["labels"])) != info.labels:
+        problems.append(f"labels must be dataset '{info.name}''s classes in their order "
+                        f"({', '.join(info.labels)}): its examples are numbered so, got "
+                        f"{', '.join(map(str, d['labels']))}")
+    return problems
+
+
+def _labels_where_needed(d):
+    probe = any(m.startswith("probe_") for m in d["metrics"])
+    if "labels" not in d and (d["task"] in CLASSIFYING or probe):
+        return (f"labels (the class names, in index order) are required for "
+                f"{'a probe' if probe and d['task'] not in CLASSIFYING else d['task']}")
+    return None
+
+
+_F = schema.Field
+SCHEMA = schema.Table({
+    "id": _F(schema.NAME, required=True),
+    "version": _F(schema.Int(min=1), required=True),
+    "task": _F(schema.Str(choices=tuple(TASKS)), required=True),
+    "description": _F(schema.Str(), required=True),
+    "dataset": _F(schema.Str(), required=True),
+    "split": _F(schema.Str(), required=True),
+    "main_metric": _F(schema.Str(), required=True),
+    "metrics": _F(schema.List(schema.Str(), min_length=1, unique=True), required=True),
+    "train_split": _F(schema.Str()),
+    "labels": _F(schema.List(schema.OneOf(schema.Str(), schema.Int()), min_length=2,
+                             unique=True)),
+    "files": _F(FILES),
+    "preprocessing": _F(schema.Table({
+        "max_length": _F(schema.Int(min=2)),
+        "image_scale": _F(schema.Str()),
+        "binarize": _F(schema.Str(choices=("stochastic",))),
+        "binarize_seed": _F(schema.Int(min=0)),
+        "elbo_samples": _F(schema.Int(min=1, max=1)),
+        "probe_train_examples": _F(schema.Int(min=1)),
+    })),
+    "bleu": _F(schema.Table({
+        "tokenize": _F(schema.Str(choices=_sacrebleu_tokenizers)),
+        "lowercase": _F(schema.Bool()),
+        "smooth_method": _F(schema.Str(choices=("none", "floor", "add-k", "exp"))),
+        "smooth_value": _F(schema.Float(min=0)),
+        "max_ngram_order": _F(schema.Int(min=1)),
+    })),
+    "decoding": _F(schema.Table({
+        "beam_width": _F(schema.Int(min=1)),
+        "length_penalty": _F(schema.Float(min=0)),
+        "max_length": _F(schema.Int(min=1)),
+    })),
+    "bootstrap": _F(schema.Table({
+        "resamples": _F(schema.Int(min=1)),
+        "seed": _F(schema.Int(min=0)),
+    })),
+    "licence": _F(schema.Str(empty=True)),
+}, rules=(_metrics_of_the_task, _labels_where_needed, _dataset_and_splits))
 
 
 def parse(path: str | os.PathLike) -> BenchmarkSpec:
-    """Reads and validates one benchmark file; errors name the file, the key and the fix."""
+    """Reads and validates one benchmark file against `SCHEMA`; errors name the file, every
+    field in error, what it must be and what it is."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data = textio.read_toml(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise BenchmarkError(f"{path}: cannot read the file ({error}).") from None
     except tomllib.TOMLDecodeError as error:
         raise BenchmarkError(f"{path}: not valid TOML ({error}).") from None
-    unknown = set(data) - _FIELDS
-    for key in sorted(unknown):
-        close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise BenchmarkError(
-            f"{path}: unknown key '{key}'{hint}. Keys: {', '.join(sorted(_FIELDS))}."
-        )
-    missing = _REQUIRED - set(data)
-    if missing:
-        raise BenchmarkError(f"{path}: missing required key(s): {', '.join(sorted(missing))}.")
-    if data["task"] not in TASKS:
-        raise BenchmarkError(
-            f"{path}: task '{data['task']}' is not one of {', '.join(sorted(TASKS))}."
-        )
-    if not isinstance(data["version"], int) or data["version"] < 1:
-        raise BenchmarkError(f"{path}: version must be a positive integer, got {data['version']!r}.")
-    allowed = TASKS[data["task"]]
-    for metric in [*data["metrics"], data["main_metric"]]:
-        if metric not in allowed:
-            raise BenchmarkError(
-                f"{path}: metric '{metric}' is not computed for {data['task']}; "
-                f"choose from {', '.join(allowed)}."
-            )
-    if data["main_metric"] not in data["metrics"]:
-        raise BenchmarkError(f"{path}: main_metric '{data['main_metric']}' must be listed in metrics.")
-    if (data["dataset"] == "files") != ("files" in data):
-        raise BenchmarkError(
-            f"{path}: a benchmark over your own files sets dataset = \"files\" and a [files] table."
-        )
+    data = schema.validate(data, SCHEMA, str(path), error=BenchmarkError)
     if path.stem != data["id"]:
         raise BenchmarkError(f"{path}: the file must be named after its id ('{data['id']}.toml').")
-    data["metrics"] = tuple(data["metrics"])
     if "labels" in data:
         data["labels"] = tuple(str(label) for label in data["labels"])
     if "files" in data:
@@ -135,26 +214,25 @@ def search_path() -> list[Path]:
     return folders
 
 
+def scan() -> schema.Scan:
+    """Every benchmark file on the search path (a fresh read each call): the usable ones in
+    `.registry`, each bad file's BenchmarkError (or an id defined twice) in `.problems`."""
+    return schema.scan(search_path(), parse, lambda spec: spec.id, "benchmark", BenchmarkError)
+
+
 def registry() -> Registry:
-    """All benchmarks on the search path, parsed and validated (a fresh read every call)."""
-    benchmarks = Registry("benchmark")
-    for folder in search_path():
-        if not folder.is_dir():
-            continue
-        for file in sorted(folder.glob("*.toml")):
-            spec = parse(file)
-            if spec.id in benchmarks:
-                raise BenchmarkError(
-                    f"{file}: benchmark id '{spec.id}' is already defined in "
-                    f"{benchmarks.get(spec.id).path}; rename one of them."
-                )
-            benchmarks.register(spec.id, spec)
-    return benchmarks
+    """The usable benchmarks on the search path, parsed and validated (a fresh read every
+    call); `scan()` also says which files could not be used and why."""
+    return scan().registry
 
 
 def get(benchmark_id: str) -> BenchmarkSpec:
-    return registry().get(benchmark_id)
+    """A benchmark by id. Raises its file's BenchmarkError if that file is bad, and
+    UnknownNameError (with the closest ids) for an unknown id; other bad files do not
+    matter."""
+    return scan().get(benchmark_id)
 
 
 def list_benchmarks(pattern: str | None = None) -> list[str]:
+    """Ids of the usable benchmarks (`scan().problems` holds the others)."""
     return registry().names(pattern)

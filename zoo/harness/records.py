@@ -13,7 +13,7 @@ import secrets
 import time
 from pathlib import Path
 
-from zoo import atomic
+from zoo import atomic, textio
 
 SCHEMA_VERSION = 1
 REQUIRED = ("schema", "run_id", "created", "model", "benchmark", "evaluation", "metrics",
@@ -52,7 +52,11 @@ def validate(record: dict, path="<record>") -> dict:
         raise RecordError(f"{path}: not a zoo result record (missing {', '.join(missing)}).")
     if record["schema"] != SCHEMA_VERSION:
         raise RecordError(f"{path}: schema {record['schema']} is not {SCHEMA_VERSION}.")
-    for name, metric in record["metrics"].items():
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
+        raise RecordError(f"{path}: metrics must be a table of metrics, each a table with a "
+                          "numeric value, low and high.")
+    for name, metric in metrics.items():
         for key in ("value", "low", "high"):
             if not isinstance(metric.get(key), (int, float)):
                 raise RecordError(f"{path}: metric '{name}' lacks a numeric '{key}'.")
@@ -62,7 +66,7 @@ def validate(record: dict, path="<record>") -> dict:
 def read(path) -> dict:
     path = Path(path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = textio.read_json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RecordError(f"{path}: cannot read a JSON record ({error}).") from None
     if not isinstance(record, dict):
@@ -70,8 +74,21 @@ def read(path) -> dict:
     return validate(record, path)
 
 
+def predictions_path(record_path, record: dict) -> Path:
+    """The predictions file of a record: `predictions_file`, a file name beside the record. A
+    value that names a file elsewhere ("../x", "/etc/x") raises `RecordError`: records come
+    from anyone, and their values never lead outside their folder."""
+    from zoo import safety
+
+    name = record.get("predictions_file")
+    if not safety.is_plain_name(name):
+        raise RecordError(f"{record_path}: predictions_file must be the name of a file beside "
+                          f"the record ({safety.NAME_RULE}), got {name!r}.")
+    return Path(record_path).parent / name
+
+
 def read_predictions(record_path) -> list[dict]:
     record_path = Path(record_path)
     record = read(record_path)
-    with open(record_path.parent / record["predictions_file"], encoding="utf-8") as f:
+    with open(predictions_path(record_path, record), encoding="utf-8") as f:
         return [json.loads(line) for line in f]

@@ -20,8 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from zoo import provenance
-from zoo.harness import benchmarks, records, tasks
+from zoo import provenance, textio
+from zoo.harness import benchmarks, labels, records, tasks
 from zoo.harness.tasks import EvaluationError
 
 
@@ -38,7 +38,7 @@ def resolve_weights(weights):
 
     path = Path(weights)
     if entries.is_entry_folder(path):
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        info = _read_info(path / "run.json")
         tokenizer_dir = path / "tokenizer"
         return path, (tokenizer_dir if tokenizer_dir.is_dir() else None), info
     if path.is_dir():
@@ -54,9 +54,21 @@ def resolve_weights(weights):
     info = None
     for name in ("run.json", "entry.json"):
         if (folder / name).is_file():
-            info = json.loads((folder / name).read_text(encoding="utf-8"))
+            info = _read_info(folder / name)
             break
     return model_file, (tokenizer_dir if tokenizer_dir.is_dir() else None), info
+
+
+def _read_info(path) -> dict:
+    """A run.json / entry.json (UTF-8, a byte-order mark allowed) as a dict; EvaluationError
+    naming the file if it is not a JSON object."""
+    try:
+        info = textio.read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EvaluationError(f"{path}: cannot read it as JSON ({error}).") from None
+    if not isinstance(info, dict):
+        raise EvaluationError(f"{path}: expected a JSON object, got {type(info).__name__}.")
+    return info
 
 
 def _build_untrained(model_name, spec, examples):
@@ -110,6 +122,40 @@ def _data_sha256(examples):
     return digest.hexdigest()
 
 
+def _examples_sha256(examples):
+    """sha256 of exactly the examples evaluated: their inputs, targets and class names (not
+    the files they came from), so that a corrected file, even of the same size, is new data."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for part in (examples.inputs, examples.targets):
+        if isinstance(part, np.ndarray) and part.dtype != object:
+            digest.update(f"{part.dtype.str}{part.shape}\0".encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(b"none\0" if part is None else f"list {len(part)}\0".encode())
+            for item in part if part is not None else ():
+                data = str(item).encode("utf-8", "surrogatepass")
+                digest.update(len(data).to_bytes(8, "little") + data)
+    digest.update(json.dumps(examples.label_names).encode())
+    return digest.hexdigest()
+
+
+def _resume_key(model_name, model, weights_info, tokenizer, spec, examples_sha256, batch_size,
+                precision, labels_info):
+    """Names the saved predictions of a run: the same only for the same model (weights file
+    sha256 and config), tokenizer, benchmark definition, evaluated examples (their content),
+    batch size, precision and label matching, so a rerun resumes only what it would predict
+    itself."""
+    return hashlib.sha256(json.dumps(
+        {"model": model_name, "weights": weights_info and weights_info["sha256"],
+         "config": model.get_config(),
+         "tokenizer": tokenizer.get_config() if tokenizer is not None else None,
+         "benchmark": spec.to_dict(), "examples": examples_sha256, "batch_size": batch_size,
+         "precision": precision, "labels": labels_info},
+        sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _resampling(spec, n):
     """The benchmark's bootstrap indices for `n` examples, with their draw counts cached
     (`bootstrap.counts`) for the scoring that follows."""
@@ -137,6 +183,9 @@ class _Partial:
                     if not line.endswith("\n"):
                         break  # a line cut off by a crash
                     rows.append(json.loads(line))
+        if [row.get("index") for row in rows] != list(range(len(rows))):
+            self.discard()  # not the first examples in order: start again
+            return []
         return rows
 
     def append(self, rows):
@@ -164,23 +213,38 @@ class _Partial:
 
 
 def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_dir=None,
-        results_dir="benchmarks/results", command=None, progress=True):
+        results_dir="benchmarks/results", command=None, progress=True, safe_mode=True,
+        label_map=None):
     """Evaluates `model_name` (random weights, or `weights`) on a benchmark.
+
+    `weights` load in Keras' safe mode: a file holding code raises
+    `zoo.safety.UnsafeCodeError` unless `safe_mode=False` (`--unsafe-allow-code`).
+
+    A classifier's class names must be the benchmark's labels (`zoo.harness.labels`), unless
+    `label_map` (`{"negative": "ham", ...}` or "negative=ham,...") says which model class is
+    which benchmark label.
 
     Returns `(record, record_path)`. Writes nothing if the run fails; a run
     interrupted part-way resumes from its saved predictions when started again
-    with the same arguments.
+    with the same arguments, model and data (they name the saved predictions).
     """
-    import keras
-
     import zoo
+    from zoo.models import dtype_policy
 
     started = time.perf_counter()
     spec = benchmarks.get(benchmark_id)
     if batch_size <= 0:
         raise EvaluationError(f"--batch-size must be positive, got {batch_size}.")
     zoo.describe(model_name)  # an unknown name fails here, with the closest names
+    label_map = labels.parse_label_map(label_map)
     examples = _load_examples(spec, data_dir, progress)
+    if len(examples) == 0:
+        raise EvaluationError(f"Benchmark '{spec.id}' has no examples ({examples.description}).")
+    if spec.labels is not None and examples.label_names is not None and tuple(
+            examples.label_names) != tuple(spec.labels):
+        raise EvaluationError(
+            f"Benchmark '{spec.id}' declares the labels {', '.join(spec.labels)} but its "
+            f"examples are numbered as {', '.join(examples.label_names)}; fix its labels.")
     total = len(examples)
     examples = _limit(examples, limit)
     # The resamples depend only on the example count: drawn in a thread (numpy releases the
@@ -190,15 +254,21 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     resampling = pool.submit(_resampling, spec, len(examples))
     pool.shutdown(wait=False)  # the one task runs on; its thread ends when it is done
 
+    # Class names are compared before the model loads (its run.json is enough).
+    columns, labels_info = labels.for_run(
+        spec, weights, resolve_weights(weights)[2] if weights is not None else None, label_map)
     tokenizer, run_info, weights_info = None, None, None
     if weights is not None:
         model_file, tokenizer_dir, run_info = resolve_weights(weights)
-        if model_file.is_dir():
-            model = zoo.entries.load_folder(model_file)
-            weights_file = model_file / "weights.npz"
-        else:
-            model = zoo.load_model(model_file, safe_mode=False)  # a file the user named
-            weights_file = model_file
+        # The model runs in the dtype policy its config keeps; a config from before zoo kept
+        # it (the published entries) in the one its run.json says it trained in.
+        with dtype_policy.scope(dtype_policy.recorded(run_info)):
+            if model_file.is_dir():
+                model = zoo.entries.load_folder(model_file, safe_mode=safe_mode)
+                weights_file = model_file / "weights.npz"
+            else:
+                model = zoo.load_model(model_file, safe_mode=safe_mode)  # a file the user named
+                weights_file = model_file
         weights_info = {"path": str(weights_file), "sha256": provenance.sha256_file(weights_file)}
         if tokenizer_dir is not None:
             from zoo.text import WordPieceTokenizer
@@ -207,13 +277,13 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     else:
         model = _build_untrained(model_name, spec, examples)
     predict, score = tasks.TASKS[spec.task]
-    precision = keras.config.dtype_policy().name
-    key = hashlib.sha256(json.dumps(
-        [model_name, weights_info and weights_info["sha256"], spec.id, spec.version,
-         len(examples), batch_size, precision, weights is None and model.get_config()],
-        sort_keys=True, default=str).encode()).hexdigest()[:16]
+    precision = model.dtype_policy.name  # what the model computes in, recorded
+    examples_sha256 = _examples_sha256(examples)
+    key = _resume_key(model_name, model, weights_info, tokenizer, spec, examples_sha256,
+                      batch_size, precision, labels_info)
     partial = _Partial(results_dir, key)
     rows = partial.load() if weights is not None else []
+    resumed = len(rows)
     if rows:
         _log(progress, f"[bench] resuming after {len(rows):,} of {len(examples):,} examples")
 
@@ -221,7 +291,8 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     model_seconds = 0.0
     pending = []
     tick = time.perf_counter()
-    stream = predict(model, tokenizer, examples, spec, batch_size, start=len(rows))
+    stream = predict(model, tokenizer, examples, spec, batch_size, start=len(rows),
+                     **({} if columns is None else {"columns": columns}))
     try:
         for row in stream:
             pending.append(row)
@@ -232,7 +303,7 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
                     partial.append(pending)
                 rows.extend(pending)
                 pending = []
-                rate = len(rows) / max(model_seconds, 1e-9)
+                rate = (len(rows) - resumed) / max(model_seconds, 1e-9)
                 _log(progress, f"\r[bench] {spec.id}: {len(rows):,}/{len(examples):,} "
                                f"examples ({rate:,.0f}/s)", end="")
                 tick = time.perf_counter()
@@ -287,6 +358,7 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
             "split": spec.split,
             "definition": spec.to_dict(),
             "data_sha256": _data_sha256(examples),
+            "examples_sha256": examples_sha256,
             "files": [list(f) for f in examples.files],
             "examples": {"total": total, "evaluated": len(rows), "limit": limit},
         },
@@ -298,13 +370,18 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
                           "seed": int(spec.bootstrap.get("seed", tasks.bootstrap.DEFAULT_SEED)),
                           "confidence": tasks.bootstrap.CONFIDENCE, "method": "percentile"},
             "decoding": dict(spec.decoding) if spec.task == "translation" else None,
+            "labels": labels_info,
         },
         "metrics": found,
         "main_metric": {"name": spec.main_metric, "value": main["value"], "low": main["low"],
                         "high": main["high"], "higher_is_better": spec.higher_is_better},
         "report": report,
         "throughput": {
-            "examples_per_second": round(len(rows) / max(model_seconds, 1e-9), 2),
+            # Only what this run predicted: resumed predictions took no time here.
+            "examples_per_second": (round((len(rows) - resumed) / max(model_seconds, 1e-9), 2)
+                                    if len(rows) > resumed else None),
+            "examples_predicted": len(rows) - resumed,
+            "examples_resumed": resumed,
             "model_seconds": round(model_seconds, 3),
             "wall_seconds": round(time.perf_counter() - started, 3),
             "hardware": prov["hardware"]["label"],

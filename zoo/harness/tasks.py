@@ -87,9 +87,27 @@ def _ahead(forward, stream, workers=FORWARD_WORKERS):
             yield begin, future.result()
 
 
-def _logits(model):
+def _logits(model, columns=None):
+    """The model's logits as numpy, with their columns in the benchmark's label order
+    (`columns[j]`: the model's output for label j; None: as they are)."""
     forward = _forward(model)
-    return lambda batch: np.asarray(forward(batch))
+    if columns is None:
+        return lambda batch: np.asarray(forward(batch))
+    order = np.asarray(columns)
+    return lambda batch: np.asarray(forward(batch))[:, order]
+
+
+def _finite(values, begin, what):
+    """`values` (one row per example from `begin`), or an EvaluationError naming the first
+    example whose values are NaN or infinite: it has no honest prediction or score."""
+    bad = ~np.isfinite(np.asarray(values, dtype="float64").reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EvaluationError(
+            f"The model's {what} for example {begin + i} (index from 0) are NaN or infinite "
+            f"({int(bad.sum())} example(s) of this batch): no prediction can be scored from "
+            "them. Check the model's weights (a diverged training run) and its precision.")
+    return values
 
 
 # --- Classification ------------------------------------------------------------------------
@@ -104,7 +122,8 @@ def _check_classes(model, spec, num_labels):
         )
 
 
-def predict_image_classification(model, tokenizer, examples, spec, batch_size, start=0):
+def predict_image_classification(model, tokenizer, examples, spec, batch_size, start=0,
+                                 columns=None):
     expected = tuple(model.inputs[0].shape[1:])
     got = tuple(examples.inputs.shape[1:])
     if expected != got:
@@ -113,11 +132,13 @@ def predict_image_classification(model, tokenizer, examples, spec, batch_size, s
             "build the model with matching image_size and num_channels."
         )
     _check_classes(model, spec, len(spec.labels))
-    for begin, logits in _ahead(_logits(model), _stream(examples.inputs, batch_size, start)):
+    for begin, logits in _ahead(_logits(model, columns),
+                                _stream(examples.inputs, batch_size, start)):
         yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
 
 
 def _classification_rows(logits, targets, begin):
+    _finite(logits, begin, "outputs (logits)")
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs = exp / exp.sum(axis=1, keepdims=True)
     for i, (row, target) in enumerate(zip(probs, targets)):
@@ -133,7 +154,8 @@ def _need_tokenizer(tokenizer, spec):
         )
 
 
-def predict_text_classification(model, tokenizer, examples, spec, batch_size, start=0):
+def predict_text_classification(model, tokenizer, examples, spec, batch_size, start=0,
+                                columns=None):
     from zoo.text import features
 
     _check_classes(model, spec, len(spec.labels))
@@ -148,7 +170,8 @@ def predict_text_classification(model, tokenizer, examples, spec, batch_size, st
         def to_inputs(t):
             return features.bert_inputs(tokenizer, t, max_length)
 
-    for begin, logits in _ahead(_logits(model), _stream(texts, batch_size, start, to_inputs)):
+    for begin, logits in _ahead(_logits(model, columns),
+                                _stream(texts, batch_size, start, to_inputs)):
         rows = _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
         for row in rows:
             yield dict(row, text=examples.inputs[row["index"]])
@@ -227,8 +250,9 @@ def predict_image_generation(model, tokenizer, examples, spec, batch_size, start
         z_mean, z_log_var = model.encode(batch)
         z = model.reparameterize(z_mean, z_log_var)
         logits = model.decoder(z, training=False)
-        reconstruction = np.asarray(model.reconstruction_nats(batch, logits))
-        kl = np.asarray(kl_divergence(z_mean, z_log_var))
+        reconstruction = _finite(np.asarray(model.reconstruction_nats(batch, logits)), begin,
+                                 "reconstruction terms")
+        kl = _finite(np.asarray(kl_divergence(z_mean, z_log_var)), begin, "KL terms")
         for i in range(end - begin):
             yield {"index": begin + i, "target": int(examples.targets[begin + i]),
                    "reconstruction": round(float(reconstruction[i]), 5),

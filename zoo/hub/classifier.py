@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import keras
 
+from zoo import textio
 from zoo.hub.layer import HubLayer, refuse_in_safe_mode
+from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import check_positive, check_rate
 
 
@@ -39,6 +41,7 @@ class HubTextClassifier(keras.Model):
 
     takes_strings = True
 
+    @builds_in_policy
     def __init__(self, encoder_handle, preprocessor_handle, num_classes=2,
                  classifier_dropout=0.1, trainable_encoder=True, **kwargs):
         check_positive(num_classes=num_classes)
@@ -60,7 +63,7 @@ class HubTextClassifier(keras.Model):
         self.trainable_encoder = bool(trainable_encoder)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
+        return {"name": self.name, "trainable": self.trainable, "dtype": config_value(self),
                 "encoder_handle": self.encoder_handle,
                 "preprocessor_handle": self.preprocessor_handle,
                 "num_classes": self.num_classes, "classifier_dropout": self.classifier_dropout,
@@ -68,7 +71,8 @@ class HubTextClassifier(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=None):
-        refuse_in_safe_mode(config.get("encoder_handle"), safe_mode)
+        for key in ("encoder_handle", "preprocessor_handle"):  # both run a SavedModel's graph
+            refuse_in_safe_mode(config.get(key), safe_mode)
         return cls(**config)
 
 
@@ -82,7 +86,6 @@ def as_bert_classifier(model):
     entry stores them. Raises `ValueError` for encoders that are not a zoo entry's
     (`zoo:ENTRY/encoder` with `zoo:ENTRY/preprocessor`).
     """
-    import json
 
     import zoo.entries as entries
     from zoo.hub.resolve import parse_zoo_handle
@@ -113,5 +116,5 @@ def as_bert_classifier(model):
     classifier.get_layer("classifier").set_weights(model.get_layer("classifier").get_weights())
     from zoo.hub.export import sequence_length_of
 
-    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    recipe = textio.read_json(folder / "recipe.json")
     return classifier, WordPieceTokenizer.load(folder / "tokenizer"), sequence_length_of(recipe)

@@ -35,14 +35,13 @@ beside the parts.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path
 
-from zoo import atomic
+from zoo import atomic, textio
 
 PARTS = {
     "bert": ("encoder", "preprocessor"),
@@ -532,7 +531,7 @@ def _published_scores(entry: str) -> list[dict]:
     scores = []
     for path in sorted(results.glob("*/*.json")) if results.is_dir() else []:
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = textio.read_json(path)
         except (OSError, ValueError):
             continue
         if record.get("model", {}).get("entry") != entry or any(record.get("flags", {}).values()):
@@ -544,25 +543,27 @@ def _published_scores(entry: str) -> list[dict]:
     return scores
 
 
-def export_entry(entry: str, directory, parts=None, tar=False, weights="float32") -> list[Path]:
+def export_entry(entry: str, directory, parts=None, tar=False, weights="float32",
+                 safe_mode=True) -> list[Path]:
     """Exports a published entry (by name or folder) in TF Hub's format into `directory`.
 
     `weights="stored"` keeps the weights as the entry stores them (float16 or int8; compact,
-    inference only); "float32" (default) gives fine-tunable parts."""
+    inference only); "float32" (default) gives fine-tunable parts. The entry loads in Keras'
+    safe mode (`zoo.safety`; `safe_mode=False` lets code in its config run)."""
     import zoo.entries as entries
     from zoo.datasets import catalog
 
     folder = Path(entry) if entries.is_entry_folder(entry) else entries.folder(entry)
     name = folder.name
-    model = entries.load_folder(folder)
+    model = entries.load_folder(folder, safe_mode=safe_mode)
     tokenizer = None
     if (folder / "tokenizer").is_dir():
         from zoo.text import WordPieceTokenizer
 
         tokenizer = WordPieceTokenizer.load(folder / "tokenizer")
-    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    recipe = textio.read_json(folder / "recipe.json")
     if weights == "stored":
-        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        info = textio.read_json(folder / "run.json")
         weights = info.get("published", {}).get("weights_precision", "float32")
     licences = []
     for dataset in [recipe.get("dataset")] + [d[0] for d in recipe.get("extra_training_data", [])]:

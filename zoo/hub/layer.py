@@ -203,17 +203,28 @@ class HubLayer(keras.layers.Layer):
 
 
 def refuse_in_safe_mode(handle, safe_mode=None):
-    """Keras' safe mode (the default of `keras.saving.load_model`) refuses to rebuild a layer
-    that runs a SavedModel's graph; say how to load a trusted one."""
+    """Rebuilding a layer that runs the graph of the SavedModel at `handle` from a file: allowed
+    in safe mode (the default of `zoo.load_model` and `keras.saving.load_model`) only for a
+    `zoo:ENTRY/PART` handle, a graph zoo exports itself from a published entry (which loads in
+    safe mode in turn). Any other SavedModel's graph can read and write files, so it runs only
+    when the user allows code (`safe_mode=False`, `--unsafe-allow-code`); else
+    `zoo.safety.UnsafeCodeError`."""
     from keras.src.saving import serialization_lib
 
-    if (serialization_lib.in_safe_mode() if safe_mode is None else safe_mode) is not False:
-        raise HubError(
-            f"This model contains a HubLayer, which runs the TensorFlow graph of the SavedModel "
-            f"at {handle}; Keras' safe mode refuses that by default. If you trust that model, "
-            "load with keras.saving.load_model(path, safe_mode=False) (or "
-            "zoo.load_model(path, safe_mode=False))."
-        )
+    from zoo import safety
+    from zoo.hub.resolve import parse_zoo_handle
+
+    if (serialization_lib.in_safe_mode() if safe_mode is None else safe_mode) is False:
+        return
+    if parse_zoo_handle(handle) is not None:
+        return
+    raise safety.UnsafeCodeError(
+        f"This model holds a HubLayer, which runs the TensorFlow graph of the SavedModel at "
+        f"{handle}; only graphs zoo exports itself (zoo:ENTRY/PART handles) run without your "
+        f"say, as a graph can read and write files. If you trust that SavedModel, allow it with "
+        f"{safety.FLAG} (in Python: zoo.load_model(path, safe_mode=False), or "
+        "keras.saving.load_model(path, safe_mode=False))."
+    )
 
 
 def load(handle, signature=None, output_key=None, trainable=False, arguments=None, **kwargs):

@@ -1,4 +1,4 @@
-"""Handles to local SavedModel folders, resolved and cached by `tensorflow_hub`.
+"""Handles to local SavedModel folders, resolved and cached where `tensorflow_hub` caches them.
 
 A handle is one of:
 
@@ -9,8 +9,12 @@ A handle is one of:
 - `zoo:ENTRY/PART` — a published zoo entry exported in TF Hub's format on first use
   (see `zoo.hub.export`), e.g. `zoo:bert_mini.mlm-sst2-trec/encoder`.
 
-URLs and archives go through `tensorflow_hub.resolve`, which caches them in `$TFHUB_CACHE_DIR`
-(or its temporary folder): a second load of the same handle reads the cache, not the network.
+Archives, local or fetched (http(s), gs://), are unpacked into the cache `tensorflow_hub` uses
+(`$TFHUB_CACHE_DIR`, or its temporary folder, in the folder it would use for the handle): a
+second load of the same handle reads the cache, not the network. An archive is unpacked only if
+every member is a plain file or folder inside it (`member_problem`); otherwise nothing is
+written and the error names the member. A handle that cannot be fetched says so and what to do
+offline; one that was fetched and refused says that instead.
 
 >>> import tempfile, pathlib
 >>> from zoo.hub import resolve, HubError
@@ -31,6 +35,8 @@ import tempfile
 from pathlib import Path
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+#: Seconds to wait for a server before giving up on a download.
+DOWNLOAD_TIMEOUT = 60.0
 
 
 class HubError(ValueError):
@@ -59,20 +65,153 @@ def _download_url(handle: str) -> str:
     return handle + ("&" if "?" in handle else "?") + "tf-hub-format=compressed"
 
 
-def _resolve_remote(handle: str) -> str:
-    import tensorflow_hub as hub
+def _offline_hint(handle: str) -> str:
+    return (f"Without network, download {_download_url(handle)} on a machine that has it and "
+            f"either pass the downloaded .tar.gz (or the folder it unpacks to) as the handle, or "
+            f"unpack it into {cache_folder(handle)} (the cache of $TFHUB_CACHE_DIR), where this "
+            "handle is looked up first.")
 
+
+class _Refused(Exception):
+    """An archive member that is not a plain file or folder inside the archive's folder."""
+
+    def __init__(self, member: str, problem: str):
+        super().__init__(member, problem)
+        self.member, self.problem = member, problem
+
+
+def member_problem(member: tarfile.TarInfo) -> str | None:
+    """Why a SavedModel archive's `member` is refused, or None. A SavedModel is plain files
+    and folders, so anything else is refused: absolute paths, `..` (a path that climbs out of
+    the folder it is unpacked into), links, devices and pipes.
+
+    >>> member_problem(tarfile.TarInfo("variables/variables.index")) is None
+    True
+    >>> member_problem(tarfile.TarInfo("../evil"))
+    "a path that climbs out of the model's folder ('..')"
+    """
+    name = member.name
+    if name.startswith(("/", "\\")) or (name[:1].isalpha() and name[1:2] == ":"):
+        return "an absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "a path that climbs out of the model's folder ('..')"
+    if member.issym() or member.islnk():
+        return f"a {'symbolic' if member.issym() else 'hard'} link (to {member.linkname!r})"
+    if not (member.isfile() or member.isdir()):
+        return "a device, pipe or other special file"
+    return None
+
+
+def _unpack(archive_path: Path, dest: Path) -> None:
+    """Unpacks a SavedModel archive into `dest` once every member passed `member_problem`
+    (nothing is written otherwise). Raises `_Refused`, or `tarfile.TarError` / `OSError` for a
+    file that is not a readable archive."""
+    with tarfile.open(archive_path) as archive:
+        members = archive.getmembers()
+        for member in members:
+            problem = member_problem(member)
+            if problem is not None:
+                raise _Refused(member.name, problem)
+        archive.extractall(dest, members=members, filter="data")
+
+
+def _refusal(what: str, error: _Refused) -> HubError:
+    return HubError(
+        f"{what} but refused it: its member {error.member!r} is {error.problem}, and a "
+        "SavedModel archive holds only plain files and folders inside it. Nothing was "
+        "unpacked. Ask its publisher for a clean archive, or unpack a copy you trust yourself "
+        "and pass that folder as the handle."
+    )
+
+
+def _fetch(handle: str, dest: Path) -> None:
+    """Downloads `handle` (http(s) or gs://) into the file `dest`; raises HubError when it cannot
+    be fetched: a network failure (with what to do offline) or an HTTP error status."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    url = _download_url(handle)
     try:
-        return hub.resolve(handle)
-    except Exception as error:  # urllib, socket, tf.errors, tarfile: all mean "not fetched"
+        if handle.startswith("gs://"):
+            import tensorflow as tf
+
+            tf.io.gfile.copy(url, str(dest), overwrite=True)
+            return
+        request = urllib.request.Request(url, headers={"User-Agent": "zoo-hub"})
+        context = None
+        if os.environ.get("TFHUB_DISABLE_CERT_VALIDATION") == "true":  # as tensorflow_hub
+            import ssl
+
+            context = ssl._create_unverified_context()
+        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT,
+                                    context=context) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and out.tell() != int(length):
+                raise http.client.IncompleteRead(b"", int(length) - out.tell())
+    except urllib.error.HTTPError as error:
+        raise HubError(
+            f"Could not fetch {handle}: the server answered HTTP {error.code} ({error.reason}) "
+            f"for {url}. Check the handle; {_offline_hint(handle)}"
+        ) from None
+    except Exception as error:  # urllib, socket, http.client, tf.errors: all mean "not fetched"
         reason = getattr(error, "reason", None) or error
         raise HubError(
-            f"Could not fetch {handle} ({type(error).__name__}: {reason}). Without network, "
-            f"download {_download_url(handle)} on a machine that has it and either pass the "
-            f"downloaded .tar.gz (or the folder it unpacks to) as the handle, or unpack it into "
-            f"{cache_folder(handle)} (the cache of $TFHUB_CACHE_DIR), where this handle is "
-            f"looked up first."
+            f"Could not fetch {handle} ({type(error).__name__}: {reason}). "
+            f"{_offline_hint(handle)}"
         ) from None
+
+
+def _resolve_remote(handle: str) -> str:
+    """An http(s) or gs:// archive, fetched once into the cache folder `tensorflow_hub` uses for
+    the handle and unpacked there only if every member is a plain file or folder; other remote
+    handles (gs:// folders, `TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED`) go to `tensorflow_hub`."""
+    import tensorflow_hub as hub
+    from tensorflow_hub import resolver
+
+    compressed = resolver.model_load_format() != resolver.ModelLoadFormat.UNCOMPRESSED.value
+    archive = handle.startswith(("http://", "https://")) or handle.endswith(ARCHIVE_SUFFIXES)
+    if not (compressed and archive):
+        try:
+            return hub.resolve(handle)
+        except Exception as error:
+            reason = getattr(error, "reason", None) or error
+            raise HubError(f"Could not fetch {handle} ({type(error).__name__}: {reason}). "
+                           f"{_offline_hint(handle)}") from None
+    target = cache_folder(handle)
+    if target.is_dir() and any(target.iterdir()):
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        _fetch(handle, staging / "archive")
+        size = (staging / "archive").stat().st_size
+        try:
+            _unpack(staging / "archive", staging / "model")
+        except _Refused as error:
+            raise _refusal(f"Fetched {handle} ({size:,} bytes)", error) from None
+        except (tarfile.TarError, OSError) as error:
+            raise HubError(
+                f"Fetched {handle} ({size:,} bytes) but it is not a readable .tar.gz of a "
+                f"SavedModel ({error}); a handle names a SavedModel folder packed with tar, as TF "
+                "Hub serves them."
+            ) from None
+        _move_into_place(staging / "model", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
+
+
+def _move_into_place(folder: Path, target: Path) -> None:
+    """Renames `folder` to `target`, unless another process put a complete copy there first."""
+    try:
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        os.replace(folder, target)
+    except OSError:
+        if not (target.is_dir() and any(target.iterdir())):
+            raise
 
 
 def _unpack_local_archive(path: Path) -> str:
@@ -85,14 +224,15 @@ def _unpack_local_archive(path: Path) -> str:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         try:
-            with tarfile.open(path) as archive:
-                archive.extractall(staging, filter="data")
+            _unpack(path, staging / "model")
+        except _Refused as error:
+            raise _refusal(f"Read {path}", error) from None
         except (tarfile.TarError, OSError) as error:
             raise HubError(
                 f"{path} is not a readable .tar.gz of a SavedModel ({error}); pass the archive "
                 "TF Hub serves (a SavedModel folder packed with tar) or an unpacked folder."
             ) from None
-        os.replace(staging, target)
+        _move_into_place(staging / "model", target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return str(target)
@@ -145,7 +285,8 @@ def resolve(handle) -> str:
     """The local folder of the SavedModel `handle` names (downloaded and cached if remote).
 
     Raises `HubError` naming the handle and what to do: for a missing path, a folder that is
-    not a SavedModel, or a URL that cannot be fetched (what to download and where to put it).
+    not a SavedModel, a URL that cannot be fetched (what to download and where to put it), or
+    an archive that was read but refused (the offending member).
     """
     handle = os.fspath(handle)
     if not isinstance(handle, str) or not handle:

@@ -1,7 +1,10 @@
 """Result records -> the leaderboard's data: benchmarks, ranked full runs, flagged runs.
 
-A record that cannot be read or is not schema-valid is reported (file and reason) and skipped;
-it never stops the others. Full runs (clean git tree, no `--limit`, no test data in training)
+Records come from anyone, so each is checked before use: every field the pages read against
+`RECORD` (its type and, for values that become file names, a plain name), its predictions file
+against `PREDICTION` line by line, and both files must lie inside the results folder (links
+followed). A record that cannot be read or fails a check is reported (file and reason) and
+skipped; it never stops the others. Full runs (clean git tree, no `--limit`, no test data in training)
 are ranked by the benchmark's main metric; flagged runs are listed apart, never ranked. Each
 ranked entry is compared with the leader by a paired bootstrap over the shared resample
 indices (`zoo.harness.compare`).
@@ -13,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo import safety, schema
 from zoo.harness import compare, records
 
 
@@ -22,6 +26,7 @@ class Entry:
     record: dict
     flags: list
     significance: dict | None = None  # vs the leader: delta, low, high, p_value, significant
+    predictions: list | None = None  # the checked rows of its predictions file (None: none)
 
     @property
     def run_id(self) -> str:
@@ -66,18 +71,24 @@ def load(results_dir, warn=print) -> tuple[list[Board], list[str]]:
     results_dir = Path(results_dir)
     problems = []
     by_benchmark: dict[str, list[Entry]] = {}
+    run_ids = {}
     for path in sorted(results_dir.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(results_dir).parts):
             continue
         try:
             record = records.read(path)
-            _check(record, path)
+            rows = _check(record, path, results_dir)
+            if record["run_id"] in run_ids:
+                raise ValueError(f"run_id {record['run_id']!r} is also the run_id of "
+                                 f"{run_ids[record['run_id']]}")
         except (records.RecordError, KeyError, TypeError, ValueError) as error:
-            message = f"skipped {path}: {error}"
+            reason = str(error).removeprefix(f"{path}: ")
+            message = f"skipped {path}: {reason}"
             problems.append(message)
             warn(message)
             continue
-        entry = Entry(path, record, flags_of(record))
+        run_ids[record["run_id"]] = path
+        entry = Entry(path, record, flags_of(record), predictions=rows)
         by_benchmark.setdefault(record["benchmark"]["id"], []).append(entry)
     boards = []
     for benchmark_id in sorted(by_benchmark):
@@ -96,16 +107,131 @@ def load(results_dir, warn=print) -> tuple[list[Board], list[str]]:
     return boards, problems
 
 
-def _check(record, path):
-    """Fields the pages need, beyond the schema check."""
-    for key in ("id", "version", "definition", "examples"):
-        record["benchmark"][key]
-    for key in ("name", "value", "low", "high"):
-        record["main_metric"][key]
-    record["model"]["name"]
-    if not isinstance(record["run_id"], str) or "/" in record["run_id"] or record["run_id"] in (
-            "", ".", ".."):
-        raise ValueError(f"unusable run_id {record['run_id']!r}")
+# --- What the pages read from a record, checked before use -----------------------------------
+
+
+def _open(fields, what="a table", rules=()):
+    """A table with these fields checked, and any others (records carry more) let through."""
+    return schema.Table(fields=fields, values=schema.Anything(), what=what, rules=rules)
+
+
+def _f(type_, required=False, nullable=False):
+    return schema.Field(type_, required=required, nullable=nullable)
+
+
+NAME = schema.NAME  # a value that becomes a file name (never "..", "/x", ".hidden")
+TEXT = schema.Str(empty=True)
+NUMBER = schema.Float()
+COUNT = schema.Int(min=0)
+PIXELS = schema.List(schema.List(schema.Int(min=0, max=255), min_length=1, max_length=512),
+                     min_length=1, max_length=512)
+
+
+def _square_matrix(report):
+    matrix, labels = report.get("confusion_matrix"), report.get("label_names")
+    if matrix is None:
+        return None
+    if labels is None or any(len(row) != len(matrix) for row in matrix) or (
+            len(labels) != len(matrix)):
+        return ("report.confusion_matrix must be square with one row per name in "
+                "report.label_names")
+    return None
+
+
+def _one_size(images):
+    sizes = {(len(image), len(image[0])) for grid in images.values() for image in grid}
+    rows = {len(row) for grid in images.values() for image in grid for row in image}
+    if len(sizes) > 1 or len(rows) > 1:
+        return "report.images must all have one size (rows of equal length)"
+    return None
+
+
+METRIC = _open({"value": _f(NUMBER, True), "low": _f(NUMBER, True), "high": _f(NUMBER, True),
+                "signature": _f(TEXT, nullable=True)}, "a metric (value, low, high)")
+RECORD = _open({
+    "run_id": _f(NAME, True),
+    "created": _f(schema.Str(pattern=r"\d{4}-\d\d-\d\d([T ][0-9:.]+(Z|[+-]\d\d:?\d\d)?)?",
+                             what="a date and time as text (ISO 8601, 2026-01-31T12:00:00Z)"),
+                  True),
+    "predictions_file": _f(NAME, nullable=True),
+    "benchmark": _f(_open({
+        "id": _f(NAME, True),
+        "version": _f(schema.Int(), True),
+        "data_sha256": _f(TEXT, nullable=True),
+        "definition": _f(_open({
+            "task": _f(TEXT, nullable=True), "main_metric": _f(TEXT, True),
+            "metrics": _f(schema.List(schema.Str()), nullable=True),
+            "labels": _f(schema.List(TEXT), nullable=True),
+            "higher_is_better": _f(schema.Bool()),
+            "description": _f(TEXT, nullable=True), "licence": _f(TEXT, nullable=True),
+        }), True),
+        "examples": _f(_open({"total": _f(COUNT), "evaluated": _f(COUNT)}), True),
+    }), True),
+    "main_metric": _f(_open({"name": _f(TEXT, True), "value": _f(NUMBER, True),
+                             "low": _f(NUMBER, True), "high": _f(NUMBER, True),
+                             "higher_is_better": _f(schema.Bool())}), True),
+    "metrics": _f(schema.Table(values=METRIC), True),
+    "model": _f(_open({
+        "name": _f(TEXT, True), "entry": _f(NAME, nullable=True),
+        "family": _f(TEXT, nullable=True), "class": _f(TEXT, nullable=True),
+        "params": _f(COUNT, nullable=True),
+        "training_seconds": _f(schema.Float(min=0), nullable=True),
+        "weights": _f(_open({"sha256": _f(TEXT, nullable=True)}), nullable=True),
+        "training_data": _f(schema.List(_open({"via": _f(TEXT, nullable=True)})),
+                            nullable=True),
+    }), True),
+    "throughput": _f(_open({"examples_per_second": _f(schema.Float(min=0), nullable=True),
+                            "hardware": _f(TEXT, nullable=True)}), True),
+    "provenance": _f(_open({"command": _f(TEXT, nullable=True)}), True),
+    "flags": _f(_open({key: _f(schema.Bool(), nullable=True)
+                       for key in ("dirty", "limited", "test_data_in_training")}), True),
+    "report": _f(_open({
+        "confusion_matrix": _f(schema.List(schema.List(schema.Float(min=0)))),
+        "label_names": _f(schema.List(TEXT)),
+        "per_class": _f(schema.Table(values=schema.OneOf(NUMBER, _open({
+            key: _f(NUMBER, nullable=True)
+            for key in ("precision", "recall", "f1-score", "support")})))),
+        "images": _f(schema.Table(values=schema.List(PIXELS, max_length=64),
+                                  rules=(_one_size,))),
+    }, rules=(_square_matrix,)), nullable=True),
+})
+#: One line of a predictions file: the fields the pages and the paired test read.
+PREDICTION = _open({"index": _f(COUNT), "confidence": _f(NUMBER, nullable=True),
+                    "sentence_bleu": _f(NUMBER, nullable=True),
+                    **{key: _f(TEXT, nullable=True)
+                       for key in ("text", "source", "hypothesis", "reference")}},
+                   "a JSON object")
+
+
+def _check(record, path, results_dir) -> list | None:
+    """Checks a record read from `path` (see the module docstring); returns its predictions'
+    rows (None when it has no predictions file). Raises `RecordError` naming the problem."""
+    schema.validate(record, RECORD, str(path), error=records.RecordError)
+    if not safety.inside(results_dir, path):
+        raise records.RecordError(f"{path}: the record is a link to a file outside "
+                                  f"{results_dir}.")
+    if record.get("predictions_file") is None:
+        return None
+    predictions = records.predictions_path(path, record)
+    if not predictions.exists():
+        return None
+    if not safety.inside(results_dir, predictions):
+        raise records.RecordError(f"{path}: its predictions file {predictions.name} is a link to "
+                                  f"a file outside {results_dir}.")
+    if not predictions.is_file():
+        raise records.RecordError(f"{path}: its predictions file {predictions.name} is not a "
+                                  "file.")
+    rows = []
+    with open(predictions, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            where = f"{predictions}, line {number}"
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise records.RecordError(f"{where}: not JSON ({error}).") from None
+            schema.validate(row, PREDICTION, where, error=records.RecordError)
+            rows.append(row)
+    return rows
 
 
 def _newest_per_model(entries):
@@ -127,7 +253,7 @@ def _compare_with_leader(board, problems, warn):
             result = compare.compare(leader.path, entry.path)
             entry.significance = {k: result[k] for k in ("delta", "low", "high", "p_value",
                                                          "significant")}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             message = f"no paired test for {entry.path}: {error}"
             problems.append(message)
             warn(message)

@@ -6,7 +6,8 @@ flagged runs apart); one page per run (model card, metrics, per-class report and
 matrix, example predictions, provenance, downloads). Machines get `leaderboard.json` and a CSV
 per benchmark. Everything from a record is escaped. The output depends on the records only:
 the same records give byte-identical files. The build goes to a temporary folder that replaces
-the old site only when complete.
+the old site only when complete, and only a folder that is a site (it holds the `MARKER` file
+each build writes) or is empty, unless forced: never a folder of something else.
 
 >>> from zoo.leaderboard import site
 >>> report = site.build("benchmarks/results", getfixture("tmp_path") / "site", warn=lambda m: None)
@@ -25,6 +26,7 @@ import tempfile
 from html import escape
 from pathlib import Path
 
+from zoo import safety
 from zoo.harness import records
 from zoo.leaderboard import assets, collect, pictures
 
@@ -156,7 +158,7 @@ def _definition_block(benchmark):
     items = [("dataset", f"{d.get('dataset')} / {d.get('split')}"),
              ("examples", f"{benchmark['examples'].get('total', 0):,}"),
              ("version", d.get("version")), ("task", d.get("task")),
-             ("metrics", ", ".join(d.get("metrics", []))), ("main metric", d.get("main_metric")),
+             ("metrics", ", ".join(d.get("metrics") or [])), ("main metric", d.get("main_metric")),
              ("data sha256", benchmark.get("data_sha256")), ("licence", d.get("licence"))]
     if d.get("labels"):
         items.append(("labels", ", ".join(d["labels"])))
@@ -250,7 +252,7 @@ def _flagged_table(board, depth):
 
 def benchmark_page(board, files):
     d = board.benchmark["definition"]
-    metrics = list(d.get("metrics", []))
+    metrics = list(d.get("metrics") or [])
     higher = d.get("higher_is_better", True)
     points = [{"x": en.record["model"].get("params"), "y": en.main["value"],
                "low": en.main["low"], "high": en.main["high"], "label": en.name,
@@ -275,11 +277,23 @@ or faster, and better).</p>
     return page(f"{board.id} benchmark", body, 1, d.get("description", ""))
 
 
+def csv_cell(value):
+    """A value as a CSV cell that a spreadsheet shows as text: a string from a record that
+    starts like a formula (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading `'`.
+
+    >>> csv_cell("=SUM(A1)"), csv_cell("vit"), csv_cell(-0.5)
+    ("'=SUM(A1)", 'vit', -0.5)
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def benchmark_csv(board):
-    metrics = list(board.benchmark["definition"].get("metrics", []))
+    metrics = list(board.benchmark["definition"].get("metrics") or [])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["rank", "model", "run_id", *[f"{m}{s}" for m in metrics
+    writer.writerow(["rank", "model", "run_id", *[csv_cell(f"{m}{s}") for m in metrics
                                                   for s in ("", "_low", "_high")],
                      "significant_vs_leader", "params", "examples_per_second", "hardware",
                      "date", "flags"])
@@ -290,10 +304,11 @@ def benchmark_csv(board):
             metric = r["metrics"].get(m, {})
             values += [metric.get("value"), metric.get("low"), metric.get("high")]
         sig = entry.significance
-        writer.writerow([rank if entry in board.ranked else "", entry.name, entry.run_id, *values,
-                         "" if sig is None else sig["significant"], r["model"].get("params"),
-                         r["throughput"].get("examples_per_second"),
-                         r["throughput"].get("hardware"), r["created"], ";".join(entry.flags)])
+        writer.writerow([csv_cell(v) for v in (
+            rank if entry in board.ranked else "", entry.name, entry.run_id, *values,
+            "" if sig is None else sig["significant"], r["model"].get("params"),
+            r["throughput"].get("examples_per_second"), r["throughput"].get("hardware"),
+            r["created"], ";".join(entry.flags))])
     return out.getvalue()
 
 
@@ -307,9 +322,8 @@ def _json_block(value):
 def _examples_block(entry, files):
     r = entry.record
     task = r["benchmark"]["definition"].get("task")
-    try:
-        rows = records.read_predictions(entry.path)
-    except (OSError, ValueError, KeyError):
+    rows = entry.predictions  # read and checked with the record (collect.PREDICTION)
+    if rows is None:
         return "<p>The per-example predictions file is missing.</p>"
     labels = r["benchmark"]["definition"].get("labels") or []
 
@@ -341,7 +355,7 @@ def _examples_block(entry, files):
                 "<th scope=col class=num>confidence</th></tr></thead>"
                 f"<tbody>{items}</tbody></table></div>")
     if task == "image_generation":
-        images = r.get("report", {}).get("images") or {}
+        images = (r.get("report") or {}).get("images") or {}
         parts = []
         for key, caption in (("inputs", "test images (binarized)"),
                              ("reconstructions", "their reconstructions"),
@@ -461,7 +475,7 @@ def render(results_dir, warn=print) -> tuple[dict, list]:
     everything = [en for b in boards for en in b.ranked + b.flagged]
     newest = max((en.record["created"] for en in everything), default=None)
     files = {"style.css": assets.STYLE.encode(), "sort.js": assets.SORT_JS.encode(),
-             "favicon.svg": assets.FAVICON.encode()}
+             "favicon.svg": assets.FAVICON.encode(), MARKER: MARKER_TEXT.encode()}
     files["index.html"] = index_page(boards, newest and newest[:10]).encode()
     for board in boards:
         files[f"benchmarks/{board.id}.html"] = benchmark_page(board, files).encode()
@@ -469,8 +483,8 @@ def render(results_dir, warn=print) -> tuple[dict, list]:
         for entry in board.ranked + board.flagged:
             files[f"entries/{entry.run_id}.html"] = entry_page(entry, files).encode()
             files[f"records/{board.id}/{entry.run_id}.json"] = entry.path.read_bytes()
-            predictions = entry.path.parent / entry.record.get("predictions_file", "")
-            if predictions.is_file():
+            if entry.predictions is not None:  # a file beside the record (collect._check)
+                predictions = records.predictions_path(entry.path, entry.record)
                 files[f"records/{board.id}/{entry.run_id}.predictions.jsonl"] = (
                     predictions.read_bytes())
     for model_file in sorted(assets.MODELS_DIR.glob("*/*.tar.gz")):
@@ -480,15 +494,66 @@ def render(results_dir, warn=print) -> tuple[dict, list]:
     return files, problems
 
 
-def build(results_dir="benchmarks/results", out="leaderboard", warn=print) -> dict:
-    """Writes the site to `out` (replacing it only once the new one is complete)."""
+#: A file every built site holds. `build` replaces a folder only when it holds this file (or
+#: is empty, or is a site built before the marker existed), unless told to with `force`.
+MARKER = ".zoo-leaderboard"
+MARKER_TEXT = ("This folder is a site built by `zoo leaderboard build`, which replaces all of it "
+               "on every build.\n")
+
+
+class SiteError(ValueError):
+    """An output folder the build will not replace; the message says why and what to do."""
+
+
+def is_site(folder) -> bool:
+    """Whether `folder` holds a site `build` wrote (its marker; or, from before the marker, an
+    index.html with the build's footer beside leaderboard.json)."""
+    folder = Path(folder)
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        index = (folder / "index.html").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return (folder / "leaderboard.json").is_file() and "<code>zoo leaderboard build</code>" in index
+
+
+def check_out(out, results_dir, force=False) -> Path:
+    """The absolute folder the site may replace, or `SiteError`: the file system's root, a
+    folder that holds the records (replacing it would delete them), a file, or, unless
+    `force`, a non-empty folder that is not a site (`is_site`)."""
+    out = Path(out).expanduser().resolve()
+    if out.parent == out:
+        raise SiteError(f"--out {out} is the root of the file system; choose a folder for the "
+                        "site.")
+    if Path(results_dir).expanduser().resolve().is_relative_to(out):
+        raise SiteError(f"--out {out} holds the result records ({results_dir}); building there "
+                        "would delete them. Choose another --out.")
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise SiteError(f"--out {out} is a file; the site is a folder. Choose another --out.")
+    if force or is_site(out) or not any(out.iterdir()):
+        return out
+    raise SiteError(f"--out {out} is a folder that is not a zoo leaderboard site (it has no "
+                    f"{MARKER} file) and the build replaces the whole folder; choose another "
+                    "--out, or pass --force to replace its contents.")
+
+
+def build(results_dir="benchmarks/results", out="leaderboard", warn=print, force=False) -> dict:
+    """Writes the site to `out` (replacing it only once the new one is complete).
+
+    The new site is written into a temporary folder beside `out` and then swapped in; `out`
+    must be missing, empty or a site built before (`check_out`, `SiteError`) unless `force`."""
+    out = check_out(out, results_dir, force)
     files, problems = render(results_dir, warn=warn)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for relative, data in sorted(files.items()):
             path = staging / relative
+            if not safety.inside(staging, path):  # names from records are checked; be sure
+                raise SiteError(f"refusing to write {relative!r} outside the site")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         os.chmod(staging, 0o755)

@@ -11,7 +11,7 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from zoo import atomic
+from zoo import atomic, textio
 
 VOCABULARY_FILE = "vocab.txt"
 SETTINGS_FILE = "tokenizer.json"
@@ -21,6 +21,12 @@ SETTINGS_FILE = "tokenizer.json"
 MIN_LEARNED_TOKENS = 16
 # Word pieces seen fewer times than this in the training text are not learned.
 _MIN_FREQUENCY = 2
+
+# Characters of scripts written without spaces between words (RE2 class): Han, hiragana,
+# katakana (with the prolonged sound mark), bopomofo, CJK symbols and punctuation (、。「」),
+# CJK compatibility forms and full-width forms (，！？ and full-width digits).
+_CJK = (r"[\p{Han}\x{3000}-\x{303F}\x{3040}-\x{30FF}\x{3100}-\x{312F}\x{31F0}-\x{31FF}"
+        r"\x{FE30}-\x{FE4F}\x{FF00}-\x{FFEF}]")
 
 # Splitting on punctuation forgets where the spaces were. `detokenize` joins
 # words with spaces, then these rules (RE2 patterns, applied in order, each
@@ -47,6 +53,20 @@ _REJOIN_RULES = (
     # a currency sign before a number; paired double quotes hug their contents
     (r"([$€£]) +(\pN)", r"\1\2", 1),
     (r'" *([^"]*?) *"', r'"\1"', 1),
+    # Chinese and Japanese write no spaces between words, but the splitter makes each Han
+    # character a word: no space between CJK characters (Han, kana, CJK and full-width
+    # punctuation), nor between them and digits ("3个", "2024年"), non-ASCII punctuation
+    # ("“你好”") or ASCII closing marks; the space beside a Latin word or after an ASCII
+    # comma or full stop stays ("I like 苹果", "Hello, 世界").
+    (rf"({_CJK}) +({_CJK}|\pN|[^\P{{P}}\x00-\x7F]|[.,!?;:%)\]}}])", r"\1\2", 2),
+    (rf"({_CJK}|\pN|[^\P{{P}}\x00-\x7F]|[(\[{{]) +({_CJK})", r"\1\2", 2),
+    # CJK closing marks attach to the word before, opening ones to the word after, whatever
+    # script it is ("TensorFlow。"); curly quotes opened after or closed before CJK hug their
+    # contents ("他说：“OK”。"); elsewhere they keep today's spacing
+    (r" +([、。，．！？：；」』）］｝】〕〗〙〛〉》])", r"\1", 1),
+    (r"([「『（［｛【〔〖〘〚〈《]) +", r"\1", 1),
+    (rf"({_CJK}[“‘]) +", r"\1", 1),
+    (rf" +([”’]{_CJK})", r"\1", 1),
 )
 
 
@@ -77,9 +97,14 @@ class WordPieceTokenizer:
     punctuation by rule (closing marks such as `. , ! ? ; : ) »` to the word
     before, opening marks such as `¿ ¡ ( «` to the word after, apostrophes
     and hyphens inside words, `:` `.` `,` inside numbers, and paired double
-    quotes). Spacing the rules cannot know is lost: "a - b" comes back as
-    "a-b", and a single quote used as a quotation mark may stay spaced out.
-    Words that became `[UNK]` come back as the text `[UNK]`.
+    quotes). Chinese and Japanese come back without spaces between their
+    characters (each Han character is split off as a word of its own): none
+    between CJK characters, kana and CJK punctuation, nor between them and
+    digits or non-ASCII punctuation ("我有3个苹果。", "他说：“你好”。"); a space
+    stays beside a Latin word ("I like 苹果"). Spacing the rules cannot know is
+    lost: "a - b" comes back as "a-b", "我喜欢Python" as "我喜欢 Python", and a
+    single quote used as a quotation mark may stay spaced out. Words that
+    became `[UNK]` come back as the text `[UNK]`.
 
     Args:
         vocabulary: list of str. The tokens, one per id; the first seven must
@@ -327,14 +352,14 @@ class WordPieceTokenizer:
             if not file.is_file():
                 raise FileNotFoundError(f"{file} is missing: is {path} a saved tokenizer?")
         vocab_bytes = vocab_file.read_bytes()
-        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+        settings = textio.read_json(settings_file)
         expected = settings.get("vocabulary_sha256")
         if expected is not None and hashlib.sha256(vocab_bytes).hexdigest() != expected:
             raise ValueError(
                 f"{vocab_file} does not match {settings_file} (its sha256 differs): "
                 "the two files come from different saves."
             )
-        vocabulary = vocab_bytes.decode("utf-8").split("\n")
+        vocabulary = vocab_bytes.decode(textio.codec("utf-8")).split("\n")
         if vocabulary and vocabulary[-1] == "":
             vocabulary.pop()
         return cls(

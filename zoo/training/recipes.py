@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo import schema, textio
 from zoo.registry import Registry
 from zoo.training.errors import RecipeError
 
@@ -32,6 +33,75 @@ AUGMENTATIONS = ("flip", "shift")  # image classification; see training/inputs.p
 BATCHINGS = ("random", "by_length")  # by_length: translation; see training/inputs.py
 
 
+def _augmentations(d):
+    augment = d.get("augment")
+    if augment is None:
+        return None
+    unknown = [a for a in augment.split("+") if a not in AUGMENTATIONS]
+    if unknown:
+        return (f"augment must name augmentations joined by '+' from "
+                f"{', '.join(AUGMENTATIONS)} (e.g. \"flip+shift\"), or be absent; unknown: "
+                f"{', '.join(map(repr, unknown))}")
+    return None
+
+
+def _fields_of_the_task(d):
+    task, problems = d["task"], []
+    if d.get("extra_training_data") and task != "masked_lm":
+        problems.append("extra_training_data is for masked_lm corpora only")
+    if d.get("batching") == "by_length" and task != "translation":
+        problems.append("batching = \"by_length\" is for translation recipes")
+    if d.get("validation") and task != "translation":
+        problems.append("validation (BLEU on a held-out split) is for translation recipes")
+    return problems
+
+
+_F = schema.Field
+_POSITIVE = schema.Int(min=1)
+#: Every field of a recipe: its type and allowed values (`Recipe` holds the defaults).
+SCHEMA = schema.Table({
+    "entry": _F(schema.NAME, required=True),
+    "model": _F(schema.Str(), required=True),
+    "task": _F(schema.Str(choices=TASKS), required=True),
+    "dataset": _F(schema.Str(), required=True),
+    "steps": _F(_POSITIVE, required=True),
+    "split": _F(schema.Str()),
+    "benchmark": _F(schema.NAME, nullable=True),
+    "description": _F(schema.Str(empty=True)),
+    "model_overrides": _F(schema.Table(values=schema.Anything(),
+                                       what="a table of the model's arguments")),
+    "extra_training_data": _F(schema.List(schema.List(schema.Str(), 2, 2))),
+    "init_from": _F(schema.NAME, nullable=True),
+    "tokenizer": _F(schema.Table({
+        "vocabulary_size": _F(schema.Int(min=23)),
+        "lowercase": _F(schema.Bool()),
+        "sequence_length": _F(_POSITIVE, nullable=True),
+    })),
+    "max_length": _F(_POSITIVE),
+    "batch_size": _F(_POSITIVE),
+    "batching": _F(schema.Str(choices=BATCHINGS)),
+    "optimizer": _F(schema.Str(choices=OPTIMIZERS)),
+    "learning_rate": _F(schema.Float(min=0, min_exclusive=True)),
+    "weight_decay": _F(schema.Float(min=0)),
+    "beta_2": _F(schema.Float(min=0, max=1, max_exclusive=True)),
+    "clipnorm": _F(schema.Float(min=0, min_exclusive=True), nullable=True),
+    "schedule": _F(schema.Str(choices=SCHEDULES)),
+    "warmup_steps": _F(schema.Int(min=0)),
+    "label_smoothing": _F(schema.Float(min=0, max=1, max_exclusive=True)),
+    "max_predictions": _F(_POSITIVE),
+    "binarize": _F(schema.Str(choices=("stochastic",)), nullable=True),
+    "augment": _F(schema.Str(), nullable=True),
+    "validation": _F(schema.Table({
+        "split": _F(schema.Str()),
+        "examples": _F(_POSITIVE),
+        "every": _F(_POSITIVE),
+    })),
+    "seed": _F(schema.Int(min=0)),
+    "precision": _F(schema.Str(choices=PRECISIONS)),
+    "jit_compile": _F(schema.Bool()),
+    "checkpoint_every": _F(_POSITIVE),
+    "log_every": _F(_POSITIVE),
+}, rules=(_augmentations, _fields_of_the_task))
 
 
 @dataclass(frozen=True)
@@ -72,62 +142,17 @@ class Recipe:
     log_every: int = 50
 
     def __post_init__(self):
-        problems = []
-        if self.task not in TASKS:
-            problems.append(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
-        for name in ("steps", "batch_size", "max_length", "checkpoint_every", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                problems.append(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            problems.append(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append("label_smoothing must be in [0, 1)")
-        if self.warmup_steps < 0:
-            problems.append("warmup_steps must be >= 0")
-        if self.extra_training_data and self.task != "masked_lm":
-            problems.append("extra_training_data is for masked_lm corpora only")
-        if self.augment is not None:
-            unknown = ([self.augment] if not isinstance(self.augment, str) else
-                       [a for a in self.augment.split("+") if a not in AUGMENTATIONS])
-            if unknown:
-                problems.append(f"augment must name augmentations joined by '+' from "
-                                f"{', '.join(AUGMENTATIONS)} (e.g. \"flip+shift\"), or be "
-                                f"absent; unknown: {', '.join(map(repr, unknown))}")
-        if self.batching not in BATCHINGS:
-            problems.append(f"batching must be one of {', '.join(BATCHINGS)}, got "
-                            f"{self.batching!r}")
-        elif self.batching == "by_length" and self.task != "translation":
-            problems.append("batching = \"by_length\" is for translation recipes")
-        if self.binarize not in (None, "stochastic"):
-            problems.append("binarize must be \"stochastic\" or absent")
-        if problems:
-            raise RecipeError(f"Recipe '{self.entry}': " + "; ".join(problems) + ".")
+        schema.validate(self.to_dict(), SCHEMA, f"Recipe '{self.entry}'", error=RecipeError)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<recipe>") -> Recipe:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            import difflib
-
-            hints = [f"{u} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(u, known, 1))
-                     else u for u in unknown]
-            raise RecipeError(f"{source}: unknown field(s) {', '.join(hints)}.")
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-                   and f.name not in data]
-        if missing:
-            raise RecipeError(f"{source}: missing field(s) {', '.join(missing)}.")
+        """A recipe from a parsed file (or JSON), checked against `SCHEMA`: every problem
+        (unknown field with the closest names, missing field, wrong type or value) in one
+        RecipeError naming `source`."""
+        schema.validate(data, SCHEMA, source, error=RecipeError)
         return cls(**data)
 
     def replace(self, **changes) -> Recipe:
@@ -142,9 +167,10 @@ class Recipe:
 
 
 def parse(path) -> Recipe:
+    """Reads and validates one recipe file (UTF-8, a byte-order mark allowed)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = textio.read_toml(path)
     except (OSError, UnicodeDecodeError) as error:
         raise RecipeError(f"Cannot read recipe {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
@@ -162,23 +188,27 @@ def search_path() -> list[Path]:
     return folders
 
 
+def scan() -> schema.Scan:
+    """Every recipe file on the search path (a fresh read each call): the usable ones in
+    `.registry` (an entry in an earlier folder overrides a later one), each bad file's
+    RecipeError in `.problems`."""
+    return schema.scan(search_path(), parse, lambda recipe: recipe.entry, "recipe",
+                       RecipeError, first_wins=True)
+
+
 def registry() -> Registry:
-    found = Registry("recipe")
-    for folder in search_path():
-        if folder.is_dir():
-            for file in sorted(folder.glob("*.toml")):
-                recipe = parse(file)
-                if recipe.entry not in found:
-                    found.register(recipe.entry, recipe)
-    return found
+    """The usable recipes; `scan()` also says which files could not be used and why."""
+    return scan().registry
 
 
 def get(name_or_path) -> Recipe:
-    """A recipe by entry name, or from a `.toml` path."""
+    """A recipe by entry name (its file's error if that file is bad; one bad file does not
+    hide the others), or from a `.toml` path."""
     if str(name_or_path).endswith(".toml"):
         return parse(name_or_path)
-    return registry().get(str(name_or_path))
+    return scan().get(str(name_or_path))
 
 
 def list_recipes(pattern: str | None = None) -> list[str]:
+    """Entries of the usable recipes (`scan().problems` holds the others)."""
     return registry().names(pattern)

@@ -26,6 +26,7 @@ from zoo.training import recipes as recipes_lib
 from zoo.training.errors import TrainingError
 
 TOKENIZED = ("text_classification", "masked_lm", "translation")
+CLASSIFYING = ("image_classification", "text_classification")
 
 
 def weights_digest(model) -> str:
@@ -37,25 +38,43 @@ def weights_digest(model) -> str:
 
 
 def locate_entry(entry: str) -> Path:
-    """The run folder of a trained entry: `$ZOO_RUNS_DIR/<entry>`, `runs/<entry>`, then the
-    weights published with zoo (`zoo.entries`)."""
+    """The folder of a trained entry: a run folder (`model.keras`) in `$ZOO_RUNS_DIR/<entry>`
+    or `runs/<entry>`, then the entry published with zoo (`zoo.entries`: `model.json` and
+    `weights.npz`, no `model.keras`). `load_trained` loads either.
+
+    Raises:
+        TrainingError: no such folder holds a trained model (naming the places looked at).
+    """
+    from zoo import entries
+
     candidates = []
     if os.environ.get("ZOO_RUNS_DIR"):
         candidates.append(Path(os.environ["ZOO_RUNS_DIR"]) / entry)
     candidates.append(Path("runs") / entry)
     try:
-        from zoo import entries
-
         candidates.append(entries.folder(entry))
-    except (ImportError, KeyError):
+    except KeyError:  # not published
         pass
     for folder in candidates:
-        if (folder / "model.keras").is_file():
+        if (folder / "model.keras").is_file() or entries.is_entry_folder(folder):
             return folder
     raise TrainingError(
-        f"No trained entry '{entry}' (looked for model.keras in "
-        f"{', '.join(str(c) for c in candidates)}). Train it first: zoo train {entry}"
+        f"No trained entry '{entry}' (looked for a run folder's model.keras or a published "
+        f"entry's model.json and weights.npz in {', '.join(str(c) for c in candidates)}). "
+        f"Train it first: zoo train {entry}"
     )
+
+
+def load_trained(folder, safe_mode=True):
+    """The model in a folder `locate_entry` found: a run folder's `model.keras`, or a published
+    entry's config and weights (float32 variables, whatever precision the entry stores)."""
+    import zoo
+    from zoo import entries
+
+    folder = Path(folder)
+    if entries.is_entry_folder(folder):
+        return entries.load_folder(folder, safe_mode=safe_mode)
+    return zoo.load_model(folder / "model.keras", safe_mode=safe_mode)
 
 
 def _load_examples(recipe, data_dir, log):
@@ -92,7 +111,7 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
     return tokenizer
 
 
-def _model_builder(recipe, examples, tokenizer, init_dir):
+def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
     import zoo
 
     overrides = dict(recipe.model_overrides)
@@ -119,7 +138,7 @@ def _model_builder(recipe, examples, tokenizer, init_dir):
     def build():
         model = zoo.build(recipe.model, task=task, **overrides)
         if init_dir is not None:
-            source = zoo.load_model(init_dir / "model.keras", safe_mode=False)
+            source = load_trained(init_dir, safe_mode=safe_mode)
             if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
                 raise recipes_lib.RecipeError(
                     f"init_from '{recipe.init_from}': only a BERT backbone can start another model.")
@@ -158,7 +177,7 @@ def _bleu_validator(recipe, tokenizer, data_dir):
 
 def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=None,
           precision=None, jit_compile=None, seed=None, deterministic=True, log=print,
-          command=None):
+          command=None, safe_mode=True):
     """Trains a recipe (an entry name, a `.toml` path or a `Recipe`) into a run folder.
 
     Args:
@@ -170,6 +189,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         devices: devices for one_device / mirrored, e.g. ["/cpu:0", "/cpu:1"].
         steps, precision, jit_compile, seed: override the recipe's values.
         deterministic: enable TensorFlow's op determinism (same seed, same result).
+        safe_mode: load the `init_from` model in Keras' safe mode (`zoo.safety`); False lets
+            code in it run (`--unsafe-allow-code`).
 
     Returns:
         a dict: entry, run_dir, steps, resumed_from, seconds, replicas, weights_sha256,
@@ -235,6 +256,9 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         info = {
             "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
             "training_data": recipe.training_data, "seed": recipe.seed,
+            # The class names, in output order: the harness refuses a benchmark with others.
+            "labels": (list(examples.label_names) if recipe.task in CLASSIFYING
+                       and examples.label_names is not None else None),
             "strategy": {"name": strategy, **strategies.describe(chosen)},
             "precision": policy, "precision_requested": recipe.precision,
             "jit_compile": recipe.jit_compile,
@@ -270,12 +294,13 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             f"({len(examples):,} examples), {recipe.steps:,} steps of {recipe.batch_size}, "
             f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {policy}")
         result = loop.run(
-            chosen, _model_builder(recipe, examples, tokenizer, init_dir),
+            chosen, _model_builder(recipe, examples, tokenizer, init_dir, safe_mode),
             build_optimizer, objectives.get(recipe.task), make_dataset,
             steps=recipe.steps, global_batch_size=recipe.batch_size, run_dir=run_dir,
             checkpoint_every=recipe.checkpoint_every, log_every=recipe.log_every,
             jit_compile=recipe.jit_compile, label_smoothing=recipe.label_smoothing,
-            validate=validate, validate_every=recipe.validation.get("every"), log=log)
+            validate=validate, validate_every=recipe.validation.get("every"), seed=recipe.seed,
+            log=log)
     finally:
         keras.config.set_dtype_policy("float32")
         if not was_deterministic:  # leave the caller's process as it was (XLA decoding)

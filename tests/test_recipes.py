@@ -1,0 +1,94 @@
+"""Recipe files: every field's type and value checked by the schema benchmarks use too, one bad
+file never hides the others, a byte-order mark is harmless."""
+
+import pytest
+
+from zoo.cli import main
+from zoo.training import recipes
+from zoo.training.errors import RecipeError
+
+ROOT_RECIPES = recipes.search_path()[-1]
+GOOD = (ROOT_RECIPES / "vit_tiny_patch2_8.digits.toml").read_text(encoding="utf-8").replace(
+    "vit_tiny_patch2_8.digits", "mine.digits")
+
+
+def write(folder, name, text, bom=False):
+    path = folder / f"{name}.toml"
+    path.write_bytes(("\ufeff" if bom else "").encode("utf-8") + text.encode("utf-8"))
+    return path
+
+
+# (recipe file text, what the message says: the field and what it must be)
+MALFORMED = {
+    "steps a float": (GOOD.replace("steps = 1500", "steps = 1.5"),
+                      "steps must be a positive integer, got the number 1.5"),
+    "learning rate a string": (GOOD.replace("learning_rate = 0.002", 'learning_rate = "2e-3"'),
+                               "learning_rate must be a positive number, got the string '2e-3'"),
+    "misspelt field": (GOOD.replace("warmup_steps", "warmup_step"),
+                       "unknown field 'warmup_step' (did you mean 'warmup_steps'?)"),
+    "misspelt nested field": (GOOD + "tokenizer = { vocab_size = 300 }\n",
+                              "unknown field 'tokenizer.vocab_size' (did you mean "
+                              "'vocabulary_size'?)"),
+    "nested wrong type": (GOOD + 'tokenizer = { lowercase = "yes" }\n',
+                          "tokenizer.lowercase must be true or false, got the string 'yes'"),
+    "nested table a string": (GOOD + 'model_overrides = "dropout=0"\n',
+                              "model_overrides must be a table of the model's arguments, got "
+                              "the string 'dropout=0'"),
+    "pairs not pairs": (GOOD.replace('task = "image_classification"', 'task = "masked_lm"')
+                        + 'extra_training_data = ["trec-6", "train"]\n',
+                        "extra_training_data[0] must be an array of 2 items, each a non-empty "
+                        "string, got the string 'trec-6'"),
+    "validation examples zero": (GOOD + 'validation = { examples = 0 }\n',
+                                 "validation.examples must be a positive integer, got 0"),
+    "clipnorm zero": (GOOD + "clipnorm = 0\n", "clipnorm must be a positive number, got 0"),
+    "beta_2 one": (GOOD + "beta_2 = 1.0\n", "beta_2 must be a number in [0, 1), got 1.0"),
+    "jit a string": (GOOD + 'jit_compile = "true"\n',
+                     "jit_compile must be true or false, got the string 'true'"),
+    "unknown optimizer": (GOOD.replace('optimizer = "adamw"', 'optimizer = "adamww"'),
+                          "optimizer must be one of adamw, adam, sgd, got 'adamww' (did you mean "
+                          "'adamw'?)"),
+    "nan learning rate": (GOOD.replace("learning_rate = 0.002", "learning_rate = nan"),
+                          "learning_rate must be a positive number, got nan"),
+    "validation outside translation": (GOOD + 'validation = { split = "test" }\n',
+                                       "validation (BLEU on a held-out split) is for translation"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_every_recipe_field_is_checked_with_file_field_and_expected_type(tmp_path, case):
+    text, message = MALFORMED[case]
+    path = write(tmp_path, "mine.digits", text)
+    with pytest.raises(RecipeError) as info:
+        recipes.parse(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+
+
+def test_a_recipe_built_in_python_is_checked_by_the_same_schema():
+    with pytest.raises(RecipeError, match=r"Recipe 'x.y': batch_size must be a positive integer, "
+                                          r"got the string '64'"):
+        recipes.Recipe(entry="x.y", model="vit_tiny_patch2_8", task="image_classification",
+                       dataset="digits", steps=10, batch_size="64")
+    recipe = recipes.get("vit_tiny_patch2_8.digits")
+    with pytest.raises(RecipeError, match="steps must be a positive integer, got 0"):
+        recipe.replace(steps=0)
+
+
+def test_one_bad_recipe_never_hides_the_others_and_a_bom_is_harmless(tmp_path, monkeypatch,
+                                                                        capsys):
+    good = write(tmp_path, "mine.digits", GOOD, bom=True)  # saved by a Windows editor
+    bad = write(tmp_path, "bad.digits", MALFORMED["steps a float"][0].replace(
+        "mine.digits", "bad.digits"))
+    monkeypatch.setenv("ZOO_RECIPES_PATH", str(tmp_path))
+    assert recipes.parse(good).entry == "mine.digits"
+    assert {"mine.digits", "bert_mini.sst2"} <= set(recipes.list_recipes())
+    assert "bad.digits" not in recipes.list_recipes()
+    with pytest.raises(RecipeError, match="steps must be a positive integer"):
+        recipes.get("bad.digits")
+    assert main(["recipes"]) == 0
+    out, err = capsys.readouterr()
+    assert {"mine.digits", "vit_tiny_patch2_8.digits"} <= {line.split()[0] for line in
+                                                           out.splitlines()}
+    assert f"warning: skipped {bad}: steps must be a positive integer" in err
+    assert main(["train", "bad.digits", "--steps", "1", "--out", str(tmp_path / "run")]) == 2
+    assert f"error: {bad}: steps must be a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
