@@ -130,6 +130,8 @@ MALFORMED = {
                            "non-empty string or an integer, got the string '01'"),
     "labels twice": (GOOD.replace('labels = ["bug", "feature"]', 'labels = ["a", "a"]'),
                      "labels must hold different items, got 'a' twice"),
+    "labels twice as strings": (GOOD.replace('labels = ["bug", "feature"]', 'labels = [0, "0"]'),
+                                "labels must hold different items, got '0' twice"),
     "version is a string": (GOOD.replace("version = 1", 'version = "1"'),
                             "version must be a positive integer, got the string '1'"),
     "metrics is a string": (GOOD.replace('metrics = ["accuracy", "macro_f1"]',
@@ -158,6 +160,20 @@ MALFORMED = {
                   "labels (the class names, in index order) are required"),
     "bad id": (GOOD.replace('id = "mine"', 'id = "../mine"'), "id must be a name of letters"),
 }
+
+
+def test_a_unique_list_compares_its_items_as_converted():
+    """Conversion is part of the schema, so `unique` sees what the reader gets: [0, "0"] are
+    the labels "0" and "0" (passed the check before, compared raw)."""
+    from zoo import schema
+
+    labels = schema.List(schema.Converted(schema.OneOf(schema.Str(), schema.Int()), str),
+                         unique=True)
+    table = schema.Table({"labels": schema.Field(labels)})
+    assert schema.validate({"labels": [0, "1"]}, table, "f.toml") == {"labels": ("0", "1")}
+    with pytest.raises(schema.SchemaError, match="f.toml: labels must hold different items, "
+                                                 "got '0' twice"):
+        schema.validate({"labels": [0, "0"]}, table, "f.toml")
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))

@@ -267,6 +267,92 @@ def test_files_without_examples_are_refused(tmp_path):
                             target_path=tmp_path / "a.de")
 
 
+def test_an_empty_npz_has_no_examples_like_every_other_empty_input(tmp_path):
+    """Was numpy's "cannot reshape array of size 0" (or a shape complaint about 0 images)."""
+    for i, images in enumerate((np.zeros((0, 4, 4), np.uint8), np.zeros((0,), np.float32),
+                                np.zeros((0, 4, 4, 3), np.float32))):
+        np.savez(tmp_path / f"e{i}.npz", images=images, labels=np.zeros((0,), np.int64))
+        with pytest.raises(DataFormatError, match=rf"e{i}.npz: expected at least one image, "
+                                                  "got none"):
+            datasets.load_files("npz", path=tmp_path / f"e{i}.npz")
+
+
+def _folder_of(tmp_path, make):
+    """A one-class image folder holding the (name, image, format) `make(Image)` returns."""
+    image_module = pytest.importorskip("PIL.Image")
+    root = tmp_path / "images"
+    (root / "a").mkdir(parents=True, exist_ok=True)
+    for name, image, format in make(image_module):
+        image.save(root / "a" / name, format=format)
+    return root
+
+
+def test_16_bit_and_32_bit_grey_images_are_scaled_to_0_1_not_clipped(tmp_path):
+    """A 16-bit PNG (Pillow mode I;16) of a 0..65535 gradient read as [0, 1, 1, ...] (clipped
+    to 8 bits); it is divided by 65535, as is a 32-bit integer image in 0..65535."""
+    gradient = np.linspace(0, 65535, 64).astype(np.uint16).reshape(8, 8)
+    root = _folder_of(tmp_path, lambda image: [
+        ("g16.png", image.fromarray(gradient), "PNG"),
+        ("i32.png", image.fromarray(gradient.astype(np.int32), mode="I"), "TIFF"),
+        ("L.png", image.fromarray((gradient // 257).astype(np.uint8)), "PNG")])
+    from PIL import Image
+
+    assert Image.open(root / "a" / "g16.png").mode == "I;16"
+    pixels = datasets.load_files("image_folder", path=root).inputs
+    expected = gradient.astype("float32") / 65535.0
+    assert pixels.dtype == np.float32 and pixels.shape == (3, 8, 8, 1)
+    assert np.array_equal(pixels[1, ..., 0], expected)  # g16.png (files in sorted order)
+    assert np.array_equal(pixels[2, ..., 0], expected)  # i32.png (a TIFF)
+    assert np.allclose(pixels[0, ..., 0], expected, atol=1 / 255)  # the same in 8 bits
+    (root / "a" / "L.png").unlink()
+    Image.fromarray(np.full((8, 8), 70000, np.int32), mode="I").save(root / "a" / "i32.png",
+                                                                       format="TIFF")
+    with pytest.raises(DataFormatError, match=r"i32.png: expected 32-bit integer pixels in "
+                                              r"0..65535 .*got 70000 at pixel \(row 0, column 0\)"):
+        datasets.load_files("image_folder", path=root)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1.5])
+def test_float_images_must_be_finite_and_in_0_1(tmp_path, bad):
+    """A float32 TIFF named .png (mode F) with NaN or infinity was read as 0 or 1, silently."""
+    values = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    root = _folder_of(tmp_path, lambda image: [("f.png", image.fromarray(values, mode="F"), "TIFF")])
+    read = datasets.load_files("image_folder", path=root).inputs
+    assert np.array_equal(read[0, ..., 0], values)  # kept as they are
+    values[2, 3] = bad
+    _folder_of(tmp_path, lambda image: [("f.png", image.fromarray(values, mode="F"), "TIFF")])
+    expected = ("finite pixel values" if not np.isfinite(bad)
+                else r"floating-point pixels in \[0, 1\]")
+    with pytest.raises(DataFormatError, match=rf"f.png: expected {expected}.*got -?(nan|inf|1.5) "
+                                              r"at pixel \(row 2, column 3\)"):
+        datasets.load_files("image_folder", path=root)
+
+
+def test_every_pillow_mode_has_a_defined_reading(tmp_path):
+    """Every mode Pillow has is read by a stated rule (see formats._image_pixels); 8-bit ones as
+    before (grey: one channel; others RGB, alpha dropped), exactly."""
+    from zoo.datasets.formats import _image_pixels
+
+    image_module = pytest.importorskip("PIL.Image")
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    base = image_module.fromarray(rgb)
+    for mode, channels in (("1", 1), ("L", 1), ("LA", 1), ("La", 1), ("P", 3), ("PA", 3),
+                           ("RGB", 3), ("RGBA", 3), ("RGBX", 3), ("RGBa", 3), ("CMYK", 3),
+                           ("YCbCr", 3), ("LAB", 3), ("HSV", 3), ("I;16", 1), ("I", 1),
+                           ("F", 1)):
+        grey = base.convert("LA" if mode == "La" else "L")
+        image = grey.convert(mode) if channels == 1 else base.convert(mode)
+        if mode == "F":  # floats are read as they are: in [0, 1]
+            image = image_module.fromarray(np.asarray(grey, np.float32) / 255, mode="F")
+        pixels = _image_pixels(image, tmp_path / f"x.{mode}")
+        assert pixels.shape[:2] == (4, 4) and (pixels.ndim == 2) == (channels == 1), mode
+        assert pixels.dtype == (np.float32 if mode in ("I;16", "I", "F") else np.uint8), mode
+        if mode in ("RGB", "RGBA", "RGBX"):
+            assert np.array_equal(pixels, rgb)
+    assert set(image_module.MODES) <= set(formats._GREY_8BIT + formats._COLOUR_8BIT
+                                          + formats._GREY_16BIT + ("I", "F"))
+
+
 def test_a_byte_order_mark_is_dropped_by_every_text_reader(tmp_path):
     bom = "\ufeff"
     (tmp_path / "a.en").write_text(bom + "Hello there.\nBye.\n", encoding="utf-8")
@@ -285,3 +371,39 @@ def test_a_byte_order_mark_is_dropped_by_every_text_reader(tmp_path):
     assert pairs.inputs[0] == "Hello there." and pairs.targets[0] == "Hola."
     texts = datasets.load_files("text_classification", path=tmp_path / "t.tsv")  # header found
     assert texts.inputs == ["Hello there."] and texts.label_names == ("greeting",)
+
+
+def _corrupt_zip(path, member, payload):
+    """A zip whose deflated `member` has a damaged stream (zlib.error when read, not
+    BadZipFile)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member, payload)
+    data = bytearray(path.read_bytes())
+    data[40:100] = b"\xff" * 60
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_cut_or_corrupt_archive_is_a_dataset_error(server, tmp_path):
+    """A downloaded zip whose member's deflate stream is damaged, or one cut short, and a
+    corrupt compressed .npz: a DatasetError naming the file, never a zlib.error traceback."""
+    root, url, _ = server
+    payload = np.random.default_rng(0).integers(0, 4, 50_000).astype("uint8").tobytes()
+    _corrupt_zip(root / "corrupt.zip", "d/x.txt", payload)
+    with zipfile.ZipFile(root / "whole.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("d/x.txt", payload)
+    whole = (root / "whole.zip").read_bytes()
+    (root / "cut.zip").write_bytes(whole[: len(whole) // 2])
+    for name in ("corrupt.zip", "cut.zip"):
+        file = sources.RemoteFile("x/x.txt", url + name, "0" * 64, member="d/x.txt")
+        with pytest.raises(DatasetError, match=rf"Downloaded {url}{name} but could not extract "
+                                               r"d/x.txt"):
+            sources.fetch(file, progress=False)
+        assert not list((sources.cache_dir() / "x").glob("*"))
+    images = np.random.default_rng(0).integers(0, 4, (100, 8, 8)).astype("uint8")
+    np.savez_compressed(tmp_path / "d.npz", images=images, labels=np.zeros(100, "int64"))
+    data = bytearray((tmp_path / "d.npz").read_bytes())
+    data[200:260] = b"\xff" * 60
+    (tmp_path / "d.npz").write_bytes(bytes(data))
+    with pytest.raises(DataFormatError, match=r"d.npz: expected a NumPy .npz file"):
+        formats.read_npz(tmp_path / "d.npz")

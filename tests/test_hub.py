@@ -601,3 +601,51 @@ def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, mon
             assert [t.decode() for t in got] == [row["hypothesis"] for row in rows]
     finally:
         server.close()
+
+
+def _cut_archives(folder):
+    """Archives of a (fake) SavedModel that are no longer whole: cut after 40 bytes, cut in
+    the middle, a corrupt deflate stream, and an xz-compressed tar cut short."""
+    import lzma
+
+    payload = np.random.default_rng(0).bytes(20_000)
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        info = tarfile.TarInfo("saved_model.pb")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    whole = data.getvalue()
+    corrupt = bytearray(whole)
+    corrupt[30:60] = b"\xff" * 30
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        tar.addfile(info, io.BytesIO(payload))
+    xz = lzma.compress(plain.getvalue())
+    archives = {"cut40": whole[:40], "half": whole[:len(whole) // 2], "corrupt": bytes(corrupt),
+                "xz-cut": xz[:len(xz) // 2]}
+    folder.mkdir(exist_ok=True)
+    for name, blob in archives.items():
+        (folder / f"{name}.tar.gz").write_bytes(blob)
+    return sorted(archives)
+
+
+def test_a_truncated_or_corrupt_archive_is_a_hub_error_over_http_and_on_disk(tmp_path,
+                                                                              monkeypatch):
+    """A cut .tar.gz was a bare EOFError ("Compressed file ended before the end-of-stream
+    marker was reached") from resolve(); a corrupt one a zlib.error."""
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    names = _cut_archives(tmp_path / "www")
+    server = _CountingServer(tmp_path / "www")
+    try:
+        for name in names:
+            url = f"{server.url}/{name}.tar.gz"
+            with pytest.raises(HubError, match=rf"Fetched {re.escape(url)} \(.* bytes\) but it "
+                                               r"is not a readable \.tar\.gz"):
+                zoo.hub.resolve(url)
+            local = tmp_path / "www" / f"{name}.tar.gz"
+            with pytest.raises(HubError, match=rf"{re.escape(str(local))} is not a readable "
+                                               r"\.tar\.gz"):
+                zoo.hub.resolve(local)
+    finally:
+        server.close()
+    assert not [p for p in (tmp_path / "cache").rglob("*") if not p.is_dir()], "nothing unpacked"

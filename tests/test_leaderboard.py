@@ -406,3 +406,79 @@ def test_the_build_replaces_only_a_site(tmp_path, monkeypatch, capsys):
     site.build(results, tmp_path / "empty", warn=lambda m: None)
     with pytest.raises(site.SiteError, match="is a file"):
         site.build(results, mine / "index.html", warn=lambda m: None, force=True)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def _raw(text):
+    def change(record):
+        record["__raw__"] = text
+    return change
+
+
+@pytest.mark.parametrize("field, change, rows", [
+    # JSON nested past Python's recursion limit: RecursionError while reading.
+    ("cannot read", _raw('{"run_id": ' + DEEP + "}"), None),
+    # Integers beyond a float (10**400) or beyond any real model: OverflowError when shown.
+    ("model.params", _set("model.params", 10**400), None),
+    ("model.params", _set("model.params", 10**15), None),
+    ("main_metric.value", _set("main_metric.value", 10**400), None),
+    ("metrics.accuracy.value", _set("metrics.accuracy.value", 10**400), None),
+    ("benchmark.examples.total", _set("benchmark.examples.total", 10**400), None),
+    ("model.training_seconds", _set("model.training_seconds", 10**400), None),
+    ("report.confusion_matrix", _set("report.confusion_matrix",
+                                     [[10**400] * 10 for _ in range(10)]), None),
+    ("report.confusion_matrix", lambda r: r["report"].update(
+        confusion_matrix=[[0] * 2001 for _ in range(2001)],
+        label_names=[str(i) for i in range(2001)]), None),
+    # Dates that have the shape of ISO 8601 but are no time at all.
+    ("created", _set("created", "2026-99-99T00:00:00Z"), None),
+    ("created", _set("created", "2026-02-30T25:61:00"), None),
+    ("line 2", None, '{"index": 0, "prediction": 1, "target": 1}\n' + DEEP + "\n"),
+    ("index", None, '{"index": ' + str(10**400) + ', "prediction": 1, "target": 1}\n'),
+])
+def test_a_hostile_record_is_skipped_with_a_warning(tmp_path, field, change, rows):
+    """Deep nesting, huge numbers and impossible dates skip the record, naming its file; the
+    build goes on (they were RecursionError and OverflowError tracebacks, or accepted)."""
+    from zoo.cli import main
+
+    results = tmp_path / "results"
+    _record(results, "good-run")
+    bad = _record(results, "bad-run", change, rows)
+    record = json.loads(bad.read_text())
+    if "__raw__" in record:
+        bad.write_text(record["__raw__"])
+    warnings = []
+    report = site.build(results, tmp_path / "site", warn=warnings.append)
+    assert len(warnings) == 1 and str(bad) in warnings[0] and field in warnings[0], warnings
+    assert report["problems"] == warnings
+    assert (tmp_path / "site" / "entries" / "good-run.html").is_file()
+    assert not (tmp_path / "site" / "entries" / "bad-run.html").exists()
+    assert main(["leaderboard", "build", "--results", str(results), "--out",
+                 str(tmp_path / "site")]) == 0
+
+
+def test_a_real_date_with_a_zone_or_fraction_is_accepted(tmp_path):
+    results = tmp_path / "results"
+    for name, created in (("z", "2026-01-31T12:00:00Z"), ("offset", "2026-01-31T12:00:00.5+02:00"),
+                          ("day", "2026-01-31")):
+        _record(results, name, _set("created", created))
+    warnings = []
+    site.build(results, tmp_path / "site", warn=warnings.append)
+    assert warnings == []
+
+
+def test_the_site_is_never_built_inside_the_results(tmp_path, capsys):
+    """`--out RESULTS/site` would be read back as records by every later build: refused."""
+    from zoo.cli import main
+
+    results = tmp_path / "results"
+    _record(results, "good-run")
+    with pytest.raises(site.SiteError, match="inside the results folder"):
+        site.build(results, results / "site", warn=lambda m: None, force=True)
+    assert main(["leaderboard", "build", "--results", str(results), "--out",
+                 str(results / "digits" / "site")]) == 2
+    error = capsys.readouterr().err
+    assert "inside the results folder" in error and len(error.strip().splitlines()) == 1
+    assert not (results / "site").exists() and not (results / "digits" / "site").exists()

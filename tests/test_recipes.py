@@ -51,6 +51,39 @@ MALFORMED = {
                           "learning_rate must be a positive number, got nan"),
     "validation outside translation": (GOOD + 'validation = { split = "test" }\n',
                                        "validation (BLEU on a held-out split) is for translation"),
+    # Checked against the model registry (without TensorFlow): were a traceback in `zoo train`.
+    "misspelt model argument": (GOOD + "model_overrides = { dropot = 0.1 }\n",
+                                "unknown field 'model_overrides.dropot' (did you mean "
+                                "'dropout'?); fields of model_overrides: "),
+    "model arguments of the wrong type and value": (
+        GOOD + 'model_overrides = { dropout = "x", num_layers = -1 }\n',
+        "model_overrides.dropout must be a number in [0, 1), got the string 'x'; "
+        "model_overrides.num_layers must be a positive integer, got -1"),
+    "model argument a bool for an int": (GOOD + "model_overrides = { hidden_dim = true }\n",
+                                         "model_overrides.hidden_dim must be a positive "
+                                         "integer, got the boolean True"),
+    "model argument absurdly large": (GOOD + "model_overrides = { hidden_dim = 99999999999 }\n",
+                                      "model_overrides.hidden_dim must be at most 16777216"),
+    "model of a family that does not serve the task": (
+        GOOD.replace('"vit_tiny_patch2_8"', '"vae_tiny"').replace(
+            '"image_classification"', '"translation"').replace('benchmark = "digits"\n', ""),
+        "model 'vae_tiny' is a vae model, which cannot be trained for translation; use a "
+        "transformer model"),
+    "a translation model for images": (GOOD.replace('"vit_tiny_patch2_8"', '"transformer_tiny"'),
+                                       "cannot be trained for image_classification; use a vit"),
+    "unknown model": (GOOD.replace('model = "vit_tiny_patch2_8"', 'model = "nosuch"'),
+                      "model: Unknown model 'nosuch'. Known models: "),
+    "misspelt model": (GOOD.replace('model = "vit_tiny_patch2_8"', 'model = "vit_tiny_patch2"'),
+                       "model: Unknown model 'vit_tiny_patch2'. Did you mean: "
+                       "'vit_tiny_patch2_8'"),
+    "batch size beyond any machine": (GOOD.replace("batch_size = 64",
+                                                   "batch_size = 9223372036854775807"),
+                                      "batch_size must be at most 1048576, got "
+                                      "9223372036854775807"),
+    "steps beyond any run": (GOOD.replace("steps = 1500", "steps = 10000000000"),
+                             "steps must be at most 1000000000"),
+    "seed numpy cannot take": (GOOD.replace("seed = 0", "seed = 4294967296"),
+                               "seed must be at most 4294967295"),
 }
 
 
@@ -92,3 +125,54 @@ def test_one_bad_recipe_never_hides_the_others_and_a_bom_is_harmless(tmp_path, m
     assert main(["train", "bad.digits", "--steps", "1", "--out", str(tmp_path / "run")]) == 2
     assert f"error: {bad}: steps must be a positive integer" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_bad_models_and_overrides_are_refused_by_zoo_recipes_and_zoo_train(tmp_path, monkeypatch,
+                                                                           capsys):
+    """`zoo recipes` lists them as bad (fast: no TensorFlow import) and `zoo train` refuses
+    them with one line and exit 2 (each was a traceback); a value only the constructor can judge
+    (num_heads not dividing hidden_dim) is a RecipeError too."""
+    import subprocess
+    import sys
+
+    cases = ["misspelt model argument", "model arguments of the wrong type and value",
+             "model of a family that does not serve the task", "unknown model",
+             "batch size beyond any machine"]
+    for i, case in enumerate(cases):
+        write(tmp_path, f"bad{i}.digits", MALFORMED[case][0].replace("mine.digits",
+                                                                     f"bad{i}.digits"))
+    write(tmp_path, "heads.digits", GOOD.replace("mine.digits", "heads.digits")
+          + "model_overrides = { num_heads = 3 }\n")
+    monkeypatch.setenv("ZOO_RECIPES_PATH", str(tmp_path))
+    listed = subprocess.run(
+        [sys.executable, "-c", "import sys; from zoo.cli import main; code = main(['recipes']); "
+         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; sys.exit(code)"],
+        capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    for i, case in enumerate(cases):
+        assert f"skipped {tmp_path / f'bad{i}.digits.toml'}: {MALFORMED[case][1]}" in listed.stderr
+    assert "heads.digits" in listed.stdout
+    for i, case in enumerate(cases):
+        assert main(["train", f"bad{i}.digits", "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert MALFORMED[case][1] in err and "Traceback" not in err
+    assert main(["train", "heads.digits", "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    assert ("error: Recipe 'heads.digits': model_overrides do not build vit_tiny_patch2_8: "
+            "hidden_dim=64 must be divisible by num_heads=3") in capsys.readouterr().err
+
+
+def test_the_recipe_check_knows_exactly_the_arguments_build_accepts():
+    """The argument names read from the source (no TensorFlow) are the ones `zoo.build`
+    accepts, for every model and every task of its family that a recipe builds."""
+    import zoo
+    from zoo.models import catalog
+
+    for name in zoo.list_models():
+        spec = catalog.get_spec(name)
+        for task in catalog.FAMILIES[spec.family].tasks:
+            read = set(catalog.constructor_defaults(name, task))
+            cls = catalog.model_class(spec.family, task)
+            assert read == catalog._accepted_arguments(cls, spec), (name, task)
+    for families in recipes.MODEL_TASKS.values():
+        for family, model_task in families.items():
+            assert model_task is None or model_task in catalog.FAMILIES[family].tasks

@@ -433,6 +433,38 @@ def test_label_sets_must_match_or_be_mapped_explicitly(tmp_path, monkeypatch, ca
     assert swapped["evaluation"]["labels"]["matched"] == "by map"
 
 
+def test_a_label_map_into_a_benchmark_with_more_labels_scores_the_mapped_classes(
+        tmp_path, text_weights, capsys):
+    """A two-class model (en, es) on trec-6 (six labels) with --label-map en=ABBR,es=DESC:
+    every model class is mapped, so it is scored; the four other labels are never predicted
+    (recorded). Was a KeyError. The converse (more model classes than benchmark labels, or a
+    class left out) is refused with the classes named, no traceback."""
+    from zoo.cli import main
+
+    args = ["bench", "run", "--model", "bert_tiny", "--benchmark", "trec-6", "--weights", str(text_weights),
+            "--data-dir", str(SHARED_DATA), "--limit", "30", "--results", str(tmp_path / "r")]
+    assert main([*args, "--label-map", "en=ABBR,es=DESC"]) == 0, capsys.readouterr().err
+    assert "never predicted" in capsys.readouterr().err
+    record = records.read(_records(tmp_path / "r")[0])
+    assert record["evaluation"]["labels"]["unmapped"] == ["ENTY", "HUM", "LOC", "NUM"]
+    assert {r["prediction"] for r in records.read_predictions(_records(tmp_path / "r")[0])} <= {
+        0, 1}
+    assert main([*args, "--label-map", "en=ABBR"]) == 2
+    assert "es is not mapped" in capsys.readouterr().err
+    with pytest.raises(EvaluationError, match="more than one model class"):
+        runner.run("bert_tiny", "trec-6", weights=text_weights, data_dir=SHARED_DATA, limit=5,
+                   results_dir=tmp_path / "r3", progress=False, label_map="en=ABBR,es=ABBR")
+
+
+def test_a_model_with_more_classes_than_the_benchmark_is_refused_by_name():
+    from zoo.harness import labels
+
+    with pytest.raises(EvaluationError, match=r"c is not mapped\. The model has 3 classes"):
+        labels.match(("x", "y"), ("a", "b", "c"), "its run.json", "b", {"a": "x", "b": "y"})
+    assert labels.match(("a", "b", "c"), ("x", "y"), "s", "b", {"x": "a", "y": "b"}) == (
+        [0, 1, None], "by map")
+
+
 def test_the_same_class_names_in_another_order_are_scored_by_name(tmp_path, capsys):
     import zoo
     from zoo import datasets

@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.harness.tasks import EvaluationError
     from zoo.hub.resolve import HubError
     from zoo.registry import UnknownNameError
-    from zoo.safety import UnsafeCodeError
+    from zoo.safety import LinkedFileError, ModelFileError, UnsafeCodeError
     from zoo.training import RecipeError, StrategyError, TrainingError
 
     parser = build_parser()
@@ -404,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
-            StrategyError, HubError, UnsafeCodeError) as error:
+            StrategyError, HubError, UnsafeCodeError, LinkedFileError,
+            ModelFileError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
     except (RecordError, DatasetError, TrainingError) as error:

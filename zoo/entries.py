@@ -60,7 +60,8 @@ def load_folder(path, safe_mode=True):
 
     Entry folders ship with zoo or come from folders the user chose (`$ZOO_ENTRIES_PATH`), so
     the config is rebuilt in Keras' safe mode (a hub entry's `zoo:` handles pass it; see
-    `zoo.safety`); code in it raises `zoo.safety.UnsafeCodeError` unless `safe_mode=False`."""
+    `zoo.safety`); code in it raises `zoo.safety.UnsafeCodeError` unless `safe_mode=False`,
+    and any other failure (a broken config or weights file) `zoo.safety.ModelFileError`."""
     import keras
     import numpy as np
     from keras.src.saving import serialization_lib
@@ -70,16 +71,17 @@ def load_folder(path, safe_mode=True):
 
     catalog.import_all_families()
     path = Path(path)
-    config = textio.read_json(path / "model.json")
     # The scope holds even inside the load of another model that was allowed to run code (a
     # HubLayer on zoo:ENTRY/PART exports that entry): only what the user named is trusted.
     with safety.loading(path / "model.json", safe_mode), \
             serialization_lib.SafeModeScope(safe_mode is not False):
+        config = textio.read_json(path / "model.json")
         model = keras.saving.deserialize_keras_object(config, safe_mode=safe_mode is not False)
-    with np.load(path / "weights.npz") as stored:
+    with safety.loading(path / "weights.npz", safe_mode), \
+            np.load(path / "weights.npz", allow_pickle=False) as stored:
         weights = [restore_weight(stored, f"{i:04d}").astype(w.dtype)
                    for i, w in enumerate(model.get_weights())]
-    model.set_weights(weights)
+        model.set_weights(weights)
     return model
 
 
@@ -165,11 +167,17 @@ def load_tokenizer(entry: str):
     return WordPieceTokenizer.load(folder(entry) / "tokenizer")
 
 
+#: What `publish` reads from a run (or entry) folder; `export_entry` and `init_from` read the
+#: same. None may be a link (`zoo.safety.check_own_files`).
+COPIED = ("run.json", "recipe.json", "model.keras", "model.json", "weights.npz", "tokenizer")
+
+
 def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True) -> Path:
     """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
     "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
     as float16, for entries too large to commit otherwise), tokenizer, run.json and recipe.json.
-    Returns the entry folder.
+    Returns the entry folder. A link among those files (`COPIED`) raises
+    `zoo.safety.LinkedFileError`: it would copy a file from elsewhere into the entry.
 
     `run_dir` may also be a published entry (its folder), to store it again in a narrower
     precision when its run folder is gone; its run.json then says which precision the
@@ -190,6 +198,8 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True)
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no run.json: give the folder `zoo train` wrote "
                                 "(or a published entry's folder).")
+    # Everything publish reads or copies is the run's own file, never a link to one elsewhere.
+    safety.check_own_files(run_dir, COPIED)
     info = textio.read_json(run_dir / "run.json")
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")

@@ -1,8 +1,10 @@
 """Declarative checks for the fields of files a user writes: benchmarks, recipes, file options.
 
 A schema is a `Table` of named `Field`s. Each field has a type (`Str`, `Int`, `Float`, `Bool`,
-`Path`, `List`, `Table`, `Tagged`, `OneOf`, `Anything`), its allowed values (a range, choices,
-a pattern) and whether it is required; a table may add `rules` that relate its fields.
+`Path`, `List`, `Table`, `Tagged`, `OneOf`, `Converted`, `Anything`), its allowed values (a
+range, choices, a pattern) and whether it is required; a table may add `rules` that relate its
+fields. Values are converted inside the schema (`Converted`), so every check sees them as the
+reader will.
 `validate` checks a parsed file against a schema and raises one error that lists every
 problem, each naming the field (dotted for nested tables, e.g. `files.path`), what was expected
 and what was found, with the closest known names for a misspelt field or value.
@@ -28,6 +30,7 @@ import datetime
 import math
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,7 +82,7 @@ def _wrong_value(name, expected, value) -> _Problems:
 
 
 def _number_range(min_, max_, min_exclusive, what) -> str:
-    if min_ is not None and max_ is None:
+    if min_ is not None and (max_ is None or what == "integer"):  # an integer's max: see Int
         if min_ == 0 and min_exclusive:
             return f"a positive {what}"
         if min_ == 1 and what == "integer" and not min_exclusive:
@@ -139,7 +142,8 @@ class Str(Type):
 
 @dataclass
 class Int(Type):
-    """An integer (not a boolean) in `[min, max]`."""
+    """An integer (not a boolean) in `[min, max]`. A `max` is a sanity bound (a count that
+    no run can use), named only to a value above it."""
 
     min: int | None = None
     max: int | None = None
@@ -151,9 +155,10 @@ class Int(Type):
     def check(self, value, name):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _wrong_type(name, self.expected, value)
-        if (self.min is not None and value < self.min) or (
-                self.max is not None and value > self.max):
+        if self.min is not None and value < self.min:
             raise _wrong_value(name, self.expected, value)
+        if self.max is not None and value > self.max:
+            raise _wrong_value(name, f"at most {self.max}", value)
         return value
 
 
@@ -179,7 +184,9 @@ class Float(Type):
             raise _wrong_type(name, self.expected, value)
         low_ok = self.min is None or (value > self.min if self.min_exclusive else value >= self.min)
         high_ok = self.max is None or (value < self.max if self.max_exclusive else value <= self.max)
-        if not math.isfinite(value) or not low_ok or not high_ok:
+        # An integer too large for a float (10**400) is refused, not an OverflowError.
+        finite = abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
+        if not finite or not low_ok or not high_ok:
             raise _wrong_value(name, self.expected, value)
         return value
 
@@ -240,9 +247,26 @@ class OneOf(Type):
 
 
 @dataclass
+class Converted(Type):
+    """A value of `type`, returned as `convert(value)` (e.g. an integer label as its string):
+    what reads the file sees the converted value, and so do the checks around it (a `List`'s
+    `unique` compares converted items, so `[0, "0"]` as strings is one label twice)."""
+
+    type: Type
+    convert: Callable
+
+    @property
+    def expected(self):
+        return self.type.expected
+
+    def check(self, value, name):
+        return self.convert(self.type.check(value, name))
+
+
+@dataclass
 class List(Type):
     """An array of `item` values, with `min_length`/`max_length` items, all different when
-    `unique`. Returned as a tuple."""
+    `unique` (compared as `item` returns them: after any `Converted`). Returned as a tuple."""
 
     item: Type
     min_length: int = 0
@@ -263,6 +287,9 @@ class List(Type):
     def check(self, value, name):
         if not isinstance(value, list | tuple):
             raise _wrong_type(name, self.expected, value)
+        if len(value) < self.min_length or (  # before the items: one message, no long walk
+                self.max_length is not None and len(value) > self.max_length):
+            raise _Problems([f"{name} must be {self.expected}, got {len(value)} item(s)"])
         problems, items = [], []
         for i, item in enumerate(value):
             try:
@@ -271,9 +298,6 @@ class List(Type):
                 problems += found.problems
         if problems:
             raise _Problems(problems)
-        if len(items) < self.min_length or (
-                self.max_length is not None and len(items) > self.max_length):
-            raise _Problems([f"{name} must be {self.expected}, got {len(items)} item(s)"])
         if self.unique:
             seen = set()
             for item in items:
@@ -379,6 +403,16 @@ class Tagged(Type):
                              f"{', '.join(self.variants)})"])
         Str(choices=tuple(self.variants)).check(value[self.tag], f"{prefix}{self.tag}")
         return self.variants[value[self.tag]].check(value, name)
+
+
+def problems(value, type_: Type, name: str) -> list[str]:
+    """The problems of `value` (the field `name`) against `type_`, for a table's `rules` that
+    check a field against a schema built when the file is read; [] when it fits."""
+    try:
+        type_.check(value, name)
+    except _Problems as found:
+        return found.problems
+    return []
 
 
 def validate(data, table: Type, source: str, error: type = SchemaError):

@@ -180,7 +180,7 @@ def _checked_pixels(images, source):
     """`images` if every value is a finite number in [0, 1]; else a DataFormatError naming
     `source` (the file) and the first bad image's index: a NaN or infinite pixel would be
     scored (its prediction is arbitrary, its confidence NaN) instead of refused."""
-    flat = images.reshape(len(images), -1)
+    flat = images.reshape(len(images), int(np.prod(images.shape[1:])))
     for bad, expected in ((~np.isfinite(flat), "finite pixel values (no NaN or infinity)"),
                           ((flat < 0) | (flat > 1), "uint8 pixels or floats in [0, 1]")):
         rows = np.flatnonzero(bad.any(axis=1))
@@ -415,7 +415,8 @@ FILES = schema.Tagged("kind", {
 
 
 def _nonempty(examples: Examples, path, what: str) -> Examples:
-    """`examples`, or a DataFormatError when there are none (a header-only TSV, empty files):
+    """`examples` (or any sized collection of them, e.g. an array of images), or a
+    DataFormatError when there are none (a header-only TSV, empty files, an empty .npz):
     refused when read, before any model is loaded for them."""
     if len(examples) == 0:
         raise DataFormatError(path, None, f"at least one {what}", "none")
@@ -478,13 +479,15 @@ def load_files(kind: str, labels=None, **options) -> Examples:
             raise DataFormatError(path, None, f"class folders among {', '.join(names)}",
                                   f"folders {', '.join(unknown)}")
         digest = _array_sha(images, np.array(found))
-        return Examples(_images(images, path), _indices(names, found), names,
+        pixels = _images(images, path) if images.dtype == np.uint8 else _images(images, path, 1.0)
+        return Examples(pixels, _indices(names, found), names,
                         [(str(path), digest)], f"image folder {path.name}")
     return _load_npz(path, labels)
 
 
 def _load_npz(path, labels) -> Examples:
     images, raw = formats.read_npz(path)
+    _nonempty(images, path, "image")  # before its shape is judged: an empty array has any
     if images.ndim not in (3, 4):
         raise DataFormatError(path, None, "images of shape [n, h, w] or [n, h, w, c]",
                               f"shape {list(images.shape)}")

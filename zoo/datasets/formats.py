@@ -308,11 +308,70 @@ def _pillow():
     return Image
 
 
+#: How each Pillow image mode becomes pixels (see `read_image_folder`).
+_GREY_8BIT = ("1", "L", "LA", "La")
+_COLOUR_8BIT = ("P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV")
+_GREY_16BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _bad_pixel(file, bad, values, expected):
+    """A DataFormatError naming the first pixel (row, column) where `bad` holds."""
+    row, col = (int(i) for i in np.argwhere(bad)[0][:2])
+    raise DataFormatError(file, None, expected,
+                          f"{values[row, col]} at pixel (row {row}, column {col}) "
+                          f"({int(bad.any(axis=-1).sum() if bad.ndim == 3 else bad.sum()):,} "
+                          "pixel(s) affected)")
+
+
+def _image_pixels(img, file) -> np.ndarray:
+    """One opened image as `[h, w]` (grey) or `[h, w, 3]` (colour) pixels: uint8 for 8-bit
+    images, float32 in [0, 1] for 16-bit and floating-point ones. By Pillow mode:
+
+    - "1", "L", "LA", "La": 8-bit grey (alpha dropped); "P", "PA", "RGB", "RGBA", "RGBX",
+      "RGBa", "CMYK", "YCbCr", "LAB", "HSV": converted to 8-bit RGB (alpha dropped).
+    - "I;16" (and its byte orders), 16-bit grey (a 16-bit PNG): divided by 65535.
+    - "I", 32-bit integer grey: values must be in [0, 65535] (a 16-bit image opened as "I")
+      and are divided by 65535; others are refused (no scale is known for them).
+    - "F", floating-point grey (e.g. a float32 TIFF): values must be finite and in [0, 1],
+      used as they are; NaN, infinity or values outside are refused with the pixel.
+    - any other mode: refused, naming it.
+    """
+    mode = img.mode
+    if mode in _GREY_8BIT:
+        return np.asarray((img.convert("LA") if mode == "La" else img).convert("L"),
+                          dtype=np.uint8)
+    if mode in _COLOUR_8BIT:
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    values = np.asarray(img)
+    if mode in _GREY_16BIT:
+        return values.astype("float32") / 65535.0
+    if mode == "I":
+        bad = (values < 0) | (values > 65535)
+        if bad.any():
+            _bad_pixel(file, bad, values, "32-bit integer pixels in 0..65535 (16-bit grey)")
+        return values.astype("float32") / 65535.0
+    if mode == "F":
+        values = values.astype("float32")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            _bad_pixel(file, bad, values, "finite pixel values (no NaN or infinity)")
+        bad = (values < 0) | (values > 1)
+        if bad.any():
+            _bad_pixel(file, bad, values, "floating-point pixels in [0, 1]")
+        return values
+    raise DataFormatError(file, None, "an image in a grey, colour, 16-bit or float mode "
+                          "(Pillow modes " + ", ".join(_GREY_8BIT + _COLOUR_8BIT + _GREY_16BIT)
+                          + ", I, F)", f"mode {mode!r}")
+
+
 def read_image_folder(root) -> tuple[np.ndarray, list[str]]:
-    """Images from `root/<class>/*.png|jpg|jpeg` as uint8 [n, h, w, c] and their class names.
+    """Images from `root/<class>/*.png|jpg|jpeg` as [n, h, w, c] and their class names:
+    uint8 when every image is 8-bit, else float32 in [0, 1] (8-bit images divided by 255).
 
     Classes and files are read in sorted order. Grayscale images get one channel, others are
-    converted to RGB; all images must share one size and channel count.
+    converted to RGB; all images must share one size and channel count. How each Pillow mode
+    is read (16-bit scaled by 65535, floats kept in [0, 1], NaN/infinity refused with the
+    file and pixel, unknown modes refused): see `_image_pixels`.
     """
     root = Path(root)
     if not root.is_dir():
@@ -331,8 +390,9 @@ def read_image_folder(root) -> tuple[np.ndarray, list[str]]:
             try:
                 with image_module.open(file) as img:
                     img.load()
-                    grey = img.mode in ("1", "L", "LA", "I", "I;16", "F")
-                    array = np.asarray(img.convert("L" if grey else "RGB"), dtype=np.uint8)
+                    array = _image_pixels(img, file)
+            except DataFormatError:
+                raise
             except Exception as error:  # Pillow raises many types for unreadable images.
                 raise DataFormatError(file, None, "a readable PNG or JPEG image",
                                       f"{type(error).__name__}: {error}") from None
@@ -351,7 +411,10 @@ def read_image_folder(root) -> tuple[np.ndarray, list[str]]:
             labels.append(folder.name)
     if not images:
         raise DataFormatError(root, None, "PNG or JPEG images in the class subfolders", "none")
-    return np.stack(images), labels
+    if all(image.dtype == np.uint8 for image in images):
+        return np.stack(images), labels
+    return np.stack([image.astype("float32") / 255.0 if image.dtype == np.uint8 else image
+                     for image in images]), labels
 
 
 def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
@@ -368,7 +431,7 @@ def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
                 raise DataFormatError(path, None, "arrays named 'images' (or 'x') and 'labels' "
                                       "(or 'y')", f"arrays {keys}")
             images, labels = npz[image_key], npz[label_key]
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as error:
         raise DataFormatError(path, None, "a NumPy .npz file", f"{error}") from None
     if len(images) != len(labels):
         raise DataFormatError(path, None, f"as many labels as images ({len(images):,})",

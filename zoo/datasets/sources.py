@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import lzma
 import os
 import shutil
 import sys
@@ -22,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +203,8 @@ def fetch(file: RemoteFile, data_dir=None, progress: bool = True) -> Path:
             temporaries.append(result)
             try:
                 _extract_member(downloaded, file.member, result)
-            except (zipfile.BadZipFile, KeyError, OSError, EOFError) as error:
+            except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error,
+                    lzma.LZMAError) as error:  # cut or corrupt: every decompressor's error
                 raise DatasetError(
                     f"Downloaded {file.url} but could not extract {file.member} from it "
                     f"({error}). {_offline_hint(file, root)}"

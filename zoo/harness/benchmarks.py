@@ -143,7 +143,7 @@ def _labels_where_needed(d):
 _F = schema.Field
 SCHEMA = schema.Table({
     "id": _F(schema.NAME, required=True),
-    "version": _F(schema.Int(min=1), required=True),
+    "version": _F(schema.Int(min=1, max=10 ** 9), required=True),
     "task": _F(schema.Str(choices=tuple(TASKS)), required=True),
     "description": _F(schema.Str(), required=True),
     "dataset": _F(schema.Str(), required=True),
@@ -151,32 +151,32 @@ SCHEMA = schema.Table({
     "main_metric": _F(schema.Str(), required=True),
     "metrics": _F(schema.List(schema.Str(), min_length=1, unique=True), required=True),
     "train_split": _F(schema.Str()),
-    "labels": _F(schema.List(schema.OneOf(schema.Str(), schema.Int()), min_length=2,
-                             unique=True)),
+    "labels": _F(schema.List(schema.Converted(schema.OneOf(schema.Str(), schema.Int()), str),
+                             min_length=2, unique=True)),
     "files": _F(FILES),
     "preprocessing": _F(schema.Table({
-        "max_length": _F(schema.Int(min=2)),
+        "max_length": _F(schema.Int(min=2, max=2 ** 16)),
         "image_scale": _F(schema.Str()),
         "binarize": _F(schema.Str(choices=("stochastic",))),
-        "binarize_seed": _F(schema.Int(min=0)),
+        "binarize_seed": _F(schema.Int(min=0, max=2 ** 32 - 1)),
         "elbo_samples": _F(schema.Int(min=1, max=1)),
-        "probe_train_examples": _F(schema.Int(min=1)),
+        "probe_train_examples": _F(schema.Int(min=1, max=10 ** 9)),
     })),
     "bleu": _F(schema.Table({
         "tokenize": _F(schema.Str(choices=_sacrebleu_tokenizers)),
         "lowercase": _F(schema.Bool()),
         "smooth_method": _F(schema.Str(choices=("none", "floor", "add-k", "exp"))),
         "smooth_value": _F(schema.Float(min=0)),
-        "max_ngram_order": _F(schema.Int(min=1)),
+        "max_ngram_order": _F(schema.Int(min=1, max=100)),
     })),
     "decoding": _F(schema.Table({
-        "beam_width": _F(schema.Int(min=1)),
+        "beam_width": _F(schema.Int(min=1, max=1024)),
         "length_penalty": _F(schema.Float(min=0)),
-        "max_length": _F(schema.Int(min=1)),
+        "max_length": _F(schema.Int(min=1, max=2 ** 16)),
     })),
     "bootstrap": _F(schema.Table({
-        "resamples": _F(schema.Int(min=1)),
-        "seed": _F(schema.Int(min=0)),
+        "resamples": _F(schema.Int(min=1, max=10 ** 6)),
+        "seed": _F(schema.Int(min=0, max=2 ** 32 - 1)),
     })),
     "licence": _F(schema.Str(empty=True)),
 }, rules=(_metrics_of_the_task, _labels_where_needed, _dataset_and_splits))
@@ -195,8 +195,6 @@ def parse(path: str | os.PathLike) -> BenchmarkSpec:
     data = schema.validate(data, SCHEMA, str(path), error=BenchmarkError)
     if path.stem != data["id"]:
         raise BenchmarkError(f"{path}: the file must be named after its id ('{data['id']}.toml').")
-    if "labels" in data:
-        data["labels"] = tuple(str(label) for label in data["labels"])
     if "files" in data:
         # Paths in [files] are relative to the benchmark file.
         data["files"] = {

@@ -8,7 +8,8 @@ targets by position, a silently wrong number. The harness therefore
   (written by `zoo train`), else the class names of the dataset its recipe or training data
   names (the published entries); they are unknown for a bare .keras file;
 - refuses a model whose names differ from the benchmark's, unless the user maps them
-  (`--label-map negative=ham,positive=spam`: each model class to one benchmark label);
+  (`--label-map negative=ham,positive=spam`: each model class to a different benchmark
+  label; a benchmark label no class maps to is never predicted, recorded as `unmapped`);
 - scores the same names in another order by name, and unknown names by position with a
   warning. The record keeps what was done (`evaluation.labels`).
 
@@ -114,10 +115,15 @@ def _columns_from_map(mapping, names, benchmark, spec_id, numbered):
         problems.append(f"{', '.join(twice)} {'is' if len(twice) == 1 else 'are'} given to "
                         "more than one model class")
     if problems:
+        extra = ""
+        if len(names) > len(benchmark):
+            extra = (f" The model has {len(names)} classes and the benchmark {len(benchmark)} "
+                     "labels: a prediction of a class with no benchmark label could not be "
+                     "scored; evaluate it on a benchmark with all of its classes.")
         raise EvaluationError("--label-map must send each of the model's classes to a "
-                              "different benchmark label: " + "; ".join(problems) + ".")
+                              "different benchmark label: " + "; ".join(problems) + "." + extra)
     inverse = {v: k for k, v in mapping.items()}
-    return [names.index(inverse[label]) for label in benchmark]
+    return [names.index(inverse[label]) if label in inverse else None for label in benchmark]
 
 
 def match(benchmark: tuple, names: tuple | None, source: str, spec_id: str,
@@ -126,8 +132,15 @@ def match(benchmark: tuple, names: tuple | None, source: str, spec_id: str,
     scores it, or None when the columns are already in the benchmark's order; and how they
     were matched ("same", "by name", "by map", or "by position" when `names` is None).
 
+    A `mapping` must send every model class to a different benchmark label. A model with
+    fewer classes than the benchmark can be scored so: a benchmark label that no class maps to
+    has no column (None in `columns`) and is never predicted (its examples count as errors).
+    A model with more classes than the benchmark cannot (a prediction of an unmapped class
+    has no label).
+
     Raises EvaluationError, listing both lists, when the names differ and no `mapping` says
-    how they correspond, or when `mapping` is not one-to-one onto the benchmark's labels."""
+    how they correspond, or when `mapping` is not one-to-one from the model's classes into the
+    benchmark's labels."""
     benchmark = tuple(benchmark)
     if mapping is not None:
         numbered = names is None
@@ -173,5 +186,12 @@ def for_run(spec, weights, run_info, mapping) -> tuple[list | None, dict | None]
         print(f"[bench] warning: the model's class names are {source}; its outputs are "
               f"scored by position as {', '.join(benchmark)}. Add \"labels\" to its run.json "
               "or give --label-map to say which is which.", file=sys.stderr, flush=True)
-    return columns, {"model": None if names is None else list(names), "source": source,
-                     "benchmark": list(benchmark), "map": mapping, "matched": how}
+    record = {"model": None if names is None else list(names), "source": source,
+              "benchmark": list(benchmark), "map": mapping, "matched": how}
+    unmapped = [label for label, column in zip(benchmark, columns or ()) if column is None]
+    if unmapped:
+        record["unmapped"] = unmapped
+        print(f"[bench] warning: no class of the model maps to the benchmark's label(s) "
+              f"{', '.join(unmapped)}: they are never predicted, their examples count as "
+              "errors.", file=sys.stderr, flush=True)
+    return columns, record

@@ -87,14 +87,31 @@ def _ahead(forward, stream, workers=FORWARD_WORKERS):
             yield begin, future.result()
 
 
+#: The logit of a benchmark label that no model class maps to: finite (the NaN/inf check
+#: stays meaningful), and so low that its softmax probability is exactly 0.
+_NEVER = -1e30
+
+
 def _logits(model, columns=None):
     """The model's logits as numpy, with their columns in the benchmark's label order
-    (`columns[j]`: the model's output for label j; None: as they are)."""
+    (`columns[j]`: the model's output for label j, None for a label no model class maps to,
+    which gets a float64 logit of `_NEVER`; `columns` None: as they are)."""
     forward = _forward(model)
     if columns is None:
         return lambda batch: np.asarray(forward(batch))
-    order = np.asarray(columns)
-    return lambda batch: np.asarray(forward(batch))[:, order]
+    if None not in columns:
+        order = np.asarray(columns)
+        return lambda batch: np.asarray(forward(batch))[:, order]
+    mapped = [j for j, column in enumerate(columns) if column is not None]
+    order = np.asarray([columns[j] for j in mapped])
+
+    def reorder(batch):
+        logits = np.asarray(forward(batch), dtype="float64")
+        out = np.full((len(logits), len(columns)), _NEVER)
+        out[:, mapped] = logits[:, order]
+        return out
+
+    return reorder
 
 
 def _finite(values, begin, what):
@@ -113,12 +130,18 @@ def _finite(values, begin, what):
 # --- Classification ------------------------------------------------------------------------
 
 
-def _check_classes(model, spec, num_labels):
+def _check_classes(model, spec, columns=None):
+    """The model's class count must be the benchmark's, or (`columns` from a --label-map of a
+    model with fewer classes) the number of model columns the map uses."""
+    expected = len(spec.labels) if columns is None else sum(c is not None for c in columns)
     classes = model.get_config().get("num_classes")
-    if classes != num_labels:
+    if classes != expected:
+        what = ("labels" if columns is None or None not in columns
+                else "labels, of which --label-map maps " + str(expected))
         raise EvaluationError(
-            f"The model has {classes} output classes but benchmark '{spec.id}' has {num_labels} "
-            f"labels ({', '.join(spec.labels or [])}); evaluate a model built or trained for it."
+            f"The model has {classes} output classes but benchmark '{spec.id}' has "
+            f"{len(spec.labels)} {what} ({', '.join(spec.labels or [])}); evaluate a model "
+            "built or trained for it."
         )
 
 
@@ -131,7 +154,7 @@ def predict_image_classification(model, tokenizer, examples, spec, batch_size, s
             f"The model takes images of shape {expected} but benchmark '{spec.id}' has {got}; "
             "build the model with matching image_size and num_channels."
         )
-    _check_classes(model, spec, len(spec.labels))
+    _check_classes(model, spec, columns)
     for begin, logits in _ahead(_logits(model, columns),
                                 _stream(examples.inputs, batch_size, start)):
         yield from _classification_rows(logits, examples.targets[begin:begin + len(logits)], begin)
@@ -158,7 +181,7 @@ def predict_text_classification(model, tokenizer, examples, spec, batch_size, st
                                 columns=None):
     from zoo.text import features
 
-    _check_classes(model, spec, len(spec.labels))
+    _check_classes(model, spec, columns)
     texts = np.array(examples.inputs, dtype=object)
     if getattr(model, "takes_strings", False):  # a TF Hub preprocessor inside the model
         to_inputs = None

@@ -549,11 +549,15 @@ def export_entry(entry: str, directory, parts=None, tar=False, weights="float32"
 
     `weights="stored"` keeps the weights as the entry stores them (float16 or int8; compact,
     inference only); "float32" (default) gives fine-tunable parts. The entry loads in Keras'
-    safe mode (`zoo.safety`; `safe_mode=False` lets code in its config run)."""
+    safe mode (`zoo.safety`; `safe_mode=False` lets code in its config run); a link among its
+    files raises `zoo.safety.LinkedFileError` (the export would carry the linked file)."""
     import zoo.entries as entries
+    from zoo import safety
     from zoo.datasets import catalog
 
     folder = Path(entry) if entries.is_entry_folder(entry) else entries.folder(entry)
+    # The export embeds the entry's files (the vocabulary as a SavedModel asset): its own only.
+    safety.check_own_files(folder, entries.COPIED)
     name = folder.name
     model = entries.load_folder(folder, safe_mode=safe_mode)
     tokenizer = None

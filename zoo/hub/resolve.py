@@ -105,14 +105,21 @@ def member_problem(member: tarfile.TarInfo) -> str | None:
 def _unpack(archive_path: Path, dest: Path) -> None:
     """Unpacks a SavedModel archive into `dest` once every member passed `member_problem`
     (nothing is written otherwise). Raises `_Refused`, or `tarfile.TarError` / `OSError` for a
-    file that is not a readable archive."""
-    with tarfile.open(archive_path) as archive:
-        members = archive.getmembers()
-        for member in members:
-            problem = member_problem(member)
-            if problem is not None:
-                raise _Refused(member.name, problem)
-        archive.extractall(dest, members=members, filter="data")
+    file that is not a readable archive (a cut or corrupt one, whose decompressor raises
+    EOFError, zlib.error or lzma.LZMAError, included)."""
+    import lzma
+    import zlib
+
+    try:
+        with tarfile.open(archive_path) as archive:
+            members = archive.getmembers()
+            for member in members:
+                problem = member_problem(member)
+                if problem is not None:
+                    raise _Refused(member.name, problem)
+            archive.extractall(dest, members=members, filter="data")
+    except (EOFError, zlib.error, lzma.LZMAError) as error:
+        raise tarfile.ReadError(f"it is cut short or corrupt: {error}") from None
 
 
 def _refusal(what: str, error: _Refused) -> HubError:

@@ -3,8 +3,11 @@
 Records come from anyone, so each is checked before use: every field the pages read against
 `RECORD` (its type and, for values that become file names, a plain name), its predictions file
 against `PREDICTION` line by line, and both files must lie inside the results folder (links
-followed). A record that cannot be read or fails a check is reported (file and reason) and
-skipped; it never stops the others. Full runs (clean git tree, no `--limit`, no test data in training)
+followed). Every number has a sane bound (a parameter count below 10**15, counts below 10**12,
+at most `MAX_CLASSES` classes), every date is a real ISO 8601 time, and a file nested too deep
+for the parser or holding a number too large for a float is refused like any other: a record
+that cannot be read or fails a check is reported (file and reason) and skipped; it never stops
+the others. Full runs (clean git tree, no `--limit`, no test data in training)
 are ranked by the benchmark's main metric; flagged runs are listed apart, never ranked. Each
 ranked entry is compared with the leader by a paired bootstrap over the shared resample
 indices (`zoo.harness.compare`).
@@ -12,6 +15,7 @@ indices (`zoo.harness.compare`).
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +70,23 @@ def flags_of(record: dict) -> list[str]:
     return reasons
 
 
+#: What reading or checking one hostile record may raise; it skips that record, never the build.
+RECORD_ERRORS = (records.RecordError, KeyError, TypeError, ValueError, RecursionError,
+                 OverflowError)
+
+
+def _reason(error, limit=1000) -> str:
+    """Why a record was skipped, in at most about `limit` characters (a hostile record may
+    have thousands of bad values)."""
+    if isinstance(error, RecursionError):
+        text = f"cannot read a JSON record (nested too deeply: {error})"
+    elif isinstance(error, OverflowError):
+        text = f"a number too large ({error})"
+    else:
+        text = str(error)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def load(results_dir, warn=print) -> tuple[list[Board], list[str]]:
     """Reads every record under `results_dir`; returns boards (sorted by id) and problems."""
     results_dir = Path(results_dir)
@@ -81,8 +102,8 @@ def load(results_dir, warn=print) -> tuple[list[Board], list[str]]:
             if record["run_id"] in run_ids:
                 raise ValueError(f"run_id {record['run_id']!r} is also the run_id of "
                                  f"{run_ids[record['run_id']]}")
-        except (records.RecordError, KeyError, TypeError, ValueError) as error:
-            reason = str(error).removeprefix(f"{path}: ")
+        except RECORD_ERRORS as error:
+            reason = _reason(error).removeprefix(f"{path}: ")
             message = f"skipped {path}: {reason}"
             problems.append(message)
             warn(message)
@@ -121,10 +142,25 @@ def _f(type_, required=False, nullable=False):
 
 NAME = schema.NAME  # a value that becomes a file name (never "..", "/x", ".hidden")
 TEXT = schema.Str(empty=True)
-NUMBER = schema.Float()
-COUNT = schema.Int(min=0)
+#: Sane bounds: no metric, count or size a real run records comes near them, and every one
+#: fits a float (site._num formats them; 10**400 overflowed).
+NUMBER = schema.Float(min=-10**15, max=10**15)
+COUNT = schema.Int(min=0, max=10**12)
+PARAMS = schema.Int(min=0, max=10**15 - 1)
+SECONDS = schema.Float(min=0, max=10**10)  # about 300 years
+MAX_CLASSES = 1000  # label names and confusion matrix rows (ImageNet has 1000)
 PIXELS = schema.List(schema.List(schema.Int(min=0, max=255), min_length=1, max_length=512),
                      min_length=1, max_length=512)
+
+
+def _real_date(record):
+    """`created` is a real time (2026-99-99 has the shape of a date but is none)."""
+    try:
+        datetime.datetime.fromisoformat(record["created"])
+    except ValueError as error:
+        return f"created must be a real date and time (ISO 8601), got {record['created']!r} " \
+               f"({error})"
+    return None
 
 
 def _square_matrix(report):
@@ -148,15 +184,15 @@ def _one_size(images):
 
 METRIC = _open({"value": _f(NUMBER, True), "low": _f(NUMBER, True), "high": _f(NUMBER, True),
                 "signature": _f(TEXT, nullable=True)}, "a metric (value, low, high)")
+DATE = schema.Str(pattern=r"\d{4}-\d\d-\d\d([T ][0-9:.]+(Z|[+-]\d\d:?\d\d)?)?",
+                  what="a date and time as text (ISO 8601, 2026-01-31T12:00:00Z)")
 RECORD = _open({
     "run_id": _f(NAME, True),
-    "created": _f(schema.Str(pattern=r"\d{4}-\d\d-\d\d([T ][0-9:.]+(Z|[+-]\d\d:?\d\d)?)?",
-                             what="a date and time as text (ISO 8601, 2026-01-31T12:00:00Z)"),
-                  True),
+    "created": _f(DATE, True),
     "predictions_file": _f(NAME, nullable=True),
     "benchmark": _f(_open({
         "id": _f(NAME, True),
-        "version": _f(schema.Int(), True),
+        "version": _f(schema.Int(min=0, max=10**9), True),
         "data_sha256": _f(TEXT, nullable=True),
         "definition": _f(_open({
             "task": _f(TEXT, nullable=True), "main_metric": _f(TEXT, True),
@@ -174,27 +210,30 @@ RECORD = _open({
     "model": _f(_open({
         "name": _f(TEXT, True), "entry": _f(NAME, nullable=True),
         "family": _f(TEXT, nullable=True), "class": _f(TEXT, nullable=True),
-        "params": _f(COUNT, nullable=True),
-        "training_seconds": _f(schema.Float(min=0), nullable=True),
+        "params": _f(PARAMS, nullable=True),
+        "training_seconds": _f(SECONDS, nullable=True),
         "weights": _f(_open({"sha256": _f(TEXT, nullable=True)}), nullable=True),
         "training_data": _f(schema.List(_open({"via": _f(TEXT, nullable=True)})),
                             nullable=True),
     }), True),
-    "throughput": _f(_open({"examples_per_second": _f(schema.Float(min=0), nullable=True),
+    "throughput": _f(_open({"examples_per_second": _f(schema.Float(min=0, max=10**12),
+                                                      nullable=True),
                             "hardware": _f(TEXT, nullable=True)}), True),
     "provenance": _f(_open({"command": _f(TEXT, nullable=True)}), True),
     "flags": _f(_open({key: _f(schema.Bool(), nullable=True)
                        for key in ("dirty", "limited", "test_data_in_training")}), True),
     "report": _f(_open({
-        "confusion_matrix": _f(schema.List(schema.List(schema.Float(min=0)))),
-        "label_names": _f(schema.List(TEXT)),
+        "confusion_matrix": _f(schema.List(schema.List(schema.Float(min=0, max=10**12),
+                                                       max_length=MAX_CLASSES),
+                                           max_length=MAX_CLASSES)),
+        "label_names": _f(schema.List(TEXT, max_length=MAX_CLASSES)),
         "per_class": _f(schema.Table(values=schema.OneOf(NUMBER, _open({
             key: _f(NUMBER, nullable=True)
             for key in ("precision", "recall", "f1-score", "support")})))),
         "images": _f(schema.Table(values=schema.List(PIXELS, max_length=64),
                                   rules=(_one_size,))),
     }, rules=(_square_matrix,)), nullable=True),
-})
+}, rules=(_real_date,))
 #: One line of a predictions file: the fields the pages and the paired test read.
 PREDICTION = _open({"index": _f(COUNT), "confidence": _f(NUMBER, nullable=True),
                     "sentence_bleu": _f(NUMBER, nullable=True),
@@ -227,7 +266,7 @@ def _check(record, path, results_dir) -> list | None:
             where = f"{predictions}, line {number}"
             try:
                 row = json.loads(line)
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 raise records.RecordError(f"{where}: not JSON ({error}).") from None
             schema.validate(row, PREDICTION, where, error=records.RecordError)
             rows.append(row)
@@ -253,7 +292,7 @@ def _compare_with_leader(board, problems, warn):
             result = compare.compare(leader.path, entry.path)
             entry.significance = {k: result[k] for k in ("delta", "low", "high", "p_value",
                                                          "significant")}
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, *RECORD_ERRORS) as error:
             message = f"no paired test for {entry.path}: {error}"
             problems.append(message)
             warn(message)

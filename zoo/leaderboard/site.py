@@ -520,15 +520,21 @@ def is_site(folder) -> bool:
 
 def check_out(out, results_dir, force=False) -> Path:
     """The absolute folder the site may replace, or `SiteError`: the file system's root, a
-    folder that holds the records (replacing it would delete them), a file, or, unless
+    folder that holds the records (replacing it would delete them), a folder inside the
+    records (later builds would read the site's copies as records), a file, or, unless
     `force`, a non-empty folder that is not a site (`is_site`)."""
     out = Path(out).expanduser().resolve()
     if out.parent == out:
         raise SiteError(f"--out {out} is the root of the file system; choose a folder for the "
                         "site.")
-    if Path(results_dir).expanduser().resolve().is_relative_to(out):
+    results = Path(results_dir).expanduser().resolve()
+    if results.is_relative_to(out):
         raise SiteError(f"--out {out} holds the result records ({results_dir}); building there "
                         "would delete them. Choose another --out.")
+    if out.is_relative_to(results):
+        raise SiteError(f"--out {out} is inside the results folder {results_dir}; every later "
+                        "build would read the site's copies of the records as records. Choose "
+                        "an --out outside it.")
     if not out.exists():
         return out
     if not out.is_dir():

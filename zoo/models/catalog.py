@@ -155,6 +155,81 @@ def model_class(family: str, task: str):
     return getattr(importlib.import_module(module), cls)
 
 
+#: The default of a constructor argument that has none (it must be given).
+REQUIRED = object()
+
+
+def _module_tree(module):
+    """The parsed source of a zoo module, found by its path (nothing is imported: the model
+    modules import TensorFlow)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    path = root.joinpath(*module.split(".")[1:]).with_suffix(".py")
+    return ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _literal(node):
+    import ast
+
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return REQUIRED if node is None else None
+
+
+def _init_defaults(tree, cls_name=None) -> dict:
+    """`{argument: default}` of the `__init__` of class `cls_name` (of every class when None)
+    in a parsed module."""
+    import ast
+
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and cls_name in (None, node.name):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    args = item.args.args[1:]
+                    defaults = [None] * (len(args) - len(item.args.defaults)) + item.args.defaults
+                    found.update({a.arg: _literal(d) for a, d in zip(args, defaults)})
+    return found
+
+
+def _backbone_args(tree) -> dict:
+    """A module's `BACKBONE_ARGS` (defined in it, or imported from another zoo module) with
+    their defaults in the module that defines them."""
+    import ast
+
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "BACKBONE_ARGS" for t in node.targets):
+            defaults = _init_defaults(tree)
+            return {arg: defaults.get(arg) for arg in _literal(node.value) or ()}
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("zoo.") \
+                and any(a.name == "BACKBONE_ARGS" for a in node.names):
+            return _backbone_args(_module_tree(node.module))
+    return {}
+
+
+def constructor_defaults(name: str, task: str | None = None) -> dict:
+    """The constructor arguments `build(name, task)` accepts, each with the default its
+    config (else the class's signature) gives it (`REQUIRED` when it has none; None when the
+    signature's default is not a literal), read from the source without importing TensorFlow.
+    Raises UnknownNameError (closest names) for an unknown model, ValueError for a task the
+    family does not have."""
+    spec = get_spec(name)
+    family = FAMILIES[spec.family]
+    task = task or spec.task
+    if task not in family.tasks:
+        raise ValueError(f"The {spec.family} family has no task '{task}'; choose one of: "
+                         f"{', '.join(sorted(family.tasks))}.")
+    module, _, cls_name = family.tasks[task].partition(":")
+    tree = _module_tree(module)
+    found = {"name": None, "dtype": None, **_init_defaults(tree, cls_name), **_backbone_args(tree)}
+    found.update(copy.deepcopy(spec.config))
+    return found
+
+
 def _accepted_arguments(cls, spec):
     params = inspect.signature(cls.__init__).parameters
     accepted = {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
@@ -221,7 +296,9 @@ def load_model(path, safe_mode=True):
     `keras.saving.load_model` works too. The file loads in Keras' safe mode: a file that holds
     code (a Python lambda; a `zoo.hub.HubLayer` on a SavedModel that is not a `zoo:` entry's)
     raises `zoo.safety.UnsafeCodeError` naming the file, unless `safe_mode=False` says that
-    you trust it and its code may run.
+    you trust it and its code may run. Any other failure to rebuild it (an unknown class or
+    function, a broken config, weights that do not fit) raises `zoo.safety.ModelFileError`:
+    one line naming the file and Keras' reason.
     """
     import_all_families()
     import keras

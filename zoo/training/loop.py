@@ -6,7 +6,9 @@ keras-team/keras#20585). The model and optimizer are built inside `strategy.scop
 replica's loss is averaged over the *global* batch and the loop sums the gradients across
 replicas *before* the optimizer sees them, so that everything the optimizer does to a gradient
 (`clipnorm`, `global_clipnorm`, `clipvalue`, a `LossScaleOptimizer`'s unscaling and finite
-check) acts on the global batch's gradient: a step is the same for any replica count. (Keras'
+check) acts on the global batch's gradient: a step is the same for any replica count (in
+float32 and bfloat16; under `mixed_float16` each replica's float16 arithmetic over its part of
+the batch can overflow where one device's does not, or the reverse). (Keras'
 own TensorFlow optimizers clip each replica's part and sum afterwards; Keras' gradient
 accumulation cannot run over several replicas and is refused there with a reason.)
 Under `ParameterServerStrategy` the same step is scheduled on the workers by a

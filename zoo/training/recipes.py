@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo import schema, textio
+from zoo.models.catalog import REQUIRED
 from zoo.registry import Registry
 from zoo.training.errors import RecipeError
 
@@ -56,8 +57,78 @@ def _fields_of_the_task(d):
     return problems
 
 
+#: For each recipe task, the model families that serve it and the family task each builds
+#: (None: the variant's own, e.g. the VAE family's "vae" or "autoencoder").
+MODEL_TASKS = {
+    "image_classification": {"vit": "classifier"},
+    "text_classification": {"bert": "classifier", "hub": "text_classifier"},
+    "masked_lm": {"bert": "masked_lm"},
+    "translation": {"transformer": "seq2seq"},
+    "image_generation": {"vae": None},
+}
+#: Largest model size argument (a width, a count, a vocabulary) a recipe may set.
+MAX_MODEL_SIZE = 2 ** 24
+_PAIRS = ("image_size", "patch_size")  # an integer or [height, width]
+
+
+def model_task(model: str, task: str) -> str | None:
+    """The task of `model`'s family that recipe `task` builds (for `zoo.build(task=)`).
+    Raises RecipeError naming the families that serve `task`, UnknownNameError for an
+    unknown model."""
+    from zoo.models import catalog
+
+    family = catalog.get_spec(model).family
+    served = MODEL_TASKS[task]
+    if family not in served:
+        raise RecipeError(f"model '{model}' is a {family} model, which cannot be trained for "
+                          f"{task}; use a {' or '.join(served)} model.")
+    return served[family]
+
+
+def _override_type(key, default):
+    """The schema of a model argument, from its default value's type."""
+    if isinstance(default, bool):
+        return schema.Bool()
+    if isinstance(default, int):
+        count = schema.Int(min=0 if default == 0 else 1, max=MAX_MODEL_SIZE)
+        return schema.OneOf(count, schema.List(count, 2, 2)) if key in _PAIRS else count
+    if isinstance(default, float):
+        if "dropout" in key:
+            return schema.Float(min=0, max=1, max_exclusive=True)
+        return schema.Float(min=0, min_exclusive=True)
+    if isinstance(default, str) or default is REQUIRED:
+        return schema.Str()
+    if isinstance(default, list | tuple):
+        return schema.List(schema.Int(min=1, max=MAX_MODEL_SIZE), min_length=1)
+    return schema.Anything()  # no literal default: checked by the constructor
+
+
+def _model_and_overrides(d):
+    """The model is registered, its family serves the task, and each override is one of its
+    constructor's arguments, of its default's type (read without importing TensorFlow)."""
+    from zoo.models import catalog
+    from zoo.registry import UnknownNameError
+
+    try:
+        task = model_task(d["model"], d["task"])
+    except UnknownNameError as error:
+        return f"model: {str(error).rstrip('.')}"
+    except RecipeError as error:
+        return str(error).rstrip(".")
+    arguments = catalog.constructor_defaults(d["model"], task)
+    table = schema.Table({key: _F(_override_type(key, default), nullable=default is None)
+                          for key, default in arguments.items()},
+                         what=f"a table of {d['model']}'s arguments")
+    return schema.problems(d.get("model_overrides") or {}, table, "model_overrides")
+
+
 _F = schema.Field
-_POSITIVE = schema.Int(min=1)
+#: Upper bounds that keep a count sane (a typo of 2**63 fails here, not deep in training).
+MAX_STEPS = 10 ** 9
+MAX_BATCH_SIZE = 2 ** 20
+MAX_LENGTH = 2 ** 16
+_POSITIVE = schema.Int(min=1, max=MAX_STEPS)
+_LENGTH = schema.Int(min=1, max=MAX_LENGTH)
 #: Every field of a recipe: its type and allowed values (`Recipe` holds the defaults).
 SCHEMA = schema.Table({
     "entry": _F(schema.NAME, required=True),
@@ -73,12 +144,12 @@ SCHEMA = schema.Table({
     "extra_training_data": _F(schema.List(schema.List(schema.Str(), 2, 2))),
     "init_from": _F(schema.NAME, nullable=True),
     "tokenizer": _F(schema.Table({
-        "vocabulary_size": _F(schema.Int(min=23)),
+        "vocabulary_size": _F(schema.Int(min=23, max=MAX_MODEL_SIZE)),
         "lowercase": _F(schema.Bool()),
-        "sequence_length": _F(_POSITIVE, nullable=True),
+        "sequence_length": _F(_LENGTH, nullable=True),
     })),
-    "max_length": _F(_POSITIVE),
-    "batch_size": _F(_POSITIVE),
+    "max_length": _F(_LENGTH),
+    "batch_size": _F(schema.Int(min=1, max=MAX_BATCH_SIZE)),
     "batching": _F(schema.Str(choices=BATCHINGS)),
     "optimizer": _F(schema.Str(choices=OPTIMIZERS)),
     "learning_rate": _F(schema.Float(min=0, min_exclusive=True)),
@@ -86,9 +157,9 @@ SCHEMA = schema.Table({
     "beta_2": _F(schema.Float(min=0, max=1, max_exclusive=True)),
     "clipnorm": _F(schema.Float(min=0, min_exclusive=True), nullable=True),
     "schedule": _F(schema.Str(choices=SCHEDULES)),
-    "warmup_steps": _F(schema.Int(min=0)),
+    "warmup_steps": _F(schema.Int(min=0, max=MAX_STEPS)),
     "label_smoothing": _F(schema.Float(min=0, max=1, max_exclusive=True)),
-    "max_predictions": _F(_POSITIVE),
+    "max_predictions": _F(_LENGTH),
     "binarize": _F(schema.Str(choices=("stochastic",)), nullable=True),
     "augment": _F(schema.Str(), nullable=True),
     "validation": _F(schema.Table({
@@ -96,12 +167,12 @@ SCHEMA = schema.Table({
         "examples": _F(_POSITIVE),
         "every": _F(_POSITIVE),
     })),
-    "seed": _F(schema.Int(min=0)),
+    "seed": _F(schema.Int(min=0, max=2 ** 32 - 1)),  # numpy's seeds
     "precision": _F(schema.Str(choices=PRECISIONS)),
     "jit_compile": _F(schema.Bool()),
     "checkpoint_every": _F(_POSITIVE),
     "log_every": _F(_POSITIVE),
-}, rules=(_augmentations, _fields_of_the_task))
+}, rules=(_augmentations, _fields_of_the_task, _model_and_overrides))
 
 
 @dataclass(frozen=True)

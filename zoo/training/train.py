@@ -99,6 +99,9 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
     if saved.is_dir():
         return WordPieceTokenizer.load(saved)
     if init_dir is not None and (init_dir / "tokenizer").is_dir():
+        from zoo import safety
+
+        safety.check_own_files(init_dir, ["tokenizer"])  # it is copied into the run
         tokenizer = WordPieceTokenizer.load(init_dir / "tokenizer")
     else:
         texts = list(examples.inputs)
@@ -115,8 +118,7 @@ def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
     import zoo
 
     overrides = dict(recipe.model_overrides)
-    family = zoo.describe(recipe.model)["family"]
-    task = None
+    task = recipes_lib.model_task(recipe.model, recipe.task)  # the recipe checked they fit
     if recipe.task in ("image_classification", "image_generation"):
         height, width, channels = examples.inputs.shape[1:]
         overrides.setdefault("image_size", height if height == width else [height, width])
@@ -129,14 +131,16 @@ def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
     if recipe.task == "translation":
         overrides.update(pad_id=tokenizer.pad_id, start_id=tokenizer.start_id,
                          end_id=tokenizer.end_id)
-    if family == "bert":
-        task = "masked_lm" if recipe.task == "masked_lm" else "classifier"
-    if family == "hub" and recipe.task != "text_classification":
-        raise recipes_lib.RecipeError(
-            f"{recipe.model} is a text classifier; recipe task '{recipe.task}' needs another model.")
 
     def build():
-        model = zoo.build(recipe.model, task=task, **overrides)
+        try:
+            model = zoo.build(recipe.model, task=task, **overrides)
+        except ValueError as error:  # the constructor's checks (e.g. num_heads divides hidden_dim)
+            if type(error) is not ValueError:  # zoo's own errors (a hub handle, unsafe code)
+                raise
+            raise recipes_lib.RecipeError(
+                f"Recipe '{recipe.entry}': model_overrides do not build {recipe.model}: "
+                f"{error}") from None
         if init_dir is not None:
             source = load_trained(init_dir, safe_mode=safe_mode)
             if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
