@@ -166,8 +166,9 @@ def test_pages_in_headless_chromium(built, tmp_path):
                 "return Array.from(document.images).filter(i => !(i.complete && "
                 "i.naturalWidth > 0)).map(i => i.src)")
             assert not broken, (relative, broken)
-            for element in browser.find_elements(By.CSS_SELECTOR, "a[href], link[href]"):
-                seen_links.add(element.get_attribute("href"))
+            seen_links.update(browser.execute_script(  # HTML and inline-SVG links alike
+                "return Array.from(document.querySelectorAll('a[href], link[href]')).map("
+                "a => new URL(a.getAttribute('href'), document.baseURI).href)"))
             for element in browser.find_elements(By.CSS_SELECTOR, "script[src]"):
                 seen_links.add(element.get_attribute("src"))
         import urllib.request
@@ -212,6 +213,109 @@ def test_pages_in_headless_chromium(built, tmp_path):
     finally:
         browser.quit()
         server.shutdown()
+
+
+#: Per page, in the browser: [page width, window width, smallest drawn SVG text in px, plots
+#: lacking an x or y axis label, the ranked table's [box scroll width, box width, tallest row
+#: / line height], index: the right edge of the first leader's score].
+_LAYOUT_JS = """
+const pictures = Array.from(document.querySelectorAll('svg.plot, svg.matrix'));
+const texts = Array.from(document.querySelectorAll('svg text')).map(t => {
+  const svg = t.ownerSVGElement;
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return parseFloat(getComputedStyle(t).fontSize) * scale; });
+const unlabelled = pictures.filter(svg => !['x-label', 'y-label'].every(
+  c => (svg.querySelector('text.' + c) || {textContent: ''}).textContent.trim())).length;
+const ranked = document.querySelector('table.ranked');
+let table = null;
+if (ranked) {
+  const box = ranked.parentElement;
+  const line = parseFloat(getComputedStyle(ranked.tBodies[0].rows[0].cells[0]).lineHeight);
+  const tallest = Math.max(...Array.from(ranked.tBodies[0].rows).map(
+    r => r.getBoundingClientRect().height));
+  table = [box.scrollWidth, box.clientWidth, tallest / line];
+}
+const score = document.querySelector('main table tbody tr td.num');
+return [document.documentElement.scrollWidth, window.innerWidth,
+        texts.length ? Math.min(...texts) : null, unlabelled, table,
+        score ? score.getBoundingClientRect().right : null];
+"""
+
+
+def test_every_page_reads_on_a_phone_and_a_laptop(tmp_path):
+    """The committed records' site at 390 and 1280 px: no page scrolls sideways, the index
+    shows the leaders' scores on a phone, a ranked table fits a laptop one line per run, every
+    plot is inline with labelled axes, text of 11 px or more, and points that link to their
+    runs; entry pages say how to use the entry and show provenance as a table."""
+    from selenium.webdriver.common.by import By
+
+    out = tmp_path / "site"
+    site.build(ROOT / "benchmarks" / "results", out, warn=lambda m: None)
+    server = _serve(out)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+    assert any(p.startswith("benchmarks/multi30k-en-de") for p in pages)
+    shoot = {"index.html", "benchmarks/multi30k-en-de.html",
+             next(p for p in pages if p.startswith("entries/") and ".mnist-mnist-" in p)}
+    browser = _chromium()
+    try:
+        for width in (390, 1280):
+            browser.set_window_size(width, 900)
+            for relative in pages:
+                browser.get(base + relative)
+                page_width, window, smallest, unlabelled, table, score = (
+                    browser.execute_script(_LAYOUT_JS))
+                where = f"{relative} at {width} px"
+                assert page_width <= window, f"{where} scrolls sideways ({page_width} px)"
+                assert unlabelled == 0, f"{where}: {unlabelled} plots without axis labels"
+                assert smallest is None or smallest >= 11, f"{where}: {smallest:.1f} px text"
+                assert not browser.find_elements(By.CSS_SELECTOR, "img[src$='.svg']"), where
+                if relative == "index.html":
+                    assert score <= window, f"{where}: the leader's score is off screen"
+                if table and width == 1280:
+                    assert table[0] <= table[1], f"{where}: the ranked table is too wide {table}"
+                    assert table[2] < 2, f"{where}: a ranked row takes two lines {table}"
+                if relative.startswith("benchmarks/"):
+                    ranked = browser.find_elements(By.CSS_SELECTOR, "table.ranked tbody tr")
+                    for plot in browser.find_elements(By.CSS_SELECTOR, "svg.plot"):
+                        links = plot.find_elements(By.CSS_SELECTOR, "a circle title")
+                        keys = [k.text for k in plot.find_elements(By.CSS_SELECTOR, "text.key")]
+                        assert len(links) == len(ranked) and keys == [
+                            str(i) for i in range(1, len(ranked) + 1)], where
+                if relative in shoot:
+                    name = relative.replace("/", "_").replace(".html", f"-{width}.png")
+                    assert browser.save_screenshot(str(shots / name))
+        # A point of a plot is a working link to its run.
+        browser.set_window_size(1280, 900)
+        browser.get(base + "benchmarks/sst2.html")
+        href = browser.execute_script(
+            "return document.querySelector('svg.plot a').href.baseVal")
+        assert href.startswith("../entries/") and (out / "benchmarks" / href).resolve().is_file()
+    finally:
+        browser.quit()
+        server.shutdown()
+    assert len(list(shots.glob("*.png"))) == 6, sorted(shots.iterdir())
+    print(f"screenshots in {shots}")
+
+
+def test_entry_pages_say_how_to_use_the_entry_and_tabulate_provenance(tmp_path):
+    """Each entry page has a usage line (load in Python, score with the CLI); provenance is a
+    table with the raw JSON one click away; an image entry's errors have no empty text column."""
+    out = tmp_path / "site"
+    site.build(ROOT / "benchmarks" / "results", out, warn=lambda m: None)
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*/*.json")):
+        record = json.loads(path.read_text())
+        entry, bench = record["model"]["entry"], record["benchmark"]["id"]
+        html = (out / "entries" / f"{record['run_id']}.html").read_text()
+        assert f'zoo.load("{entry}")' in html, path
+        assert f"zoo bench run --entry {entry} --benchmark {bench}" in html, path
+        assert "<table class=provenance>" in html and "<summary>Raw JSON</summary>" in html
+        assert "provenance.<wbr>git.<wbr>commit" in html
+        if record["benchmark"]["definition"]["task"] == "image_classification":
+            errors = html.split("<h2>Misclassified examples</h2>")[1].split("<h2")[0]
+            assert "<th scope=col>text</th>" not in errors and "test index" in errors
 
 
 def test_the_published_site_is_what_the_committed_records_build(tmp_path):

@@ -18,12 +18,30 @@ a { color: var(--accent); }
 a:focus, button:focus { outline: 3px solid #f2a900; outline-offset: 2px; }
 h1 { font-size: 1.6rem; margin: 0.5rem 0; }
 h2 { font-size: 1.2rem; margin-top: 1.5rem; }
-.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
+.scroll > table > * > tr > :first-child { position: sticky; left: 0; z-index: 1;
+  background: #fff; box-shadow: 1px 0 0 var(--line); }
+.scroll > table > thead > tr > :first-child { background: #f4f6f9; }
+table.ranked > * > tr > :first-child { min-width: 2.5rem; width: 2.5rem; }
+table.ranked > * > tr > :nth-child(2) { position: sticky; left: 2.5rem; z-index: 1;
+  background: #fff; box-shadow: 1px 0 0 var(--line); }
+table.ranked > thead > tr > :nth-child(2) { background: #f4f6f9; }
+table.ranked td, table.ranked th { white-space: nowrap; }
+table.ranked thead th { white-space: normal; vertical-align: bottom; }
+table.ranked details dl { white-space: normal; margin: 0.3rem 0; min-width: 16rem;
+  max-width: 24rem; }
+table.ranked details dt { font-weight: bold; }
+table.ranked details dd { margin: 0; }
+tbody th { font-weight: normal; background: none; white-space: normal; }
+table.provenance th { font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
+  font-size: 0.85rem; white-space: normal; }
+table.provenance td { word-break: break-word; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 caption { text-align: left; color: var(--muted); padding: 0.3rem 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.35rem 0.5rem; text-align: left;
   vertical-align: top; }
 th { background: #f4f6f9; white-space: nowrap; }
+h1, dd, li, p { overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th button { font: inherit; font-weight: bold; background: none; border: 0; padding: 0;
   cursor: pointer; color: inherit; }
@@ -40,7 +58,10 @@ dl.definition { display: grid; grid-template-columns: max-content 1fr; gap: 0.2r
 dl.definition dt { font-weight: bold; }
 dl.definition dd { margin: 0; word-break: break-word; }
 .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
-figure { margin: 0.5rem 0; }
+figure { margin: 0.5rem 0; max-width: 100%; }
+svg.plot { display: block; max-width: 100%; height: auto; }
+svg.matrix { display: block; }
+svg a:focus circle { stroke: #f2a900; stroke-width: 3; }
 figure img, main > img { max-width: 100%; height: auto; }
 img.pixels { image-rendering: pixelated; width: 100%; max-width: 36rem; }
 @media (max-width: 40rem) {

@@ -21,18 +21,28 @@ def _f(x: float) -> str:
     return f"{x:.1f}"
 
 
-def scatter_svg(points, x_label, y_label, higher_is_better=True, width=560, height=340):
+#: The font of every picture: a sans-serif the reader's system has.
+FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
+
+
+def scatter_svg(points, x_label, y_label, higher_is_better=True, width=400, height=300):
     """Main metric (with interval bars) against a positive x (log scale); Pareto front marked.
 
+    The picture is `width` px wide and its text 13 px, so that shrunk to a 358 px phone column
+    the text stays at least 11 px. Both axes carry a label (`x_label`, `y_label`: the quantity
+    and its unit); each point is marked with its `key` (the rank in the board's table) and has
+    a tooltip and, with `href`, a link to its entry page.
+
     Args:
-        points: dicts with `x`, `y`, `low`, `high`, `label`, `href`.
+        points: dicts with `x`, `y`, `low`, `high`, `label`, `href` and optional `key`.
     """
     points = [p for p in points if p["x"] and p["x"] > 0]
-    left, right, top, bottom = 64, 16, 16, 48
+    left, right, top, bottom = 80, 14, 14, 50
     if not points:
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60" role="img" '
-                f'aria-label="{escape(y_label)}: no data"><text x="8" y="30">No data to plot'
-                '</text></svg>')
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" '
+                f'height="60" viewBox="0 0 {width} 60" {FONT} role="img" '
+                f'aria-label="{escape(y_label)}: no data"><text x="8" y="30" font-size="13">'
+                'No data to plot</text></svg>')
     xs = [math.log10(p["x"]) for p in points]
     x0, x1 = math.floor(min(xs)), math.ceil(max(xs))
     if x1 == x0:
@@ -49,8 +59,8 @@ def scatter_svg(points, x_label, y_label, higher_is_better=True, width=560, heig
         return top + (y1 - y) / (y1 - y0) * (height - top - bottom)
 
     front = pareto_front(points, higher_is_better)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" {FONT} role="img" '
            f'aria-label="{escape(y_label)} against {escape(x_label)}">',
            f'<rect x="{left}" y="{top}" width="{width - left - right}" '
            f'height="{height - top - bottom}" fill="none" stroke="#999"/>']
@@ -58,17 +68,17 @@ def scatter_svg(points, x_label, y_label, higher_is_better=True, width=560, heig
         x = sx(10 ** e)
         out.append(f'<line x1="{_f(x)}" y1="{height - bottom}" x2="{_f(x)}" '
                    f'y2="{height - bottom + 5}" stroke="#333"/>')
-        out.append(f'<text x="{_f(x)}" y="{height - bottom + 18}" text-anchor="middle" '
-                   f'font-size="11">{escape(_power(e))}</text>')
+        out.append(f'<text class="tick" x="{_f(x)}" y="{height - bottom + 19}" '
+                   f'text-anchor="middle" font-size="13">{escape(_power(e))}</text>')
     for i in range(5):
         y = y0 + (y1 - y0) * i / 4
-        out.append(f'<text x="{left - 6}" y="{_f(sy(y) + 4)}" text-anchor="end" '
-                   f'font-size="11">{y:.4g}</text>')
-    out.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 8}" '
-               f'text-anchor="middle" font-size="12">{escape(x_label)} (log scale)</text>')
-    out.append(f'<text x="14" y="{(top + height - bottom) / 2:.1f}" text-anchor="middle" '
-               f'font-size="12" transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})">'
-               f'{escape(y_label)}</text>')
+        out.append(f'<text class="tick" x="{left - 6}" y="{_f(sy(y) + 4)}" text-anchor="end" '
+                   f'font-size="13">{y:.4g}</text>')
+    out.append(f'<text class="x-label" x="{(left + width - right) / 2:.1f}" y="{height - 8}" '
+               f'text-anchor="middle" font-size="13">{escape(x_label)} (log scale)</text>')
+    middle = (top + height - bottom) / 2
+    out.append(f'<text class="y-label" x="15" y="{middle:.1f}" text-anchor="middle" '
+               f'font-size="13" transform="rotate(-90 15 {middle:.1f})">{escape(y_label)}</text>')
     if len(front) > 1:
         path = " ".join(f"{_f(sx(p['x']))},{_f(sy(p['y']))}" for p in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="#d95f02" '
@@ -76,13 +86,20 @@ def scatter_svg(points, x_label, y_label, higher_is_better=True, width=560, heig
     for p in points:
         x, y = sx(p["x"]), sy(p["y"])
         on_front = p in front
-        title = escape(f"{p['label']}: {p['y']:.4g} [{p['low']:.4g}, {p['high']:.4g}], "
-                       f"{x_label} {p['x']:,.4g}{' (Pareto front)' if on_front else ''}")
+        key = p.get("key")
+        title = escape(f"{'' if key is None else f'#{key} '}{p['label']}: {p['y']:.4g} "
+                       f"[{p['low']:.4g}, {p['high']:.4g}], {x_label} {p['x']:,.4g}"
+                       f"{' (Pareto front)' if on_front else ''}")
         out.append(f'<line x1="{_f(x)}" y1="{_f(sy(p["low"]))}" x2="{_f(x)}" '
                    f'y2="{_f(sy(p["high"]))}" stroke="#1b5e9e"/>')
         colour = "#d95f02" if on_front else "#1b5e9e"
         mark = (f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{5 if on_front else 4}" fill="{colour}">'
                 f'<title>{title}</title></circle>')
+        if key is not None:  # the key beside the point, on the side with more room
+            anchor, dx = ("end", -8) if x > (left + width - right) / 2 else ("start", 8)
+            mark += (f'<text class="key" x="{_f(x + dx)}" y="{_f(y - 6)}" text-anchor="{anchor}" '
+                     f'font-size="13" font-weight="bold" fill="{colour}">{escape(str(key))}'
+                     f'<title>{title}</title></text>')
         if p.get("href"):
             mark = f'<a href="{escape(p["href"])}">{mark}</a>'
         out.append(mark)
@@ -107,25 +124,28 @@ def pareto_front(points, higher_is_better=True):
 
 
 def confusion_svg(matrix, labels, cell=None):
-    """A confusion matrix as a heat map: rows true, columns predicted, counts in the cells."""
+    """A confusion matrix as a heat map: rows true, columns predicted, counts in the cells.
+
+    Meant to be shown at its own size (its text is 12-13 px), scrolling in a box if wider."""
     n = len(labels)
     cell = cell or (36 if n <= 10 else 24)
     margin = 110
     size = margin + n * cell + 10
     peak = max((max(row) for row in matrix), default=0) or 1
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-           f'viewBox="0 0 {size} {size}" role="img" aria-label="Confusion matrix">',
+           f'viewBox="0 0 {size} {size}" class="matrix" {FONT} role="img" '
+           'aria-label="Confusion matrix">',
            f'<text x="{margin + n * cell / 2:.1f}" y="12" text-anchor="middle" '
-           'font-size="12">predicted</text>',
-           f'<text x="12" y="{margin + n * cell / 2:.1f}" text-anchor="middle" font-size="12" '
-           f'transform="rotate(-90 12 {margin + n * cell / 2:.1f})">true</text>']
+           'font-size="13" class="x-label">predicted (columns)</text>',
+           f'<text x="12" y="{margin + n * cell / 2:.1f}" text-anchor="middle" font-size="13" '
+           f'class="y-label" transform="rotate(-90 12 {margin + n * cell / 2:.1f})">true (rows)</text>']
     for j, label in enumerate(labels):
         x = margin + j * cell + cell / 2
-        out.append(f'<text x="{x:.1f}" y="{margin - 6}" font-size="10" text-anchor="start" '
+        out.append(f'<text x="{x:.1f}" y="{margin - 6}" font-size="12" text-anchor="start" '
                    f'transform="rotate(-60 {x:.1f} {margin - 6})">{escape(str(label))}</text>')
     for i, row in enumerate(matrix):
         y = margin + i * cell
-        out.append(f'<text x="{margin - 6}" y="{y + cell / 2 + 4:.1f}" font-size="10" '
+        out.append(f'<text x="{margin - 6}" y="{y + cell / 2 + 4:.1f}" font-size="12" '
                    f'text-anchor="end">{escape(str(labels[i]))}</text>')
         for j, count in enumerate(row):
             shade = count / peak
@@ -136,7 +156,7 @@ def confusion_svg(matrix, labels, cell=None):
             if count:
                 colour = "#fff" if shade > 0.6 else "#000"
                 out.append(f'<text x="{margin + j * cell + cell / 2:.1f}" '
-                           f'y="{y + cell / 2 + 4:.1f}" font-size="10" text-anchor="middle" '
+                           f'y="{y + cell / 2 + 4:.1f}" font-size="12" text-anchor="middle" '
                            f'fill="{colour}">{count}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -115,19 +115,20 @@ def index_page(boards, newest):
         else:
             lead = ("<em>no full run yet</em>", "–")
         rows.append(
-            f'<tr><td><a href="benchmarks/{e(board.id)}.html">{e(board.id)}</a></td>'
-            f"<td>{e(definition.get('task'))}</td><td>{e(definition.get('main_metric'))}"
+            f'<tr><th scope=row><a href="benchmarks/{e(board.id)}.html">{e(board.id)}</a></th>'
+            f"<td class=num>{lead[1]}</td><td>{lead[0]}</td>"
+            f"<td>{e(definition.get('main_metric'))}"
             f"{'' if definition.get('higher_is_better', True) else ' (lower is better)'}</td>"
-            f"<td>{lead[0]}</td><td class=num>{lead[1]}</td>"
+            f"<td>{e(definition.get('task'))}</td>"
             f"<td class=num>{len(board.ranked)}</td><td class=num>{len(board.flagged)}</td></tr>")
     body = f"""<h1>zoo leaderboard</h1>
 <p>Newest result: <time>{e(newest or "none")}</time>. Every number below comes from a result
 record that carries the model, the data, the settings and the command that made it.</p>
 <div class=scroll><table>
 <caption>Benchmarks and their leaders</caption>
-<thead><tr><th scope=col>benchmark</th><th scope=col>task</th><th scope=col>main metric</th>
-<th scope=col>leader</th><th scope=col>score [95% interval]</th><th scope=col>ranked</th>
-<th scope=col>flagged</th></tr></thead>
+<thead><tr><th scope=col>benchmark</th><th scope=col class=num>leader's score [95% interval]</th>
+<th scope=col>leader</th><th scope=col>main metric</th><th scope=col>task</th>
+<th scope=col class=num>ranked</th><th scope=col class=num>flagged</th></tr></thead>
 <tbody>
 {chr(10).join(rows) if rows else '<tr><td colspan=7>No result records yet.</td></tr>'}
 </tbody></table></div>
@@ -185,21 +186,31 @@ def _sort_attr(value):
 
 
 def _ranked_table(board, metrics, depth):
-    head = ["#", "model", *metrics, "vs leader", "parameters", "examples/s", "hardware",
-            "training time", "date", "reproduce"]
-    numeric = {"#", *metrics, "parameters", "examples/s", "training time"}
+    """The ranked runs, one line each at 1280 px: the main metric with its interval, the other
+    metrics' values (their intervals are on the entry page), and the long hardware, date and
+    command folded into a `<details>` per row. The rank and model columns stay in view when
+    the table scrolls sideways in its box (a phone)."""
+    main = board.benchmark["definition"].get("main_metric")
+    others = [m for m in metrics if m != main]
+    head = ["#", "model", f"{main} [95% interval]", *others, "vs leader", "parameters",
+            "examples/s", "training time", "run"]
+    numeric = {"#", f"{main} [95% interval]", *others, "parameters", "examples/s",
+               "training time"}
     ths = "".join(
         f'<th scope=col{" class=num" if h in numeric else ""}'
-        f'{" data-type=num" if h in numeric else ""}>{e(h)}</th>' for h in head)
+        f'{" data-type=num" if h in numeric else ""}>{e(h.replace("_", " "))}</th>'
+        for h in head)  # spaces, not underscores: headers wrap, the rows stay one line
     rows = []
     for rank, entry in enumerate(board.ranked, 1):
         r = entry.record
         cells = [f"<td class=num{_sort_attr(rank)}>{rank}</td>",
-                 f'<td><a href="{_entry_href(entry, depth)}">{e(entry.name)}</a></td>']
-        for m in metrics:
+                 f'<th scope=row{_sort_attr(entry.name)}><a href="{_entry_href(entry, depth)}">'
+                 f"{e(entry.name)}</a></th>",
+                 f"<td class=num{_sort_attr(entry.main['value'])}>{_pct(entry.main)}</td>"]
+        for m in others:
             metric = r["metrics"].get(m)
             cells.append(f"<td class=num{_sort_attr(metric and metric['value'])}>"
-                         f"{_pct(metric) if metric else '–'}</td>")
+                         f"{_num(metric['value']) if metric else '–'}</td>")
         sig = entry.significance
         if sig is None:
             verdict = "leader"
@@ -213,15 +224,14 @@ def _ranked_table(board, metrics, depth):
         seconds = r["model"].get("training_seconds")
         cells += [f"<td class=num{_sort_attr(params)}>{_num(params)}</td>",
                   f"<td class=num{_sort_attr(speed)}>{_num(speed)}</td>",
-                  f"<td>{e(r['throughput'].get('hardware'))}</td>",
-                  f"<td class=num{_sort_attr(seconds)}>"
-                  f"{_duration(seconds)}</td>",
-                  f"<td>{e(r['created'][:10])}</td>",
-                  f"<td><code>{e(_command(r))}</code></td>"]
+                  f"<td class=num{_sort_attr(seconds)}>{_duration(seconds)}</td>",
+                  f"<td{_sort_attr(r['created'])}><details><summary>{e(r['created'][:10])}"
+                  f"</summary><dl><dt>hardware</dt><dd>{e(r['throughput'].get('hardware'))}</dd>"
+                  f"<dt>reproduce</dt><dd><code>{e(_command(r))}</code></dd></dl></details></td>"]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (f'<div class=scroll><table class=sortable><caption>Full runs, ranked by '
-            f'{e(board.benchmark["definition"].get("main_metric"))} (sort by any column: '
-            f'its header is a button)</caption><thead><tr>{ths}</tr></thead><tbody>'
+    return (f'<div class=scroll><table class="sortable ranked"><caption>Full runs, ranked by '
+            f'{e(main)} (sort by any column: its header is a button; open a run\'s date for its '
+            f'hardware and command)</caption><thead><tr>{ths}</tr></thead><tbody>'
             f'{"".join(rows) or "<tr><td colspan=99>No full run yet.</td></tr>"}'
             f"</tbody></table></div>")
 
@@ -240,7 +250,7 @@ def _flagged_table(board, depth):
     for entry in board.flagged:
         m = entry.main
         reasons = ", ".join(entry.flags) or "older benchmark version or superseded run"
-        rows.append(f'<tr><td><a href="{_entry_href(entry, depth)}">{e(entry.name)}</a></td>'
+        rows.append(f'<tr><th scope=row><a href="{_entry_href(entry, depth)}">{e(entry.name)}</a></th>'
                     f"<td class=num>{_pct(m)}</td><td class=flag>{e(reasons)}</td>"
                     f"<td>{e(entry.record['benchmark']['examples'].get('evaluated'))}</td>"
                     f"<td>{e(entry.record['created'][:10])}</td></tr>")
@@ -255,26 +265,42 @@ def benchmark_page(board, files):
     metrics = list(d.get("metrics") or [])
     higher = d.get("higher_is_better", True)
     points = [{"x": en.record["model"].get("params"), "y": en.main["value"],
-               "low": en.main["low"], "high": en.main["high"], "label": en.name,
-               "href": f"../entries/{en.run_id}.html"} for en in board.ranked]
+               "low": en.main["low"], "high": en.main["high"], "label": en.name, "key": rank,
+               "href": f"../entries/{en.run_id}.html"}
+              for rank, en in enumerate(board.ranked, 1)]
     speed_points = [dict(p, x=en.record["throughput"].get("examples_per_second"))
                     for p, en in zip(points, board.ranked)]
     main = d.get("main_metric", "")
-    files[f"benchmarks/{board.id}-params.svg"] = pictures.scatter_svg(
-        points, "parameters", main, higher).encode()
-    files[f"benchmarks/{board.id}-speed.svg"] = pictures.scatter_svg(
-        speed_points, "examples per second", main, higher).encode()
+    y_label = _axis_label(main, board.ranked[0].main if board.ranked else {})
+    params_svg = pictures.scatter_svg(points, "parameters (count)", y_label, higher)
+    speed_svg = pictures.scatter_svg(speed_points, "examples per second", y_label, higher)
+    files[f"benchmarks/{board.id}-params.svg"] = params_svg.encode()
+    files[f"benchmarks/{board.id}-speed.svg"] = speed_svg.encode()
     plots = "" if not board.ranked else f"""<h2>Score against size and speed</h2>
-<p>Bars are 95% intervals; orange points form the Pareto front (no other model is both smaller,
-or faster, and better).</p>
-<div class=plots><figure><img src="{e(board.id)}-params.svg" alt="{e(main)} against parameter count">
-<figcaption>{e(main)} against parameters</figcaption></figure>
-<figure><img src="{e(board.id)}-speed.svg" alt="{e(main)} against evaluation throughput">
-<figcaption>{e(main)} against examples per second</figcaption></figure></div>"""
+<p>Each point is a ranked run, numbered by its rank (the # column above; hover or focus a point
+for its name, follow it to its page). Bars are 95% intervals; orange points form the Pareto
+front (no other model is both smaller, or faster, and better).</p>
+<div class=plots><figure>{params_svg}
+<figcaption>{e(main)} against parameters (<a href="{e(board.id)}-params.svg">SVG</a>)</figcaption>
+</figure><figure>{speed_svg}
+<figcaption>{e(main)} against examples per second during evaluation
+(<a href="{e(board.id)}-speed.svg">SVG</a>)</figcaption></figure></div>"""
     body = (f"<h1>{e(board.id)}</h1>{_definition_block(board.benchmark)}{_signature(board)}"
             f'<p><a href="{e(board.id)}.csv">Download this table as CSV</a></p>'
             f"{_ranked_table(board, metrics, 1)}{plots}{_flagged_table(board, 1)}")
     return page(f"{board.id} benchmark", body, 1, d.get("description", ""))
+
+
+def _axis_label(name, metric):
+    """A metric's axis label with its unit: the record's `unit`, else BLEU and chrF are scores
+    from 0 to 100 and the other metrics (accuracy, F1, recall) fractions from 0 to 1.
+
+    >>> _axis_label("bleu", {}), _axis_label("accuracy", {}), _axis_label("kl", {"unit": "nats"})
+    ('bleu (score, 0–100)', 'accuracy (fraction, 0–1)', 'kl (nats)')
+    """
+    unit = metric.get("unit") or ("score, 0–100" if name in ("bleu", "chrf")
+                                  else "fraction, 0–1")
+    return f"{name} ({unit})"
 
 
 def csv_cell(value):
@@ -345,13 +371,18 @@ def _examples_block(entry, files):
         wrong = [x for x in rows if x.get("prediction") != x.get("target")][:15]
         if not wrong:
             return "<h2>Misclassified examples</h2><p>None.</p>"
+        text = task == "text_classification"  # image records hold no pixels: no text column
         items = "".join(
-            f"<tr><td class=num>{e(x.get('index'))}</td><td>{e(x.get('text', ''))}</td>"
-            f"<td>{e(name(x.get('target')))}</td><td>{e(name(x.get('prediction')))}</td>"
+            f"<tr><td class=num>{e(x.get('index'))}</td>"
+            + (f"<td>{e(x.get('text', ''))}</td>" if text else "")
+            + f"<td>{e(name(x.get('target')))}</td><td>{e(name(x.get('prediction')))}</td>"
             f"<td class=num>{_num(x.get('confidence'))}</td></tr>" for x in wrong)
-        return ("<h2>Misclassified examples</h2><p>The first 15 errors, in test-set order.</p>"
-                "<div class=scroll><table><thead><tr><th scope=col>test index</th>"
-                "<th scope=col>text</th><th scope=col>true</th><th scope=col>predicted</th>"
+        note = ("" if text else " The record keeps the test index, not the image: look it up "
+                f"in the {e(r['benchmark']['definition'].get('dataset'))} test split.")
+        return ("<h2>Misclassified examples</h2><p>The first 15 errors, in test-set order."
+                f"{note}</p><div class=scroll><table><thead><tr><th scope=col>test index</th>"
+                + ("<th scope=col>text</th>" if text else "")
+                + "<th scope=col>true</th><th scope=col>predicted</th>"
                 "<th scope=col class=num>confidence</th></tr></thead>"
                 f"<tbody>{items}</tbody></table></div>")
     if task == "image_generation":
@@ -368,6 +399,47 @@ def _examples_block(entry, files):
                              f'alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>')
         return "<h2>Reconstructions and samples</h2>" + ("".join(parts) or "<p>None stored.</p>")
     return ""
+
+
+def _usage_block(entry, benchmark_id):
+    """How to load and call a published entry, and how to score it again; a run that is not
+    a published entry says so (its command is under "Reproduce")."""
+    if not entry:
+        return ("<p class=usage>Not a published entry: the command under "
+                "<a href=\"#reproduce\">Reproduce</a> made this run.</p>")
+    return (f"<p class=usage>Use it: <code>import zoo; model = zoo.load(\"{e(entry)}\")</code>, "
+            "then <code>model(inputs)</code> or <code>model.predict(inputs)</code>. Score it "
+            f"again: <code>zoo bench run --entry {e(entry)} --benchmark {e(benchmark_id)}</code>"
+            ".</p>")
+
+
+def _flat(value, prefix=""):
+    """`(dotted key, leaf value)` pairs of nested dicts, keys sorted; lists stay whole."""
+    if isinstance(value, dict) and value:
+        return [pair for key in sorted(value) for pair in _flat(value[key], f"{prefix}{key}.")]
+    return [(prefix[:-1], value)]
+
+
+def _provenance_block(r):
+    """Provenance, evaluation settings, throughput and flags as a two-column table (nested
+    keys dotted, lists and empty values as compact JSON), the raw JSON one click away."""
+    raw = {"provenance": r.get("provenance"), "evaluation": r.get("evaluation"),
+           "throughput": r.get("throughput"), "flags": r.get("flags")}
+
+    def cell(value):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if value is None:
+            return "–"
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, sort_keys=True, ensure_ascii=False) if value else "–"
+        return value
+
+    rows = "".join(f"<tr><th scope=row>{e(key).replace('.', '.<wbr>')}</th>"
+                   f"<td>{e(cell(value))}</td></tr>"
+                   for key, value in _flat(raw))
+    return (f"<div class=scroll><table class=provenance><tbody>{rows}</tbody></table></div>"
+            f"<details><summary>Raw JSON</summary>{_json_block(raw)}</details>")
 
 
 def entry_page(entry, files):
@@ -395,8 +467,9 @@ def entry_page(entry, files):
     confusion = ""
     if report.get("confusion_matrix"):
         name = f"entries/{entry.run_id}-confusion.svg"
-        files[name] = pictures.confusion_svg(report["confusion_matrix"],
-                                             report.get("label_names") or []).encode()
+        matrix_svg = pictures.confusion_svg(report["confusion_matrix"],
+                                            report.get("label_names") or [])
+        files[name] = matrix_svg.encode()
         per_class = report.get("per_class", {})
         class_rows = "".join(
             f"<tr><th scope=row>{e(label)}</th><td class=num>{_num(v.get('precision'))}</td>"
@@ -409,8 +482,9 @@ def entry_page(entry, files):
                      "<th scope=col class=num>recall</th><th scope=col class=num>F1</th>"
                      "<th scope=col class=num>support</th></tr></thead>"
                      f"<tbody>{class_rows}</tbody></table></div>"
-                     f'<h2>Confusion matrix</h2><img src="{e(entry.run_id)}-confusion.svg" '
-                     'alt="Confusion matrix: rows are true classes, columns predicted">')
+                     "<h2>Confusion matrix</h2><p>Rows are true classes, columns predicted "
+                     f'(<a href="{e(entry.run_id)}-confusion.svg">SVG</a>).</p>'
+                     f"<div class=scroll>{matrix_svg}</div>")
     downloads = [f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.json">result '
                  f"record (JSON)</a></li>",
                  f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.predictions.jsonl">'
@@ -430,6 +504,7 @@ def entry_page(entry, files):
                          f"<code>zoo:{e(name)}/PART</code> in <code>zoo.hub.load</code></li>")
     body = f"""<h1>{e(entry.name)} on <a href="../benchmarks/{e(bench['id'])}.html">{e(bench['id'])}</a></h1>
 {flags}
+{_usage_block(model.get('entry'), bench['id'])}
 <h2>Model card</h2><dl class=definition>{card_html}</dl>
 <details><summary>Configuration</summary>{_json_block(model.get('config'))}</details>
 <details><summary>Training recipe</summary>{_json_block(model.get('recipe'))}</details>
@@ -439,8 +514,8 @@ def entry_page(entry, files):
 <th scope=col>settings</th></tr></thead><tbody>{metric_rows}</tbody></table></div>
 {confusion}
 {_examples_block(entry, files)}
-<h2>Reproduce</h2><pre>{e(_command(r))}</pre>
-<h2>Provenance</h2>{_json_block({'provenance': r.get('provenance'), 'evaluation': r.get('evaluation'), 'throughput': r.get('throughput'), 'flags': r.get('flags')})}
+<h2 id=reproduce>Reproduce</h2><pre>{e(_command(r))}</pre>
+<h2>Provenance</h2>{_provenance_block(r)}
 <h2>Downloads</h2><ul>{''.join(downloads)}</ul>"""
     return page(f"{entry.name} on {bench['id']}", body, 1)
 
