@@ -452,6 +452,37 @@ def test_bad_handles_and_signatures_are_explained(exported, tmp_path):
              "input_type_ids": np.zeros((1, 4), "int32")})
 
 
+def test_each_part_as_a_layer_gives_what_the_parts_table_says(exported):
+    """README's parts table: a single-output part gives its tensor (a classifier: strings ->
+    logits, not {"logits": ...}); a part with several outputs gives them by name."""
+    export_dir, models = exported["export"], exported["models"]
+    strings = tf.constant(["the film was a delight", "no me gusta"])
+    logits = HubLayer(export_dir / "t.bert-clf" / "classifier")(strings)
+    raw = tf.saved_model.load(str(export_dir / "t.bert-clf" / "classifier"))(strings)
+    assert not isinstance(logits, dict) and logits.shape == raw["logits"].shape
+    np.testing.assert_allclose(logits, raw["logits"], atol=1e-6)
+    packed = HubLayer(export_dir / "t.bert-clf" / "preprocessor")(strings)
+    assert sorted(packed) == ["input_mask", "input_type_ids", "input_word_ids"]
+    encoded = HubLayer(export_dir / "t.bert-clf" / "encoder")(packed)
+    assert {"pooled_output", "sequence_output"} <= set(encoded)
+    pooled = HubLayer(export_dir / "t.bert-clf" / "encoder", output_key="pooled_output")(packed)
+    np.testing.assert_allclose(pooled, encoded["pooled_output"], atol=1e-6)
+    images = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
+    for part in ("classifier", "feature_vector"):
+        out = HubLayer(export_dir / "t.vit" / part)(images)
+        assert not isinstance(out, dict) and out.shape[0] == 2
+    for signature in (None, "serving_default"):  # __call__ and the one-output signature alike
+        out = HubLayer(export_dir / "t.vit" / "classifier", signature=signature)(images)
+        np.testing.assert_allclose(out, models["t.vit"](images, training=False), atol=1e-5)
+    translated = HubLayer(export_dir / "t.mt" / "translator")(strings)
+    assert translated.dtype == tf.string and translated.shape == (2,)
+    codes = HubLayer(export_dir / "t.vae" / "vae")(images)  # serving_default: encode
+    assert sorted(codes) == ["z_log_var", "z_mean"]
+    z = np.zeros((1, models["t.vae"].latent_dim), "float32")
+    decoded = HubLayer(export_dir / "t.vae" / "vae", signature="decode")(z)
+    np.testing.assert_allclose(decoded, models["t.vae"].decode(z), atol=1e-5)
+
+
 def test_named_inputs_signatures_and_string_preprocessing(exported):
     folder = exported["export"] / "t.bert-clf"
     text = keras.Input(shape=(), dtype="string")
@@ -581,13 +612,13 @@ def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, mon
             layer = zoo.hub.load(f"{server.url}/models/{entry}/classifier.tar.gz")
             texts = tf.constant(["a moving, funny film", "what is the capital of peru ?"])
             if getattr(native, "takes_strings", False):  # a HubTextClassifier: strings in
-                np.testing.assert_allclose(layer(texts)["logits"], native(texts), atol=1e-4)
+                np.testing.assert_allclose(layer(texts), native(texts), atol=1e-4)
                 continue
             if (zoo.entries.folder(entry) / "tokenizer").is_dir():  # raw strings in
                 recipe = json.loads((zoo.entries.folder(entry) / "recipe.json").read_text())
                 inputs = features.bert_inputs(zoo.entries.load_tokenizer(entry), texts,
                                               recipe["max_length"])
-                np.testing.assert_allclose(layer(texts)["logits"], native(inputs), atol=1e-4)
+                np.testing.assert_allclose(layer(texts), native(inputs), atol=1e-4)
                 continue
             images = np.random.default_rng(0).random(
                 (2, *native.input.shape[1:])).astype("float32")

@@ -1,6 +1,7 @@
 """The `zoo` command line.
 
     zoo list [PATTERN]      registered models (shell-style pattern)
+    zoo entries [PATTERN]   published entries (trained models): score, size, input
     zoo info NAME [--json]  family, config, parameter count and paper of a model
     zoo quickstart          train and evaluate a tiny model of each family on shipped data
     zoo bench list|show|run|compare   benchmarks, evaluation runs, paired tests
@@ -15,9 +16,22 @@ import json
 import sys
 from pathlib import Path
 
+USER_RESULTS = "runs/results"  # a user's records; benchmarks/results/ holds the published ones
+
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _print_table(header: tuple, rows: list[tuple], right: tuple = ()) -> None:
+    """Rows of strings under a header row, in columns two spaces apart; the columns whose
+    index is in `right` are right-aligned (numbers), the last is left ragged."""
+    table = [tuple(header), *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        cells = [f"{cell:>{w}}" if i in right else f"{cell:<{w}}"
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        print("  ".join([*cells, row[-1]]).rstrip())
 
 
 def _cmd_list(args) -> int:
@@ -27,11 +41,35 @@ def _cmd_list(args) -> int:
     if not names:
         print(f"No model matches '{args.pattern}'. Try `zoo list` for all.", file=sys.stderr)
         return 1
-    width = max(len(n) for n in names)
+    rows = []
     for name in names:
         spec = get_spec(name)
         params = "handle's" if spec.params is None else f"{spec.params:,}"
-        print(f"{name:<{width}}  {spec.family:<11}  {params:>13}  {spec.description}")
+        rows.append((name, spec.family, params, spec.description))
+    _print_table(("model", "family", "parameters", "description"), rows, right=(2,))
+    return 0
+
+
+def _cmd_entries(args) -> int:
+    from zoo import entries
+    from zoo.harness.bootstrap import decimals
+
+    names = entries.list_entries(args.pattern)
+    if not names:
+        print(f"No entry matches '{args.pattern}'. Try `zoo entries` for all.", file=sys.stderr)
+        return 1
+    scores = {}
+    for score in entries.published_scores():
+        scores.setdefault(score["entry"], []).append(score)
+    rows = []
+    for name in names:
+        folder = entries.folder(name)
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+        published = ", ".join(
+            f"{s['benchmark']} {s['metric']} {s['value']:.{decimals(s['low'], s['high'])}f}"
+            for s in scores.get(name, [])) or "-"
+        rows.append((name, published, f"{size:.1f} MB", entries.expected_input(name)))
+    _print_table(("entry", "published score", "size", "input"), rows, right=(2,))
     return 0
 
 
@@ -76,9 +114,7 @@ def _cmd_bench_list(args) -> int:
     _warn_unreadable(found, "bench list")
     specs = [found.registry.get(i) for i in found.registry.names(args.pattern)]
     rows = [(s.id, f"v{s.version}", s.task, f"{s.dataset}/{s.split}", s.main_metric) for s in specs]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else []
-    for row in rows:
-        print("  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + "  " + row[4])
+    _print_table(("benchmark", "version", "task", "data", "main metric"), rows)
     return 0
 
 
@@ -114,26 +150,41 @@ def _cmd_bench_run(args) -> int:
         command=["zoo", *args.argv] if args.command_line is None else args.command_line,
         safe_mode=not args.unsafe_allow_code, label_map=args.label_map,
     )
+    _print_record(record)
+    print(f"wrote {path}")
+    return 0
+
+
+def _print_record(record: dict) -> None:
+    """The run's scores on stdout, each rounded to what its 95% interval supports; an untrained
+    model's run says first that it is a floor."""
+    from zoo.harness.bootstrap import format_interval
+
+    if record["flags"].get("untrained"):
+        print("untrained model: a floor, not a score (random weights; give --weights or "
+              "--entry to score a trained model)")
     main = record["main_metric"]
     speed = record["throughput"]["examples_per_second"]
-    print(f"{record['benchmark']['id']}: {main['name']} = {main['value']:.4f} "
-          f"(95% CI {main['low']:.4f} to {main['high']:.4f}) on "
+    print(f"{record['benchmark']['id']}: {main['name']} = "
+          f"{format_interval(main['value'], main['low'], main['high'])} (95% interval) on "
           f"{record['benchmark']['examples']['evaluated']:,} examples, "
           + (f"{speed:,.0f} examples/s" if speed is not None else "all resumed"))
     for name, metric in record["metrics"].items():
-        print(f"  {name:<16} {metric['value']:.4f}  [{metric['low']:.4f}, {metric['high']:.4f}]")
-    print(f"wrote {path}")
-    return 0
+        print(f"  {name:<16} {format_interval(metric['value'], metric['low'], metric['high'])}")
 
 
 def _cmd_bench_compare(args) -> int:
     from zoo.harness.compare import compare
 
     result = compare(args.a, args.b, metric=args.metric)
+    from zoo.harness.bootstrap import decimals, format_interval
+
     verdict = "significant" if result["significant"] else "not significant"
-    print(f"{result['metric']}: A {result['value_a']:.4f} vs B {result['value_b']:.4f}, "
-          f"difference {result['delta']:+.4f} (95% CI {result['low']:+.4f} to "
-          f"{result['high']:+.4f}), paired bootstrap p = {result['p_value']:.4f}: {verdict}")
+    places = decimals(result["low"], result["high"])  # the values to the difference's precision
+    print(f"{result['metric']}: A {result['value_a']:.{places}f} vs B "
+          f"{result['value_b']:.{places}f}, difference "
+          f"{format_interval(result['delta'], result['low'], result['high'], sign=True)} "
+          f"(95% interval), paired bootstrap p = {result['p_value']:.4f}: {verdict}")
     return 0
 
 
@@ -142,10 +193,12 @@ def _cmd_recipes(args) -> int:
 
     found = recipes.scan()
     _warn_unreadable(found, "recipes")
+    rows = []
     for name in found.registry.names(args.pattern):
         recipe = found.registry.get(name)
-        where = f"{recipe.dataset}/{recipe.split}"
-        print(f"{name:<34} {recipe.model:<22} {where:<26} {recipe.steps:>7,} steps")
+        rows.append((name, recipe.model, f"{recipe.dataset}/{recipe.split}",
+                     f"{recipe.steps:,}"))
+    _print_table(("recipe (entry)", "model", "training data", "steps"), rows, right=(3,))
     return 0
 
 
@@ -216,7 +269,12 @@ def _cmd_leaderboard_serve(args) -> int:
     if not (folder / "index.html").is_file():
         raise UsageError(f"{folder} holds no built site (index.html); run `zoo leaderboard build`.")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as error:  # the port is taken, privileged or out of range
+        raise UsageError(f"cannot serve on 127.0.0.1:{args.port} ({error.strerror or error}); "
+                         "choose another with --port N (--port 0 picks a free one)") from None
+    with server:
         print(f"serving {folder} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)",
               flush=True)
         server.serve_forever()
@@ -244,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered models", description="List registered models.")
     p.add_argument("pattern", nargs="?", help="shell-style pattern, e.g. 'vit_*'")
     p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser(
+        "entries", help="list published entries (trained models) with scores and inputs",
+        description="List the published entries (trained weights, `zoo.load(NAME)`): each "
+        "one's published benchmark score, size on disk and the input it expects.")
+    p.add_argument("pattern", nargs="?", help="shell-style pattern, e.g. 'vit_*'")
+    p.set_defaults(func=_cmd_entries)
 
     p = sub.add_parser("info", help="describe a model", description="Describe a registered model.")
     p.add_argument("name", help="model name (see `zoo list`)")
@@ -367,7 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="examples per batch (default 64)")
     p.add_argument("--data-dir", help="folder holding the dataset files (else $ZOO_DATA_DIR, "
                    "else the download cache)")
-    p.add_argument("--results", default="benchmarks/results", help="where records are written")
+    p.add_argument("--results", default=USER_RESULTS,
+                   help=f"where records are written (default {USER_RESULTS}, outside the "
+                   "published records; publish with --results benchmarks/results)")
     _add_unsafe_flag(p, "the --weights or --entry model")
     p.set_defaults(func=_cmd_bench_run, command_line=None)
     p = bench_sub.add_parser(

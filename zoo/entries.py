@@ -156,6 +156,58 @@ def lineage_training_data(run_info: dict) -> list[dict]:
     return data
 
 
+def results_dir() -> Path:
+    """The published result records: `$ZOO_RESULTS_DIR`, else the checkout's
+    `benchmarks/results/` (absent from an installed package: no scores then)."""
+    return Path(os.environ.get("ZOO_RESULTS_DIR",
+                               Path(__file__).resolve().parents[1] / "benchmarks" / "results"))
+
+
+def published_scores(entry: str | None = None) -> list[dict]:
+    """The published full-run scores of `entry` (None: of every entry), from the records in
+    `results_dir()`: dicts with entry, benchmark, metric, value, low, high, record (file name).
+    Records that are flagged (untrained, limited, dirty, test data seen) or unreadable are
+    left out."""
+    results = results_dir()
+    scores = []
+    for path in sorted(results.glob("*/*.json")) if results.is_dir() else []:
+        try:
+            record = textio.read_json(path)
+        except (OSError, ValueError):
+            continue
+        name = record.get("model", {}).get("entry")
+        if name is None or (entry is not None and name != entry) or any(
+                record.get("flags", {}).values()):
+            continue
+        main = record["main_metric"]
+        scores.append({"entry": name, "benchmark": record["benchmark"]["id"],
+                       "metric": main["name"], "value": main["value"], "low": main["low"],
+                       "high": main["high"], "record": path.name})
+    return scores
+
+
+def expected_input(entry: str) -> str:
+    """What the entry's model takes, in words: images with their shape and scale, or text.
+    Reads its recipe.json and model.json only (no TensorFlow).
+
+    >>> expected_input("vit_tiny_patch4_28.mnist")
+    'images (N, 28, 28, 1) float32 in [0, 1]'
+    """
+    where = folder(entry)
+    recipe = textio.read_json(where / "recipe.json")
+    task = recipe.get("task")
+    if task in ("image_classification", "image_generation"):
+        config = textio.read_json(where / "model.json").get("config", {})
+        size = config.get("image_size", "H")
+        height, width = size if isinstance(size, list) else (size, size)
+        return f"images (N, {height}, {width}, {config.get('num_channels', 'C')}) float32 in [0, 1]"
+    if task == "translation":
+        return "strings (source sentences)"
+    if task == "masked_lm":
+        return "strings (masked-LM pretraining: an encoder to fine-tune)"
+    return "strings (raw text)"
+
+
 def load(entry: str):
     """The trained model of a published entry, e.g. `zoo.entries.load("vae_base.mnist")`."""
     return load_folder(folder(entry))

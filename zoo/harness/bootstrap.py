@@ -94,3 +94,28 @@ def paired_test(samples_a: np.ndarray, samples_b: np.ndarray, point_a: float, po
         "better": better if delta != 0 else None,
         "resamples": int(diff.shape[0]),
     }
+
+
+def decimals(low: float, high: float, significant: int = 3) -> int:
+    """Decimal places an interval supports: enough for `significant` digits of its width
+    (0.0333 wide: 4 places; 3.23 wide: 2), between 0 and 6; 4 for an empty or non-finite one.
+
+    >>> decimals(0.9528, 0.9861), decimals(34.46, 37.69), decimals(0.5, 0.5)
+    (4, 2, 4)
+    """
+    width = abs(float(high) - float(low))
+    if not np.isfinite(width) or width == 0:
+        return 4
+    return int(min(6, max(0, significant - 1 - np.floor(np.log10(width)))))
+
+
+def format_interval(value: float, low: float, high: float, sign: bool = False) -> str:
+    """`value [low, high]` rounded to what the interval supports (`decimals`); `sign` puts
+    + before positive numbers (differences).
+
+    >>> format_interval(0.9694444444444444, 0.9527777777777777, 0.9861111111111112)
+    '0.9694 [0.9528, 0.9861]'
+    """
+    places = decimals(low, high)
+    form = f"{'+' if sign else ''}.{places}f"
+    return f"{value:{form}} [{low:{form}}, {high:{form}}]"

@@ -71,6 +71,22 @@ def _read_info(path) -> dict:
     return info
 
 
+def _check_model_fits(model_name, spec):
+    """Raises `UnknownNameError` (with the closest names) for an unknown model and
+    `EvaluationError` when the model's family cannot do the benchmark's task (an image model on
+    sst2). Reads the registry only: no data, no download, no TensorFlow."""
+    import zoo
+    from zoo.training.recipes import MODEL_TASKS
+
+    family = zoo.describe(model_name)["family"]
+    served = MODEL_TASKS[spec.task]
+    if family not in served:
+        raise EvaluationError(
+            f"Model '{model_name}' is a {family} model: it cannot be evaluated on benchmark "
+            f"'{spec.id}' (task {spec.task}); use a {' or '.join(sorted(served))} model "
+            f"(`zoo list`) or another benchmark (`zoo bench list`).")
+
+
 def _build_untrained(model_name, spec, examples):
     import zoo
 
@@ -213,7 +229,7 @@ class _Partial:
 
 
 def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_dir=None,
-        results_dir="benchmarks/results", command=None, progress=True, safe_mode=True,
+        results_dir="runs/results", command=None, progress=True, safe_mode=True,
         label_map=None):
     """Evaluates `model_name` (random weights, or `weights`) on a benchmark.
 
@@ -223,6 +239,9 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     A classifier's class names must be the benchmark's labels (`zoo.harness.labels`), unless
     `label_map` (`{"negative": "ham", ...}` or "negative=ham,...") says which model class is
     which benchmark label.
+
+    Records go under `results_dir` (default `runs/results/`, git-ignored: a user's runs stay
+    out of the published `benchmarks/results/`, which is an explicit choice).
 
     Returns `(record, record_path)`. Writes nothing if the run fails; a run
     interrupted part-way resumes from its saved predictions when started again
@@ -235,7 +254,7 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     spec = benchmarks.get(benchmark_id)
     if batch_size <= 0:
         raise EvaluationError(f"--batch-size must be positive, got {batch_size}.")
-    zoo.describe(model_name)  # an unknown name fails here, with the closest names
+    _check_model_fits(model_name, spec)  # before any data, download or TensorFlow
     label_map = labels.parse_label_map(label_map)
     examples = _load_examples(spec, data_dir, progress)
     if len(examples) == 0:

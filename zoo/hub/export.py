@@ -526,21 +526,10 @@ def make_tarball(folder, archive) -> Path:
 
 def _published_scores(entry: str) -> list[dict]:
     """The entry's full-run benchmark scores from `benchmarks/results/` (when present)."""
-    results = Path(os.environ.get("ZOO_RESULTS_DIR",
-                                  Path(__file__).resolve().parents[2] / "benchmarks" / "results"))
-    scores = []
-    for path in sorted(results.glob("*/*.json")) if results.is_dir() else []:
-        try:
-            record = textio.read_json(path)
-        except (OSError, ValueError):
-            continue
-        if record.get("model", {}).get("entry") != entry or any(record.get("flags", {}).values()):
-            continue
-        main = record["main_metric"]
-        scores.append({"benchmark": record["benchmark"]["id"], "metric": main["name"],
-                       "value": main["value"], "low": main["low"], "high": main["high"],
-                       "record": path.name})
-    return scores
+    from zoo import entries
+
+    return [{k: v for k, v in score.items() if k != "entry"}
+            for score in entries.published_scores(entry)]
 
 
 def export_entry(entry: str, directory, parts=None, tar=False, weights="float32",

@@ -11,7 +11,9 @@ is made under a `tf.distribute` strategy scope) and adds what TFSMLayer lacks:
   reusable SavedModel's `__call__` as its one dict argument; inputs are cast to the dtypes
   the model declares;
 - `training` passed to `__call__` when the model was traced with it (dropout in fine-tuning);
-- `output_key` to pick one output of a dict;
+- `output_key` to pick one output of a dict; without it, a model whose outputs are a dict of
+  one (a zoo classifier's `{"logits": ...}`) gives that tensor, as its parts table says
+  (strings -> logits), and a dict of several (a BERT encoder's) stays a dict;
 - reloading a `.keras` model that contains it (the config keeps the handle, not a cache path;
   fine-tuned weights are restored on top).
 
@@ -53,7 +55,8 @@ class HubLayer(keras.layers.Layer):
         signature: str or None. A signature name (`"serving_default"`, ...); None calls the
             model's `__call__` (TF Hub's reusable SavedModels), or `serving_default` when the
             model has no `__call__`.
-        output_key: str or None. Return only this output of a dict.
+        output_key: str or None. Return only this output of a dict. None: the one output of
+            a dict that holds one (`{"logits": x}` gives `x`), else all the outputs as they are.
         trainable: bool. Whether the model's trainable variables are trained (fine-tuning).
         arguments: dict. Extra keyword arguments for every call (e.g. `{"seq_length": 64}`).
 
@@ -188,6 +191,8 @@ class HubLayer(keras.layers.Layer):
                     f"{self.handle} has no output '{self.output_key}'; its outputs: {keys}."
                 )
             outputs = outputs[self.output_key]
+        elif isinstance(outputs, dict) and len(outputs) == 1:
+            outputs = next(iter(outputs.values()))  # a single-output part: its tensor
         return outputs
 
     @classmethod

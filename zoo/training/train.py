@@ -200,6 +200,9 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         a dict: entry, run_dir, steps, resumed_from, seconds, replicas, weights_sha256,
         final history row.
     """
+    if not isinstance(recipe, recipes_lib.Recipe):
+        recipe = recipes_lib.get(recipe)  # a misspelt name fails here, before TensorFlow loads
+
     import keras
     import tensorflow as tf
 
@@ -208,8 +211,6 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
     from zoo.training import inputs, loop, objectives, schedules, strategies
     from zoo.training import precision as precision_lib
 
-    if not isinstance(recipe, recipes_lib.Recipe):
-        recipe = recipes_lib.get(recipe)
     changes = {k: v for k, v in {"steps": steps, "precision": precision,
                                  "jit_compile": jit_compile, "seed": seed}.items()
                if v is not None}
