@@ -40,6 +40,27 @@ def read_json(path):
     return json.loads(read_text(path))
 
 
+def read_json_object(path, error=ValueError, what="a JSON object") -> dict:
+    """A JSON file that must hold an object (UTF-8, a byte-order mark allowed), as a dict;
+    `error` naming the file if it cannot be read, is not JSON or holds something else.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.json"
+    >>> _ = path.write_text("[1, 2]")
+    >>> read_json_object(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...run.json: expected a JSON object, got list.
+    """
+    try:
+        value = read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise error(f"{path}: cannot read it as {what} ({problem}).") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: expected {what}, got {type(value).__name__}.")
+    return value
+
+
 def read_toml(path) -> dict:
     """A TOML file's table (UTF-8, with or without a byte-order mark)."""
     return tomllib.loads(read_text(path))

@@ -65,12 +65,7 @@ def validate(record: dict, path="<record>") -> dict:
 
 def read(path) -> dict:
     path = Path(path)
-    try:
-        record = textio.read_json(path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RecordError(f"{path}: cannot read a JSON record ({error}).") from None
-    if not isinstance(record, dict):
-        raise RecordError(f"{path}: a record is a JSON object.")
+    record = textio.read_json_object(path, RecordError, "a JSON record (an object)")
     return validate(record, path)
 
 

@@ -60,15 +60,9 @@ def resolve_weights(weights):
 
 
 def _read_info(path) -> dict:
-    """A run.json / entry.json (UTF-8, a byte-order mark allowed) as a dict; EvaluationError
-    naming the file if it is not a JSON object."""
-    try:
-        info = textio.read_json(path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EvaluationError(f"{path}: cannot read it as JSON ({error}).") from None
-    if not isinstance(info, dict):
-        raise EvaluationError(f"{path}: expected a JSON object, got {type(info).__name__}.")
-    return info
+    """A run.json / entry.json as a dict; EvaluationError naming the file if it is not a JSON
+    object."""
+    return textio.read_json_object(path, EvaluationError)
 
 
 def _check_model_fits(model_name, spec):
