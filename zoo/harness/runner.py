@@ -267,12 +267,12 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     resampling = pool.submit(_resampling, spec, len(examples))
     pool.shutdown(wait=False)  # the one task runs on; its thread ends when it is done
 
+    model_file, tokenizer_dir, run_info = (resolve_weights(weights) if weights is not None
+                                           else (None, None, None))
     # Class names are compared before the model loads (its run.json is enough).
-    columns, labels_info = labels.for_run(
-        spec, weights, resolve_weights(weights)[2] if weights is not None else None, label_map)
-    tokenizer, run_info, weights_info = None, None, None
+    columns, labels_info = labels.for_run(spec, weights, run_info, label_map)
+    tokenizer, weights_info = None, None
     if weights is not None:
-        model_file, tokenizer_dir, run_info = resolve_weights(weights)
         # The model runs in the dtype policy its config keeps; a config from before zoo kept
         # it (the published entries) in the one its run.json says it trained in.
         with dtype_policy.scope(dtype_policy.recorded(run_info)):
