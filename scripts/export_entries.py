@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The one copy of the archives: the site links them here (`zoo leaderboard build --exports`).
+EXPORTS = ROOT / "benchmarks" / "exports"
 # Tried in order until the archives fit: every part fine-tunable; every part as stored; the
 # one part a text classifier's users call (it tokenizes raw strings itself), as stored.
 ATTEMPTS = [("float32", None), ("stored", None), ("stored", ["classifier"])]
@@ -28,9 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:
-    from zoo import entries
+    from zoo import atomic, entries
     from zoo.hub import export
-    from zoo.leaderboard import assets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("entries", nargs="*", help="entries (default: every published one)")
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     for name in args.entries or entries.list_entries():
-        target = assets.MODELS_DIR / name
+        target = EXPORTS / name
         if target.is_dir() and not args.force:
             print(f"{name}: kept {target.relative_to(ROOT)}")
             continue
@@ -60,16 +61,11 @@ def main(argv=None) -> int:
             else:
                 print(f"{name}: skipped")
                 continue
-            staging = Path(tempfile.mkdtemp(dir=assets.MODELS_DIR.parent))
-            for archive in archives:
-                shutil.copy2(archive, staging / archive.name)
-            for card in ("MODEL_CARD.md", "model_card.json"):
-                shutil.copy2(out / card, staging / card)
-            assets.MODELS_DIR.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                shutil.rmtree(target)
-            staging.chmod(0o755)
-            staging.rename(target)
+            with atomic.staged_folder(target, existing="replace") as staging:  # --force
+                for archive in archives:
+                    shutil.copy2(archive, staging / archive.name)
+                for card in ("MODEL_CARD.md", "model_card.json"):
+                    shutil.copy2(out / card, staging / card)
             print(f"{name}: {size:.1f} MB ({weights} weights) -> {target.relative_to(ROOT)}")
     return 0
 

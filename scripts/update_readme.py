@@ -6,6 +6,7 @@ the results table (from the published leaderboard, `leaderboard/leaderboard.json
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date
 """
 
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -41,9 +42,10 @@ def results_table():
             continue
         top = bench["entries"][0]
         m = top["main_metric"]
+        record = posixpath.normpath(f"leaderboard/{top['record']}")  # linked where it lies
         rows.append(f"| [{bench['id']}](leaderboard/benchmarks/{bench['id']}.html) | "
                     f"`{top['model']}` | {m['name']} {m['value']:.4g} [{m['low']:.4g}, "
-                    f"{m['high']:.4g}] | {top['params']:,} | [json](leaderboard/{top['record']}) |")
+                    f"{m['high']:.4g}] | {top['params']:,} | [json]({record}) |")
     if len(rows) == 2:
         rows.append("| (no published results yet) | | | | |")
     newest = board.get("newest_result") or "none"

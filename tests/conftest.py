@@ -36,3 +36,52 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+class FileServer:
+    """A real HTTP server on 127.0.0.1 serving `folder` (as a static site does), counting GET
+    requests per path in `hits`; `url` ends in "/"."""
+
+    def __init__(self, folder):
+        import http.server
+        import threading
+
+        hits = self.hits = {}
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(folder), **kwargs)
+
+            def do_GET(self):  # noqa: N802
+                hits[self.path] = hits.get(self.path, 0) + 1
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`(root, url, hits)`: tmp_path/www served on 127.0.0.1, GET requests counted per path."""
+    root = tmp_path / "www"
+    root.mkdir()
+    files = FileServer(root)
+    yield root, files.url, files.hits
+    files.close()
+
+
+def closed_port_url() -> str:
+    """An http:// URL on 127.0.0.1 where nothing listens (offline, as far as a download goes)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/"

@@ -2,17 +2,15 @@
 
 import dataclasses
 import gzip
-import http.server
 import shutil
-import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, closed_port_url
 
-from zoo import datasets
+from zoo import atomic, datasets
 from zoo.datasets import DataFormatError, DatasetError, catalog, formats, sources
 
 DATA = Path(SHARED_DATA)
@@ -23,30 +21,6 @@ needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data"
 def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-
-
-@pytest.fixture
-def server(tmp_path):
-    """Serves tmp_path/www on 127.0.0.1 and counts requests per path."""
-    root = tmp_path / "www"
-    root.mkdir()
-    hits = {}
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def do_GET(self):
-            hits[self.path] = hits.get(self.path, 0) + 1
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}/", hits
-    httpd.shutdown()
 
 
 @needs_data
@@ -106,18 +80,14 @@ def test_wrong_bytes_leave_nothing_behind(server):
         sources.fetch(file, progress=False)
     assert "Offline?" in str(error.value) or "Put f.bin" in str(error.value)
     folder = sources.cache_dir() / "x"
-    assert not (folder / "f.bin").exists() and not list(folder.glob("*.part"))
+    assert not (folder / "f.bin").exists() and atomic.leftovers(folder) == []
 
 
 @pytest.mark.parametrize("where", ["missing", "closed port"])
 def test_unreachable_file_says_what_to_put_where(server, where):
     _, url, _ = server
     if where == "closed port":
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+        url = closed_port_url()
     file = sources.RemoteFile("mnist/t10k-labels-idx1-ubyte.gz", url + "nothing.gz", "a" * 64)
     with pytest.raises(DatasetError) as error:
         sources.fetch(file, progress=False)

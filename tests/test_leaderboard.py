@@ -127,6 +127,27 @@ def _serve(folder):
     return server
 
 
+def _serve_site(out, *linked):
+    """Serves the folder that holds the site `out` and the folders its pages link (`linked`),
+    as the published site serves the repository; returns the server, its origin and the
+    site's URL."""
+    root = Path(os.path.commonpath([out, *linked]))
+    server = _serve(root)
+    origin = f"http://127.0.0.1:{server.server_address[1]}/"
+    return server, origin, origin + Path(out).relative_to(root).as_posix() + "/"
+
+
+def _repository_tree(tmp_path):
+    """A folder laid out as the published tree: `benchmarks/` (a link to the checkout's: the
+    committed records and exports) beside the site's `leaderboard/`, which is built there."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "benchmarks").symlink_to(ROOT / "benchmarks")
+    site.build(tree / "benchmarks" / "results", tree / "leaderboard", warn=lambda m: None,
+               exports_dir=tree / "benchmarks" / "exports")
+    return tree
+
+
 def _chromium():
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
@@ -146,13 +167,13 @@ def _chromium():
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
-def test_pages_in_headless_chromium(built, tmp_path):
+@pytest.mark.browser
+def test_pages_in_headless_chromium(results, built, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     out, _, _ = built
-    server = _serve(out)
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    server, origin, base = _serve_site(out, results)  # the pages link the records in `results`
     browser = _chromium()
     try:
         pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
@@ -174,7 +195,7 @@ def test_pages_in_headless_chromium(built, tmp_path):
         import urllib.request
 
         for link in sorted(seen_links):
-            assert link.startswith(base), f"external link {link}"
+            assert link.startswith(origin), f"external link {link}"
             with urllib.request.urlopen(link.split("#")[0]) as response:
                 assert response.status == 200, link
 
@@ -242,6 +263,7 @@ return [document.documentElement.scrollWidth, window.innerWidth,
 """
 
 
+@pytest.mark.browser
 def test_every_page_reads_on_a_phone_and_a_laptop(tmp_path):
     """The committed records' site at 390 and 1280 px: no page scrolls sideways, the index
     shows the leaders' scores on a phone, a ranked table fits a laptop one line per run, every
@@ -249,10 +271,9 @@ def test_every_page_reads_on_a_phone_and_a_laptop(tmp_path):
     runs; entry pages say how to use the entry and show provenance as a table."""
     from selenium.webdriver.common.by import By
 
-    out = tmp_path / "site"
-    site.build(ROOT / "benchmarks" / "results", out, warn=lambda m: None)
-    server = _serve(out)
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    tree = _repository_tree(tmp_path)
+    out = tree / "leaderboard"
+    server, _, base = _serve_site(out, tree)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
@@ -313,19 +334,48 @@ def test_entry_pages_say_how_to_use_the_entry_and_tabulate_provenance(tmp_path):
         assert f"zoo bench run --entry {entry} --benchmark {bench}" in html, path
         assert "<table class=provenance>" in html and "<summary>Raw JSON</summary>" in html
         assert "provenance.<wbr>git.<wbr>commit" in html
+        assert "<th scope=row>seeds.<wbr>bootstrap</th><td>20261122</td>" in html
         if record["benchmark"]["definition"]["task"] == "image_classification":
             errors = html.split("<h2>Misclassified examples</h2>")[1].split("<h2")[0]
             assert "<th scope=col>text</th>" not in errors and "test index" in errors
 
 
-def test_the_published_site_is_what_the_committed_records_build(tmp_path):
+def test_the_published_site_is_what_the_committed_records_build():
     published = ROOT / "leaderboard"
     assert published.is_dir(), "leaderboard/ must be committed (zoo leaderboard build)"
-    site.build(ROOT / "benchmarks" / "results", tmp_path / "fresh", warn=lambda m: None)
-    fresh, committed = _files(tmp_path / "fresh"), _files(published)
+    fresh, _ = site.render(ROOT / "benchmarks" / "results", warn=lambda m: None, at=published,
+                           exports_dir=ROOT / "benchmarks" / "exports")
+    committed = _files(published)
     stale = sorted(set(fresh) ^ set(committed)) + sorted(
         k for k in set(fresh) & set(committed) if fresh[k] != committed[k])
     assert not stale, f"leaderboard/ is stale; run `zoo leaderboard build`. Differs: {stale[:10]}"
+
+
+def test_the_site_links_each_record_and_archive_where_it_lies_and_copies_none(tmp_path):
+    """Git holds each record, predictions file and TF Hub archive once: the site's pages and
+    leaderboard.json link them in `benchmarks/` by relative paths that resolve from where each
+    page lies, and the site holds no copy (it was 54 MB of copies)."""
+    from urllib.parse import unquote
+
+    tree = _repository_tree(tmp_path)
+    out = tree / "leaderboard"
+    kept = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in kept if p.suffix in (".jsonl", ".gz") or p.parent.name == "records"]
+    assert sum(p.stat().st_size for p in kept) < 2e6
+    targets = set()
+    for page in out.rglob("*.html"):
+        for href in re.findall(r'href="([^"#]+)"', page.read_text(encoding="utf-8")):
+            target = (page.parent / unquote(href)).resolve()
+            assert target.is_file(), f"{page.relative_to(out)}: broken link {href}"
+            targets.add(target)
+    results, exports = ROOT / "benchmarks" / "results", ROOT / "benchmarks" / "exports"
+    committed = {p.resolve() for p in results.rglob("*.json*")} | {
+        p.resolve() for p in exports.glob("*/*.tar.gz")}
+    assert committed <= targets, sorted(committed - targets)[:5]  # every one, in place
+    board = json.loads((out / "leaderboard.json").read_text())
+    for bench in board["benchmarks"]:
+        for entry in bench["entries"]:
+            assert (out / entry["record"]).resolve().is_relative_to(results.resolve()), entry
 
 
 def test_cli_build(tmp_path, results, capsys):

@@ -2,8 +2,15 @@
 
 An entry folder (`zoo/entries/<entry>/`) holds `model.json` (the Keras config), `weights.npz`
 (the weights, stored as float16, or as int8 matrices with a float32 scale per row for the
-larger entries, when the entry's published scores were measured with them), `tokenizer/` for
-text models, and the training run's `run.json` and `recipe.json`.
+larger entries, when the entry's published scores were measured with them), `weights.json`
+(their sha256 and size), `tokenizer/` for text models, and the training run's `run.json` and
+`recipe.json`.
+
+The installed package ships every entry without its `weights.npz`: `weights_file` takes it
+from the folder when there (a checkout), else from the cache (`$ZOO_CACHE_DIR/entries/`, default
+`~/.cache/zoo/entries/`), else downloads it from `$ZOO_WEIGHTS_URL` (default `WEIGHTS_URL`, the
+published copy of `zoo/entries/`) with a progress line, checks its sha256 against
+`weights.json` and renames it into the cache only then (`zoo.datasets.sources.fetch_cached`).
 
 >>> import zoo
 >>> names = zoo.entries.list_entries()
@@ -16,13 +23,30 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from zoo import textio
-from zoo.registry import Registry
+from zoo import atomic, provenance, records, safety, schema, tasks, textio
+from zoo.datasets import sources
+from zoo.datasets.errors import DatasetError
+from zoo.models import catalog
+from zoo.models.stored_weights import restore_weight, store_weight
+from zoo.registry import UnknownNameError, did_you_mean
 
 ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
+
+#: The weights file of an entry folder, and the small JSON beside it (shipped in the package
+#: when the weights are not) with their sha256 and size in bytes.
+WEIGHTS, MANIFEST = "weights.npz", "weights.json"
+
+#: Where `weights_file` downloads weights the folder and the cache lack, unless
+#: `$ZOO_WEIGHTS_URL` says otherwise: the published site serves the repository's files, so
+#: `<WEIGHTS_URL><entry>/weights.npz` is the committed `zoo/entries/<entry>/weights.npz`.
+WEIGHTS_URL = "https://zoo-leaderboard.github.io/zoo/zoo/entries/"
+
+
+class WeightsError(DatasetError):
+    """An entry's weights could not be found, downloaded or verified; the message says what to
+    download where, or which variable to set."""
 
 
 def search_path() -> list[Path]:
@@ -31,28 +55,95 @@ def search_path() -> list[Path]:
     return folders + [ENTRIES_DIR]
 
 
-def _registry() -> Registry:
-    found = Registry("entry")
-    for root in search_path():
-        if root.is_dir():
-            for folder in sorted(root.iterdir()):
-                if (folder / "model.json").is_file() and folder.name not in found:
-                    found.register(folder.name, folder)
-    return found
+class EntryError(ValueError):
+    """An entry name that cannot be used: two folders on the search path hold it."""
+
+
+def _entry_folders(root: Path) -> list[Path]:
+    """The entry folders in `root` (not the hidden one a `publish` is still filling)."""
+    return sorted(folder for folder in root.iterdir()
+                  if not folder.name.startswith(".") and (folder / "model.json").is_file())
+
+
+def scan() -> schema.Scan:
+    """The entry folders on the search path (a fresh look each call): the usable ones by name
+    in `.registry`, and in `.problems` an entry name two folders hold (a user's entry reusing
+    a shipped one's name), refused as recipes and benchmarks are (`schema.scan`)."""
+    return schema.scan(search_path(), lambda folder: folder, lambda folder: folder.name, "entry",
+                       EntryError, files=_entry_folders, shipped=ENTRIES_DIR,
+                       rename=" (its folder)")
 
 
 def list_entries(pattern: str | None = None) -> list[str]:
-    return _registry().names(pattern)
+    return scan().registry.names(pattern)
 
 
 def folder(entry: str) -> Path:
-    """The folder of a published entry (raises with the closest names if unknown)."""
-    return _registry().get(entry)
+    """The folder of a published entry. Raises UnknownNameError (with the closest names) if
+    unknown, EntryError if two folders on the search path hold it."""
+    return scan().get(entry)
 
 
 def is_entry_folder(path) -> bool:
+    """Whether `path` holds an entry: model.json, and weights.npz or the weights.json that
+    says which weights to download."""
     path = Path(path)
-    return (path / "model.json").is_file() and (path / "weights.npz").is_file()
+    return (path / "model.json").is_file() and (
+        (path / WEIGHTS).is_file() or (path / MANIFEST).is_file())
+
+
+def weights_url() -> str:
+    """`$ZOO_WEIGHTS_URL`, else `WEIGHTS_URL`, ending in "/"."""
+    url = os.environ.get("ZOO_WEIGHTS_URL", "").strip() or WEIGHTS_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def manifest(weights) -> dict:
+    """What `weights.json` holds for a weights file: its sha256 (hex) and size (bytes)."""
+    return {"sha256": sources.sha256_of(weights), "size": Path(weights).stat().st_size}
+
+
+def weights_file(path, progress: bool = True) -> Path:
+    """The local weights of the entry folder `path`: its own `weights.npz`, else the cached
+    copy whose sha256 is the one `weights.json` gives, else that file downloaded from
+    `weights_url()` into the cache (progress on stderr when `progress`; verified before it is
+    renamed into place, so nothing is left behind by a failed or wrong download).
+
+    Raises:
+        WeightsError: the folder has neither file; `weights.json` is unreadable; or the
+            download failed or gave other bytes. The message names the file to download, its
+            sha256 and where to put it, and `$ZOO_WEIGHTS_URL`.
+    """
+    path = Path(path)
+    if (path / WEIGHTS).is_file():
+        return path / WEIGHTS
+    if not (path / MANIFEST).is_file():
+        raise WeightsError(f"{path} has neither {WEIGHTS} nor {MANIFEST} (the sha256 and size "
+                           "to download it with); publish the entry again (`zoo publish`).")
+    expected = textio.read_json_object(path / MANIFEST, WeightsError)
+    sha256, size = expected.get("sha256"), expected.get("size")
+    if not (isinstance(sha256, str) and len(sha256) == 64 and isinstance(size, int)
+            and set(sha256) <= set("0123456789abcdef")):
+        raise WeightsError(f"{path / MANIFEST}: expected {{\"sha256\": 64 hex digits, \"size\": "
+                           f"bytes}}, got {expected}; publish the entry again (`zoo publish`).")
+    file = sources.RemoteFile(f"entries/{path.name}/{WEIGHTS}",
+                              f"{weights_url()}{path.name}/{WEIGHTS}", sha256)
+    target = sources.cache_dir() / file.path
+    hint = (f"Offline? Download {file.url} ({size / 1e6:.1f} MB, sha256 {sha256}) to {target}, "
+            f"or set ZOO_WEIGHTS_URL to a server (or file:// folder) that holds "
+            f"{path.name}/{WEIGHTS}, or ZOO_CACHE_DIR to a cache that holds "
+            f"{file.path}.")
+    return sources.fetch_cached(file, progress, hint=hint, error=WeightsError)
+
+
+def size(entry: str) -> int:
+    """Bytes of an entry's files, its weights counted at their published size whether or not
+    they are downloaded yet."""
+    where = folder(entry)
+    total = sum(f.stat().st_size for f in where.rglob("*") if f.is_file() and f.name != MANIFEST)
+    if not (where / WEIGHTS).is_file() and (where / MANIFEST).is_file():
+        total += int(textio.read_json(where / MANIFEST).get("size", 0))
+    return total
 
 
 def load_folder(path, safe_mode=True):
@@ -66,9 +157,6 @@ def load_folder(path, safe_mode=True):
     import numpy as np
     from keras.src.saving import serialization_lib
 
-    import zoo.models.catalog as catalog
-    from zoo import safety
-
     catalog.import_all_families()
     path = Path(path)
     # The scope holds even inside the load of another model that was allowed to run code (a
@@ -77,54 +165,33 @@ def load_folder(path, safe_mode=True):
             serialization_lib.SafeModeScope(safe_mode is not False):
         config = textio.read_json(path / "model.json")
         model = keras.saving.deserialize_keras_object(config, safe_mode=safe_mode is not False)
-    with safety.loading(path / "weights.npz", safe_mode), \
-            np.load(path / "weights.npz", allow_pickle=False) as stored:
+    stored_file = weights_file(path)
+    with safety.loading(stored_file, safe_mode), \
+            np.load(stored_file, allow_pickle=False) as stored:
         weights = [restore_weight(stored, f"{i:04d}").astype(w.dtype)
                    for i, w in enumerate(model.get_weights())]
         model.set_weights(weights)
     return model
 
 
-PRECISIONS = ("float16", "float32", "int8")
+#: How an entry stores its weights (`weights.npz`), and how an export stores them: a storage
+#: format, not the precision a model trains or computes in (Keras dtype policies: those are
+#: `zoo.models.dtype_policy.TRAINING_POLICIES`).
+STORAGE_PRECISIONS = ("float16", "float32", "int8")
 
 
-def store_weight(weight, precision: str) -> dict:
-    """One weight as stored: integer weights as they are; float vectors as float16 (int8) or the
-    precision; float matrices under int8 as round(w / scale) with one scale per row of the
-    weight flattened to [-1, last axis] (symmetric, max |w| / 127), i.e. per token for
-    embedding tables, per input unit for kernels."""
-    import numpy as np
+def parse_zoo_handle(handle) -> tuple[str, str] | None:
+    """`(entry, part)` of a `zoo:ENTRY/PART` handle (part may be ""), else None.
 
-    if weight.dtype.kind != "f":
-        return {"": weight}
-    if precision != "int8":
-        return {"": weight.astype(precision)}
-    if weight.ndim < 2:
-        return {"": weight.astype("float16")}
-    rows = weight.reshape(-1, weight.shape[-1]).astype("float32")
-    scale = np.abs(rows).max(axis=1) / 127.0
-    scale[scale == 0] = 1.0
-    quantized = np.clip(np.rint(rows / scale[:, None]), -127, 127).astype("int8")
-    return {"": quantized.reshape(weight.shape), ".scale": scale}
-
-
-def dequantize(quantized, scale):
-    """int8 rows (the weight flattened to [-1, last axis]) times their scale, as float32: for
-    numpy arrays at load time and for tensors inside an exported graph alike."""
-    from keras import ops
-
-    rows = ops.reshape(ops.cast(quantized, "float32"), (-1, quantized.shape[-1]))
-    return ops.reshape(rows * scale[:, None], quantized.shape)
-
-
-def restore_weight(stored, key: str):
-    """The float32 (or integer) array `store_weight` wrote under `key`."""
-    import numpy as np
-
-    weight = stored["w" + key]
-    if "w" + key + ".scale" not in stored:
-        return weight
-    return np.asarray(dequantize(weight, stored["w" + key + ".scale"]))
+    >>> parse_zoo_handle("zoo:bert_mini.mlm-sst2-trec/encoder")
+    ('bert_mini.mlm-sst2-trec', 'encoder')
+    >>> parse_zoo_handle("https://tfhub.dev/x") is None
+    True
+    """
+    if not isinstance(handle, str) or not handle.startswith("zoo:"):
+        return None
+    entry, _, part = handle[len("zoo:"):].partition("/")
+    return entry, part
 
 
 def lineage_training_data(run_info: dict) -> list[dict]:
@@ -136,8 +203,6 @@ def lineage_training_data(run_info: dict) -> list[dict]:
     >>> [(d["dataset"], d["split"], d.get("via")) for d in lineage_training_data(info)][:2]
     [('sst2', 'train', None), ('sst2', 'train', 'bert_mini.mlm-sst2-trec')]
     """
-    from zoo.hub.resolve import parse_zoo_handle
-
     data = [dict(d) for d in run_info.get("training_data", [])]
     parents = [run_info["init_from"]] if run_info.get("init_from") else []
     for value in ((run_info.get("recipe") or {}).get("model_overrides") or {}).values():
@@ -156,33 +221,30 @@ def lineage_training_data(run_info: dict) -> list[dict]:
     return data
 
 
-def results_dir() -> Path:
+def results_dir() -> Path | None:
     """The published result records: `$ZOO_RESULTS_DIR`, else the checkout's
-    `benchmarks/results/` (absent from an installed package: no scores then)."""
-    return Path(os.environ.get("ZOO_RESULTS_DIR",
-                               Path(__file__).resolve().parents[1] / "benchmarks" / "results"))
+    `benchmarks/results/`; None from an installed package (no scores then)."""
+    if os.environ.get("ZOO_RESULTS_DIR"):
+        return Path(os.environ["ZOO_RESULTS_DIR"])
+    root = provenance.checkout()
+    return root / "benchmarks" / "results" if root is not None else None
 
 
 def published_scores(entry: str | None = None) -> list[dict]:
     """The published full-run scores of `entry` (None: of every entry), from the records in
     `results_dir()`: dicts with entry, benchmark, metric, value, low, high, record (file name).
-    Records that are flagged (untrained, limited, dirty, test data seen) or unreadable are
-    left out."""
+    Records are read as `zoo.records.read` reads them (older versions migrated, every field
+    checked); those that are flagged (untrained, limited, dirty, test data seen) or unreadable
+    are left out (`zoo.records.published_score`)."""
     results = results_dir()
     scores = []
-    for path in sorted(results.glob("*/*.json")) if results.is_dir() else []:
+    for path in sorted(results.glob("*/*.json")) if results and results.is_dir() else []:
         try:
-            record = textio.read_json(path)
-        except (OSError, ValueError):
+            score = records.published_score(records.read(path), path.name)
+        except (OSError, ValueError, RecursionError):  # RecordError is a ValueError
             continue
-        name = record.get("model", {}).get("entry")
-        if name is None or (entry is not None and name != entry) or any(
-                record.get("flags", {}).values()):
-            continue
-        main = record["main_metric"]
-        scores.append({"entry": name, "benchmark": record["benchmark"]["id"],
-                       "metric": main["name"], "value": main["value"], "low": main["low"],
-                       "high": main["high"], "record": path.name})
+        if score is not None and entry in (None, score["entry"]):
+            scores.append(score)
     return scores
 
 
@@ -194,18 +256,13 @@ def expected_input(entry: str) -> str:
     'images (N, 28, 28, 1) float32 in [0, 1]'
     """
     where = folder(entry)
-    recipe = textio.read_json(where / "recipe.json")
-    task = recipe.get("task")
-    if task in ("image_classification", "image_generation"):
-        config = textio.read_json(where / "model.json").get("config", {})
-        size = config.get("image_size", "H")
-        height, width = size if isinstance(size, list) else (size, size)
-        return f"images (N, {height}, {width}, {config.get('num_channels', 'C')}) float32 in [0, 1]"
-    if task == "translation":
-        return "strings (source sentences)"
-    if task == "masked_lm":
-        return "strings (masked-LM pretraining: an encoder to fine-tune)"
-    return "strings (raw text)"
+    task = textio.read_json(where / "recipe.json").get("task")
+    try:
+        kind = tasks.get(task)
+    except UnknownNameError:  # a plug-in kind this process has not registered
+        return f"inputs of a {task} model"
+    config = textio.read_json(where / "model.json").get("config", {})
+    return tasks.expected_input(kind, config)
 
 
 def load(entry: str):
@@ -224,11 +281,19 @@ def load_tokenizer(entry: str):
 COPIED = ("run.json", "recipe.json", "model.keras", "model.json", "weights.npz", "tokenizer")
 
 
-def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True) -> Path:
+def publish_root() -> Path:
+    """Where `publish` writes unless told: the checkout's `zoo/entries/`; for an installed zoo,
+    `entries/` in the current folder (never the installed package; put it on
+    `$ZOO_ENTRIES_PATH` to load its entries by name)."""
+    return ENTRIES_DIR if provenance.checkout() is not None else Path("entries")
+
+
+def publish(run_dir, dest_root=None, precision="float16", safe_mode=True) -> Path:
     """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
     "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
-    as float16, for entries too large to commit otherwise), tokenizer, run.json and recipe.json.
-    Returns the entry folder. A link among those files (`COPIED`) raises
+    as float16, for entries too large to commit otherwise), weights.json (their sha256 and
+    size), tokenizer, run.json and recipe.json. Returns the entry folder, under `dest_root`
+    (default `publish_root()`). A link among those files (`COPIED`) raises
     `zoo.safety.LinkedFileError`: it would copy a file from elsewhere into the entry.
 
     `run_dir` may also be a published entry (its folder), to store it again in a narrower
@@ -240,12 +305,10 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True)
     import keras
     import numpy as np
 
-    import zoo
-    from zoo import safety
-
-    if precision not in PRECISIONS:
+    if precision not in STORAGE_PRECISIONS:
+        hint = did_you_mean(precision, STORAGE_PRECISIONS)
         raise ValueError(f"Unknown weights precision {precision!r}; use one of "
-                         f"{', '.join(PRECISIONS)}.")
+                         f"{', '.join(STORAGE_PRECISIONS)}.{' ' + hint if hint else ''}")
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no run.json: give the folder `zoo train` wrote "
@@ -266,7 +329,7 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True)
             return np.dtype(p).itemsize
 
         if width(precision) > width(stored):
-            narrower = [p for p in PRECISIONS if width(p) < width(stored)] or ["none"]
+            narrower = [p for p in STORAGE_PRECISIONS if width(p) < width(stored)] or ["none"]
             raise ValueError(f"the entry stores {stored} weights; re-publishing it can only "
                              f"narrow them (--precision {' or '.join(narrower)}); publish its "
                              "run folder for wider weights.")
@@ -275,27 +338,21 @@ def publish(run_dir, dest_root=ENTRIES_DIR, precision="float16", safe_mode=True)
                      "from_run": before.get("from_run", str(run_dir)),
                      "narrowed_from": stored}
     else:
-        model = zoo.load_model(run_dir / "model.keras", safe_mode=safe_mode)
+        model = catalog.load_model(run_dir / "model.keras", safe_mode=safe_mode)
         published = {"weights_precision": precision, "from_run": str(run_dir)}
-    dest_root = Path(dest_root)
-    dest_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry}.", dir=dest_root))
-    try:
+    dest_root = publish_root() if dest_root is None else Path(dest_root)
+    target = dest_root / entry
+    with atomic.staged_folder(target, existing="replace") as staging:  # re-publishing replaces
         config = keras.saving.serialize_keras_object(model)
         (staging / "model.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
         arrays = {f"w{i:04d}{suffix}": array for i, w in enumerate(model.get_weights())
                   for suffix, array in store_weight(w, precision).items()}
-        np.savez_compressed(staging / "weights.npz", **arrays)
+        np.savez_compressed(staging / WEIGHTS, **arrays)
+        listing = manifest(staging / WEIGHTS)
+        (staging / MANIFEST).write_text(json.dumps(listing, indent=2, sort_keys=True) + "\n")
         if (run_dir / "tokenizer").is_dir():
             shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")
         info["published"] = published
         (staging / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         shutil.copy2(run_dir / "recipe.json", staging / "recipe.json")
-        os.chmod(staging, 0o755)
-        target = dest_root / entry
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-        return target
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return target

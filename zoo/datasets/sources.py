@@ -8,6 +8,9 @@
 3. the file's URL: downloaded into the cache through a temporary file in the same folder,
    verified, then renamed into place, so a partial or wrong download never sits at the final
    path.
+
+`fetch_cached` is the last two steps alone; published entries' weights come through it too
+(`zoo.entries.weights_file`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo import atomic
 from zoo.datasets.errors import DatasetError
 
 #: Seconds to wait for the server before giving up on a download.
@@ -129,12 +133,6 @@ def _offline_hint(file: RemoteFile, root: Path | None) -> str:
     )
 
 
-def _temporary(folder: Path, name: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-    os.close(fd)
-    return Path(tmp)
-
-
 def _download(url: str, dest: Path, label: str, progress: bool) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "zoo-datasets"})
     with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response:
@@ -181,43 +179,58 @@ def fetch(file: RemoteFile, data_dir=None, progress: bool = True) -> Path:
                 )
             return local
 
+    return fetch_cached(file, progress, hint=_offline_hint(file, root))
+
+
+def fetch_cached(file: RemoteFile, progress: bool = True, *, hint: str,
+                 error: type[Exception] = DatasetError) -> Path:
+    """The cache's copy of `file` (`cache_dir() / file.path`) when its sha256 matches, else
+    `file.url` downloaded into the cache: through a temporary file in the same folder, verified,
+    then renamed into place, so a partial or wrong download never sits at the final path.
+
+    Args:
+        file: the RemoteFile to get.
+        progress: show download progress on stderr.
+        hint: what to do instead (offline), appended to every error message.
+        error: the exception class raised (a DatasetError by default).
+
+    Raises:
+        `error`: the download failed, the member could not be extracted, or the downloaded
+            file has the wrong sha256 (nothing is saved then).
+    """
     target = cache_dir() / file.path
     if target.is_file() and sha256_of(target) == file.sha256:
         return target
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporaries: list[Path] = []
-    try:
-        downloaded = _temporary(target.parent, target.name)
-        temporaries.append(downloaded)
-        try:
-            _download(file.url, downloaded, file.url, progress)
-        except (OSError, http.client.HTTPException, ValueError) as error:
-            reason = getattr(error, "reason", None) or error
-            raise DatasetError(
-                f"Could not download {file.url} ({reason}). {_offline_hint(file, root)}"
-            ) from error
-        result = downloaded
-        if file.member is not None:
-            result = _temporary(target.parent, target.name)
-            temporaries.append(result)
-            try:
-                _extract_member(downloaded, file.member, result)
-            except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error,
-                    lzma.LZMAError) as error:  # cut or corrupt: every decompressor's error
-                raise DatasetError(
-                    f"Downloaded {file.url} but could not extract {file.member} from it "
-                    f"({error}). {_offline_hint(file, root)}"
-                ) from error
+    with atomic.staged_file(target) as result:  # renamed into place once verified
+        if file.member is None:
+            _download_or_raise(file, result, progress, hint, error)
+        else:
+            with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
+                                             suffix=atomic.TEMP_SUFFIX) as archive:
+                _download_or_raise(file, Path(archive.name), progress, hint, error)
+                try:
+                    _extract_member(Path(archive.name), file.member, result)
+                except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error,
+                        lzma.LZMAError) as failure:  # cut or corrupt: every decompressor's error
+                    raise error(
+                        f"Downloaded {file.url} but could not extract {file.member} from it "
+                        f"({failure}). {hint}"
+                    ) from failure
         actual = sha256_of(result)
         if actual != file.sha256:
-            raise DatasetError(
+            raise error(
                 f"Downloaded {file.url}{' (member ' + file.member + ')' if file.member else ''} "
                 f"but {file.name} has sha256 {actual}, expected {file.sha256}; nothing was saved. "
-                f"The server may serve a different version. {_offline_hint(file, root)}"
+                f"The server may serve a different version. {hint}"
             )
-        os.replace(result, target)
-        return target
-    finally:
-        for tmp in temporaries:
-            tmp.unlink(missing_ok=True)
+    return target
+
+
+def _download_or_raise(file: RemoteFile, dest: Path, progress: bool, hint: str, error) -> None:
+    """`file.url` downloaded into `dest`; a failure raises `error` saying why, with `hint`."""
+    try:
+        _download(file.url, dest, file.url, progress)
+    except (OSError, http.client.HTTPException, ValueError) as failure:
+        reason = getattr(failure, "reason", None) or failure
+        raise error(f"Could not download {file.url} ({reason}). {hint}") from failure

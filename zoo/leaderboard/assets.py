@@ -1,11 +1,5 @@
 """The site's stylesheet and its one script (sorting; the pages work without it)."""
 
-from pathlib import Path
-
-#: Exported models (`<entry>/<part>.tar.gz`, see scripts/export_entries.py) that the site
-#: links and copies for download.
-MODELS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "exports"
-
 STYLE = """:root { --ink: #1d2330; --muted: #5b6475; --line: #d7dbe3; --accent: #1b5e9e;
   --flag: #9c2a00; --tie: #2f7d32; }
 * { box-sizing: border-box; }

@@ -1,11 +1,15 @@
-"""`zoo leaderboard build`: a self-contained static site from the result records.
+"""`zoo leaderboard build`: a static site from the result records.
 
 Pages: an index of benchmarks; one page per benchmark (definition, ranked table with 95%
 intervals and the paired test against the leader, plots against parameters and throughput,
 flagged runs apart); one page per run (model card, metrics, per-class report and confusion
 matrix, example predictions, provenance, downloads). Machines get `leaderboard.json` and a CSV
-per benchmark. Everything from a record is escaped. The output depends on the records only:
-the same records give byte-identical files. The build goes to a temporary folder that replaces
+per benchmark. Everything from a record is escaped. The site copies no record and no model
+archive: it links each where it lies (`Links`), by a path relative to the site, so a served
+tree that holds the site and those files (the repository: `leaderboard/`,
+`benchmarks/results/`, `benchmarks/exports/`) serves each file once. The output depends on the
+records, the exports and where they lie relative to the site only: the same give
+byte-identical files. The build goes to a temporary folder that replaces
 the old site only when complete, and only a folder that is a site (it holds the `MARKER` file
 each build writes) or is empty, unless forced: never a folder of something else.
 
@@ -21,14 +25,14 @@ import csv
 import io
 import json
 import os
-import shutil
-import tempfile
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
-from zoo import safety
-from zoo.harness import records
+from zoo import atomic, records, safety, tasks
 from zoo.leaderboard import assets, collect, pictures
+from zoo.registry import UnknownNameError
 
 FLAG_TEXT = {"dirty tree": "evaluated from a checkout with uncommitted changes",
              "--limit": "evaluated on part of the test set",
@@ -82,14 +86,41 @@ def _entry_href(entry, depth):
     return f"{'../' * depth}entries/{e(entry.run_id)}.html"
 
 
-def _export_weights(entry: str) -> str:
-    """How the published TF Hub archives of `entry` hold their weights ("float32", "float16"
-    or "int8"; `scripts/export_entries.py` writes `model_card.json` beside them)."""
-    try:
-        card = json.loads((assets.MODELS_DIR / entry / "model_card.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return "float32"
-    return str(card.get("weights", "float32"))
+@dataclass(frozen=True)
+class Links:
+    """Where the site lies (`site`) and the exported TF Hub archives it links
+    (`exports/<entry>/<part>.tar.gz` beside `model_card.json`, written by
+    `scripts/export_entries.py`; None: none). Pages link records, predictions and archives
+    where they lie, by paths relative to the page: nothing is copied into the site."""
+
+    site: Path
+    exports: Path | None = None
+
+    def href(self, target, depth: int) -> str:
+        """The URL of the file `target` from a page `depth` folders below the site's root
+        (percent-encoded; escape it for HTML). Paths are taken as given (absolute, links not
+        followed): a server follows the same links.
+
+        >>> Links(Path("/r/leaderboard")).href(Path("/r/benchmarks/results/a b.json"), 1)
+        '../../benchmarks/results/a%20b.json'
+        """
+        relative = os.path.relpath(os.path.abspath(target), os.path.abspath(self.site))
+        return quote("../" * depth + Path(relative).as_posix())
+
+    def archives(self, entry: str | None) -> list[Path]:
+        """The exported archives of `entry`, sorted; none without `exports` or an entry."""
+        if not entry or self.exports is None:
+            return []
+        return sorted((Path(self.exports) / entry).glob("*.tar.gz"))
+
+    def export_weights(self, entry: str) -> str:
+        """How the archives of `entry` hold their weights ("float32", "float16" or "int8", as
+        their `model_card.json` says)."""
+        try:
+            card = json.loads((Path(self.exports) / entry / "model_card.json").read_text("utf-8"))
+        except (OSError, TypeError, ValueError):
+            return "float32"
+        return str(card.get("weights", "float32"))
 
 
 def _command(record):
@@ -346,59 +377,51 @@ def _json_block(value):
 
 
 def _examples_block(entry, files):
+    """The examples section of an entry page, as the record's task kind describes them
+    (`zoo.tasks.examples`): a table, or pictures (PNG files added to `files`)."""
     r = entry.record
-    task = r["benchmark"]["definition"].get("task")
-    rows = entry.predictions  # read and checked with the record (collect.PREDICTION)
+    definition = r["benchmark"]["definition"]
+    rows = entry.predictions  # read and checked with the record (records.PREDICTION)
     if rows is None:
         return "<p>The per-example predictions file is missing.</p>"
-    labels = r["benchmark"]["definition"].get("labels") or []
+    try:
+        kind = tasks.get(definition.get("task"))
+    except UnknownNameError:  # a plug-in kind this process has not registered
+        return ""
+    shown = tasks.examples(kind, definition, rows, r.get("report") or {})
+    if not shown:
+        return ""
+    title = f"<h2>{e(shown['title'])}</h2>"
+    if "images" in shown:
+        return title + ("".join(_figure(entry, key, caption, images, files)
+                                for key, caption, images in shown["images"])
+                        or f"<p>{e(shown['empty'])}</p>")
+    if not shown["rows"]:
+        return f"{title}<p>{e(shown['empty'])}</p>"
+    heads = "".join(f"<th scope=col{' class=num' if kind_ == 'number' else ''}>{e(head)}</th>"
+                    for head, kind_ in shown["columns"])
+    items = "".join("<tr>" + "".join(_cell(value, kind_) for value, (_, kind_)
+                                     in zip(row, shown["columns"])) + "</tr>"
+                    for row in shown["rows"])
+    return (f"{title}<p>{e(shown['note'])}</p><div class=scroll><table><thead><tr>{heads}"
+            f"</tr></thead><tbody>{items}</tbody></table></div>")
 
-    def name(i):
-        return labels[i] if isinstance(i, int) and 0 <= i < len(labels) else i
 
-    if task == "translation":
-        shown = rows[:12]
-        items = "".join(
-            f"<tr><td>{e(x.get('source'))}</td><td>{e(x.get('hypothesis'))}</td>"
-            f"<td>{e(x.get('reference'))}</td><td class=num>{_num(x.get('sentence_bleu'))}</td></tr>"
-            for x in shown)
-        return ("<h2>Example translations</h2><p>The first 12 test sentences.</p>"
-                "<div class=scroll><table><thead><tr><th scope=col>source</th>"
-                "<th scope=col>translation</th><th scope=col>reference</th>"
-                "<th scope=col class=num>sentence BLEU</th></tr></thead>"
-                f"<tbody>{items}</tbody></table></div>")
-    if task in ("image_classification", "text_classification"):
-        wrong = [x for x in rows if x.get("prediction") != x.get("target")][:15]
-        if not wrong:
-            return "<h2>Misclassified examples</h2><p>None.</p>"
-        text = task == "text_classification"  # image records hold no pixels: no text column
-        items = "".join(
-            f"<tr><td class=num>{e(x.get('index'))}</td>"
-            + (f"<td>{e(x.get('text', ''))}</td>" if text else "")
-            + f"<td>{e(name(x.get('target')))}</td><td>{e(name(x.get('prediction')))}</td>"
-            f"<td class=num>{_num(x.get('confidence'))}</td></tr>" for x in wrong)
-        note = ("" if text else " The record keeps the test index, not the image: look it up "
-                f"in the {e(r['benchmark']['definition'].get('dataset'))} test split.")
-        return ("<h2>Misclassified examples</h2><p>The first 15 errors, in test-set order."
-                f"{note}</p><div class=scroll><table><thead><tr><th scope=col>test index</th>"
-                + ("<th scope=col>text</th>" if text else "")
-                + "<th scope=col>true</th><th scope=col>predicted</th>"
-                "<th scope=col class=num>confidence</th></tr></thead>"
-                f"<tbody>{items}</tbody></table></div>")
-    if task == "image_generation":
-        images = (r.get("report") or {}).get("images") or {}
-        parts = []
-        for key, caption in (("inputs", "test images (binarized)"),
-                             ("reconstructions", "their reconstructions"),
-                             ("samples", "samples from the prior")):
-            grid = pictures.grid_png(images.get(key) or [])
-            if grid:
-                name_ = f"entries/{entry.run_id}-{key}.png"
-                files[name_] = grid
-                parts.append(f'<figure><img class=pixels src="{e(entry.run_id)}-{key}.png" '
-                             f'alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>')
-        return "<h2>Reconstructions and samples</h2>" + ("".join(parts) or "<p>None stored.</p>")
-    return ""
+def _cell(value, kind):
+    """A table cell of an examples table: a score ("number"), a test index or text."""
+    if kind == "number":
+        return f"<td class=num>{_num(value)}</td>"
+    return f"<td{' class=num' if kind == 'index' else ''}>{e(value)}</td>"
+
+
+def _figure(entry, key, caption, images, files):
+    """A picture grid of an entry page (its PNG added to `files`), or "" without images."""
+    grid = pictures.grid_png(images)
+    if not grid:
+        return ""
+    files[f"entries/{entry.run_id}-{key}.png"] = grid
+    return (f'<figure><img class=pixels src="{e(entry.run_id)}-{key}.png" alt="{e(caption)}">'
+            f"<figcaption>{e(caption)}</figcaption></figure>")
 
 
 def _usage_block(entry, benchmark_id):
@@ -421,10 +444,11 @@ def _flat(value, prefix=""):
 
 
 def _provenance_block(r):
-    """Provenance, evaluation settings, throughput and flags as a two-column table (nested
-    keys dotted, lists and empty values as compact JSON), the raw JSON one click away."""
+    """Provenance, evaluation settings, the seeds used, throughput and flags as a two-column
+    table (nested keys dotted, lists and empty values as compact JSON), the raw JSON one click
+    away."""
     raw = {"provenance": r.get("provenance"), "evaluation": r.get("evaluation"),
-           "throughput": r.get("throughput"), "flags": r.get("flags")}
+           "seeds": r.get("seeds"), "throughput": r.get("throughput"), "flags": r.get("flags")}
 
     def cell(value):
         if isinstance(value, bool):
@@ -442,7 +466,7 @@ def _provenance_block(r):
             f"<details><summary>Raw JSON</summary>{_json_block(raw)}</details>")
 
 
-def entry_page(entry, files):
+def entry_page(entry, files, links):
     r = entry.record
     model, bench = r["model"], r["benchmark"]
     d = bench["definition"]
@@ -485,17 +509,18 @@ def entry_page(entry, files):
                      "<h2>Confusion matrix</h2><p>Rows are true classes, columns predicted "
                      f'(<a href="{e(entry.run_id)}-confusion.svg">SVG</a>).</p>'
                      f"<div class=scroll>{matrix_svg}</div>")
-    downloads = [f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.json">result '
-                 f"record (JSON)</a></li>",
-                 f'<li><a href="../records/{e(bench["id"])}/{e(entry.run_id)}.predictions.jsonl">'
-                 "per-example predictions (JSON lines)</a></li>"]
+    downloads = [f'<li><a href="{e(links.href(entry.path, 1))}">result record (JSON)</a></li>']
+    if entry.predictions is not None:  # a file beside the record (collect._check)
+        predictions = records.predictions_path(entry.path, entry.record)
+        downloads.append(f'<li><a href="{e(links.href(predictions, 1))}">per-example '
+                         "predictions (JSON lines)</a></li>")
     name = model.get("entry")
-    parts = sorted((assets.MODELS_DIR / name).glob("*.tar.gz")) if name else []
-    weights = _export_weights(name) if parts else None
+    parts = links.archives(name)
+    weights = links.export_weights(name) if parts else None
     kind = ("float32, fine-tunable" if weights == "float32" else
             f"{weights} weights as in the entry, inference only")
     for part in parts:
-        downloads.append(f'<li><a href="../models/{e(name)}/{e(part.name)}">TF Hub SavedModel: '
+        downloads.append(f'<li><a href="{e(links.href(part, 1))}">TF Hub SavedModel: '
                          f"{e(part.name[:-len('.tar.gz')])} (.tar.gz, {e(kind)}; a handle for "
                          "<code>zoo.hub.load</code> or <code>hub.load</code>)</a></li>")
     if name:
@@ -523,7 +548,7 @@ def entry_page(entry, files):
 # --- Build -----------------------------------------------------------------------------------
 
 
-def _summary(boards, newest):
+def _summary(boards, newest, links):
     out = {"newest_result": newest, "benchmarks": []}
     for board in boards:
         out["benchmarks"].append({
@@ -536,7 +561,7 @@ def _summary(boards, newest):
                 "examples_per_second": en.record["throughput"].get("examples_per_second"),
                 "hardware": en.record["throughput"].get("hardware"),
                 "significance_vs_leader": en.significance, "created": en.record["created"],
-                "record": f"records/{board.id}/{en.run_id}.json"}
+                "record": links.href(en.path, 0)}
                 for rank, en in enumerate(board.ranked, 1)],
             "flagged": [{"model": en.name, "run_id": en.run_id, "flags": en.flags,
                          "main_metric": en.main} for en in board.flagged],
@@ -544,8 +569,11 @@ def _summary(boards, newest):
     return out
 
 
-def render(results_dir, warn=print) -> tuple[dict, list]:
-    """All files of the site as `{relative path: bytes}`, and the problems met."""
+def render(results_dir, warn=print, at="leaderboard", exports_dir=None) -> tuple[dict, list]:
+    """All files of the site that will lie at `at` as `{relative path: bytes}`, and the
+    problems met. Pages link the records in `results_dir` and the archives in `exports_dir`
+    (None: none) by paths relative to `at` (`Links`)."""
+    links = Links(Path(at), None if exports_dir is None else Path(exports_dir))
     boards, problems = collect.load(results_dir, warn=warn)
     everything = [en for b in boards for en in b.ranked + b.flagged]
     newest = max((en.record["created"] for en in everything), default=None)
@@ -556,16 +584,9 @@ def render(results_dir, warn=print) -> tuple[dict, list]:
         files[f"benchmarks/{board.id}.html"] = benchmark_page(board, files).encode()
         files[f"benchmarks/{board.id}.csv"] = benchmark_csv(board).encode()
         for entry in board.ranked + board.flagged:
-            files[f"entries/{entry.run_id}.html"] = entry_page(entry, files).encode()
-            files[f"records/{board.id}/{entry.run_id}.json"] = entry.path.read_bytes()
-            if entry.predictions is not None:  # a file beside the record (collect._check)
-                predictions = records.predictions_path(entry.path, entry.record)
-                files[f"records/{board.id}/{entry.run_id}.predictions.jsonl"] = (
-                    predictions.read_bytes())
-    for model_file in sorted(assets.MODELS_DIR.glob("*/*.tar.gz")):
-        files[f"models/{model_file.parent.name}/{model_file.name}"] = model_file.read_bytes()
-    files["leaderboard.json"] = (json.dumps(_summary(boards, newest), indent=2, sort_keys=True,
-                                            ensure_ascii=False) + "\n").encode()
+            files[f"entries/{entry.run_id}.html"] = entry_page(entry, files, links).encode()
+    files["leaderboard.json"] = (json.dumps(_summary(boards, newest, links), indent=2,
+                                            sort_keys=True, ensure_ascii=False) + "\n").encode()
     return files, problems
 
 
@@ -608,7 +629,7 @@ def check_out(out, results_dir, force=False) -> Path:
                         "would delete them. Choose another --out.")
     if out.is_relative_to(results):
         raise SiteError(f"--out {out} is inside the results folder {results_dir}; every later "
-                        "build would read the site's copies of the records as records. Choose "
+                        "build would read the site's JSON files as records. Choose "
                         "an --out outside it.")
     if not out.exists():
         return out
@@ -621,31 +642,22 @@ def check_out(out, results_dir, force=False) -> Path:
                     "--out, or pass --force to replace its contents.")
 
 
-def build(results_dir="benchmarks/results", out="leaderboard", warn=print, force=False) -> dict:
-    """Writes the site to `out` (replacing it only once the new one is complete).
+def build(results_dir="benchmarks/results", out="leaderboard", warn=print, force=False,
+          exports_dir=None) -> dict:
+    """Writes the site to `out` (replacing it only once the new one is complete), linking the
+    records in `results_dir` and the TF Hub archives in `exports_dir` (None: none) where they
+    lie (`render`).
 
     The new site is written into a temporary folder beside `out` and then swapped in; `out`
     must be missing, empty or a site built before (`check_out`, `SiteError`) unless `force`."""
+    at = Path(os.path.abspath(Path(out).expanduser()))  # as given: links are relative to it
     out = check_out(out, results_dir, force)
-    files, problems = render(results_dir, warn=warn)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    files, problems = render(results_dir, warn=warn, at=at, exports_dir=exports_dir)
+    with atomic.staged_folder(out, existing="replace") as staging:
         for relative, data in sorted(files.items()):
             path = staging / relative
             if not safety.inside(staging, path):  # names from records are checked; be sure
                 raise SiteError(f"refusing to write {relative!r} outside the site")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        os.chmod(staging, 0o755)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-        os.replace(staging, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return {"files": len(files), "problems": problems, "out": str(out)}
