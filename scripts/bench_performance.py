@@ -38,7 +38,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import zoo  # noqa: E402
 from zoo.provenance import cpu_model, package_versions  # noqa: E402
-from zoo.training import objectives as zoo_objectives  # noqa: E402
+from zoo.tasks import _losses as zoo_losses  # noqa: E402
 from zoo.training import optimizers as zoo_optimizers  # noqa: E402
 
 REPEATS = 5
@@ -91,12 +91,12 @@ def forward_flops(model, inputs):
 
 # Each side trains with its library's Adam (the same hyperparameters) and cross-entropy: zoo's
 # (what `zoo train` uses: zoo/training/optimizers.py, whose update is one fused kernel per
-# variable, and objectives.sparse_cross_entropy, from one softmax) and Keras' for KerasHub.
+# variable, and zoo.tasks._losses.sparse_cross_entropy, from one softmax) and Keras' for KerasHub.
 # zoo's model is also timed with Keras' Adam and loss ("same optimizer" column), so the
 # model's share of the difference shows on its own.
 OPTIMIZERS = {"zoo": lambda: zoo_optimizers.Adam(1e-4),
               "kerashub": lambda: keras.optimizers.Adam(1e-4)}
-LOSSES = {"zoo": lambda: zoo_objectives.sparse_cross_entropy,
+LOSSES = {"zoo": lambda: zoo_losses.sparse_cross_entropy,
           "kerashub": lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
 
 
@@ -350,12 +350,13 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
     write the record) against baselines over the same examples held in memory, batch for
     batch: the model's warm forward pass (loaded and traced beforehand) called batch by batch
     (the goal's baseline), the same warm forward two batches at once as the harness runs it
-    (`tasks._ahead`: the strictest, it differs from the whole run only by loading, tracing,
+    (`zoo.tasks._evaluation.ahead`: the strictest, it differs from the whole run only by loading, tracing,
     data and scoring), and a cold `model.predict` on a freshly loaded model (one trace
     included, as in any single run). Medians over `repeats` interleaved rounds."""
     import tempfile
 
-    from zoo.harness import benchmarks, runner, tasks
+    from zoo.harness import benchmarks, runner
+    from zoo.tasks import _evaluation
 
     folder = zoo.entries.folder(entry)
     model_name = json.loads((folder / "recipe.json").read_text())["model"]
@@ -381,7 +382,7 @@ def harness_overhead(entry, benchmark, data_dir=None, batch_size=64, repeats=5):
             np.asarray(forward(b))
 
     def bare_ahead():
-        for _ in tasks._ahead(lambda b: np.asarray(forward(b)), enumerate(batches)):
+        for _ in _evaluation.ahead(lambda b: np.asarray(forward(b)), enumerate(batches)):
             pass
 
     # Each whole run and cold predict is cold (model loaded, one trace). The four are

@@ -24,19 +24,22 @@ import zoo.layers.feed_forward as feed_forward  # noqa: E402
 from zoo.layers.projection import project  # noqa: E402
 
 
-def einsum_project(dense, x, dtype, in_axes=1, out_shape=None):
-    """The baseline: the same affine map as one einsum with a broadcast kernel."""
+def einsum_project(dense, x, dtype, in_axes=1, out_shape=None, activation=None):
+    """The baseline: the same map as one einsum with a broadcast kernel (`project`'s
+    arguments; the activation, `dense`'s or the one given, applied after)."""
     kernel, bias = ops.cast(dense.kernel, dtype), ops.cast(dense.bias, dtype)
     x = ops.cast(x, dtype)
     if in_axes == 2:
         heads, head_dim = x.shape[-2:]
-        return ops.einsum("bsnh,nhd->bsd", x, ops.reshape(kernel, (heads, head_dim, -1))) + bias
-    if out_shape:
+        y = ops.einsum("bsnh,nhd->bsd", x, ops.reshape(kernel, (heads, head_dim, -1))) + bias
+    elif out_shape:
         kernel = ops.reshape(kernel, (-1, *out_shape))
-        return ops.einsum("bsd,dnh->bsnh", x, kernel) + ops.reshape(bias, out_shape)
-    if len(x.shape) == 3:
-        return ops.einsum("bsd,de->bse", x, kernel) + bias
-    return ops.matmul(x, kernel) + bias
+        y = ops.einsum("bsd,dnh->bsnh", x, kernel) + ops.reshape(bias, out_shape)
+    elif len(x.shape) == 3:
+        y = ops.einsum("bsd,de->bse", x, kernel) + bias
+    else:
+        y = ops.matmul(x, kernel) + bias
+    return (activation or dense.activation)(y)
 
 
 def main():

@@ -16,6 +16,8 @@ import os
 import random
 from pathlib import Path
 
+from zoo import atomic
+
 OUT = Path(__file__).resolve().parent.parent / "zoo" / "data" / "samples"
 SAMPLES = {"tatoeba_en_es.tsv": ("train.tsv.gz", 4000), "tatoeba_en_es.test.tsv": ("test.tsv.gz", 500)}
 SEED = 0
@@ -37,9 +39,7 @@ def main():
     args = parser.parse_args()
     for name, (source, n) in SAMPLES.items():
         text = "english\tspanish\n" + "\n".join(sample(os.path.join(args.data_dir, source), n)) + "\n"
-        tmp = OUT / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, OUT / name)
+        atomic.write_text(OUT / name, text)
         print(f"{name}: {n} pairs, sha256 {hashlib.sha256(text.encode()).hexdigest()}")
 
 

@@ -10,43 +10,31 @@ import keras
 import numpy as np
 
 import zoo
+from zoo.models import catalog
 
-TINY_MODELS = {
-    # name: (build kwargs, function making a batch of inputs)
-    "transformer_tiny": {"vocabulary_size": 40},
-    "bert_tiny": {"vocabulary_size": 60, "max_sequence_length": 32},
-    "vit_tiny_patch4_28": {"num_layers": 2},
-    "vit_tiny_patch2_8": {"num_layers": 2},
-    "vae_tiny": {"image_size": 8},
-    "ae_tiny": {"image_size": 8},
-}
+
+def _fixtures():
+    """Every family's test fixtures (its `family.py`), by family name."""
+    return {name: family.fixtures for name, family in catalog.families().items()
+            if family.fixtures is not None}
+
+
+#: Build arguments that make each variant test-sized, from the families' fixtures.
+TINY_MODELS = {name: kwargs for fixtures in _fixtures().values()
+               for name, kwargs in fixtures.tiny.items()}
+
+
+def _fixtures_of(model):
+    family, _ = catalog.head_of(model)
+    if family.fixtures is None:
+        raise ValueError(f"The {family.name} family declares no test fixtures (family.py).")
+    return family.fixtures
 
 
 def example_inputs(model, batch=3, seed=0):
-    """A batch of valid inputs for any zoo model, with some padding for text models."""
-    rng = np.random.default_rng(seed)
-    config = model.get_config()
-    if hasattr(model, "generate"):
-        vocab = config["vocabulary_size"]
-        src = rng.integers(3, vocab, size=(batch, 7)).astype("int32")
-        src[0, 5:] = 0
-        target_vocab = config["target_vocabulary_size"] or vocab
-        tgt = rng.integers(3, target_vocab, size=(batch, 6)).astype("int32")
-        tgt[:, 0] = config["start_id"]
-        tgt[1, 4:] = 0
-        return {"encoder_token_ids": src, "decoder_token_ids": tgt}
-    if "num_segments" in config:
-        vocab = config["vocabulary_size"]
-        ids = rng.integers(7, vocab, size=(batch, 9)).astype("int32")
-        ids[:, 0] = 4
-        ids[0, 6:] = 0
-        x = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": (ids > 0).astype("int32")}
-        if "mask_positions" in [i.name for i in model.inputs]:
-            x["mask_positions"] = np.array([[1, 2]] * batch, "int32")
-        return x
-    size = config["image_size"]
-    h, w = (size, size) if isinstance(size, int) else size
-    return rng.random((batch, h, w, config["num_channels"])).astype("float32")
+    """A batch of valid inputs for any zoo model, as its family's fixtures make them (some
+    padding for text models)."""
+    return _fixtures_of(model).example_inputs(model, batch=batch, seed=seed)
 
 
 def as_numpy(outputs):
@@ -89,21 +77,8 @@ def build_tiny(name, **extra):
     return zoo.build(name, **{**TINY_MODELS.get(name, {}), **extra})
 
 
-# (name, task, build overrides): one case per model class in the zoo.
-MODEL_CASES = [
-    ("transformer_tiny", None, {"vocabulary_size": 40}),
-    ("transformer_tiny", None, {"vocabulary_size": 40, "position_embedding": "learned",
-                                "share_embeddings": False, "tie_output_embeddings": False,
-                                "target_vocabulary_size": 30, "normalize_first": False}),
-    ("bert_tiny", None, {"vocabulary_size": 60, "max_sequence_length": 32}),
-    ("bert_tiny", "masked_lm", {"vocabulary_size": 60, "max_sequence_length": 32}),
-    ("bert_tiny", "classifier", {"vocabulary_size": 60, "max_sequence_length": 32, "num_classes": 3}),
-    ("vit_tiny_patch4_28", None, {"num_layers": 2}),
-    ("vit_tiny_patch4_28", None, {"num_layers": 1, "pooling": "gap", "num_classes": 0}),
-    ("vae_tiny", None, {"image_size": 8}),
-    ("vae_tiny", None, {"image_size": 8, "likelihood": "gaussian"}),
-    ("ae_tiny", None, {"image_size": 8}),
-]
+# (name, task, build overrides): one case per model class in the zoo, from the families.
+MODEL_CASES = [case for fixtures in _fixtures().values() for case in fixtures.cases]
 
 
 def case_id(case):
@@ -117,19 +92,21 @@ def build_case(case):
 
 
 def training_batch(model, batch=8, seed=0):
-    """`(x, y, loss)` to train `model` for a step; y and loss are None for models with their own loss."""
-    x = example_inputs(model, batch=batch, seed=seed)
-    sce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
-    if hasattr(model, "generate"):
-        y = np.roll(x["decoder_token_ids"], -1, axis=1)
-        y[:, -1] = model.end_id
-        return x, y, sce
-    if "mask_positions" in x:
-        y = np.take_along_axis(x["token_ids"], x["mask_positions"], axis=1)
-        return x, y, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if "num_classes" in model.get_config() and model.get_config()["num_classes"]:
-        y = np.arange(batch) % model.get_config()["num_classes"]
-        return x, y, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if hasattr(model, "reconstruction_nats"):
-        return x, None, None
-    return None  # feature extractors and backbones have no loss of their own
+    """`(x, y, loss)` to train `model` for a step; y and loss are None for models with their
+    own loss; None for models without a loss (feature extractors and backbones)."""
+    return _fixtures_of(model).training_batch(model, batch=batch, seed=seed)
+
+
+def cases_by_cost(cases):
+    """`cases` as pytest parameters (ids from `case_id`): the first case of each model and
+    task as it is, each further variant of its options marked slow, so the default lane builds
+    every model once per task and the slow lane runs the variants too."""
+    import pytest
+
+    seen, params = set(), []
+    for case in cases:
+        first = case[:2] not in seen
+        seen.add(case[:2])
+        params.append(pytest.param(case, id=case_id(case),
+                                   marks=() if first else pytest.mark.slow))
+    return params

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from zoo.harness import benchmarks, records
+from zoo import records
+from zoo.harness import benchmarks
 
 REQUIRED_IDS = {"digits", "mnist", "fashion-mnist", "sst2", "trec-6", "multi30k-en-de", "spa-eng",
                 "mnist-vae"}
@@ -63,7 +64,7 @@ def test_a_users_benchmark_is_a_file_not_code(tmp_path, monkeypatch):
         (("main_metric = \"macro_f1\"", "main_metric = \"bleu\""), "not computed for text_classification"),
         (("version = 1", "version = 0"), "positive integer"),
         (("task = \"text_classification\"", "task = \"ranking\""), "task must be one of image_classification"),
-        (("description", "descripton"), "did you mean 'description'"),
+        (("description", "descripton"), "Did you mean: 'description'"),
         (("dataset = \"files\"", "dataset = \"sst2\""), "[files] table"),
         (("id = \"mine\"", "id = \"other\""), "named after its id"),
         (("labels =", "labels = ["), "not valid TOML"),
@@ -77,12 +78,7 @@ def test_bad_benchmark_files_are_refused_with_file_and_fix(tmp_path, change, mes
 
 
 def test_records_never_overwrite_and_bad_records_are_refused(tmp_path):
-    record = {
-        "schema": 1, "run_id": "r1", "created": "2026-11-22T00:00:00Z", "model": {},
-        "benchmark": {"id": "digits"}, "evaluation": {}, "throughput": {}, "provenance": {},
-        "flags": {}, "main_metric": {},
-        "metrics": {"accuracy": {"value": 0.5, "low": 0.4, "high": 0.6}},
-    }
+    record = records.example(run_id="r1")
     path = records.write(record, [{"index": 0}], tmp_path)
     assert records.read(path)["predictions_file"] == "r1.predictions.jsonl"
     assert records.read_predictions(path) == [{"index": 0}]
@@ -124,7 +120,7 @@ MALFORMED = {
     "path is a number": (HEAD + FILES.replace('path = "data/tickets.tsv"', "path = 5"),
                          "files.path must be a path (a non-empty string), got the integer 5"),
     "misspelt option": (HEAD + FILES.replace("text_column", "text_colum"),
-                        "unknown field 'files.text_colum' (did you mean 'text_column'?)"),
+                        "unknown field 'files.text_colum' (Did you mean: 'text_column'"),
     "labels is a string": (GOOD.replace('labels = ["bug", "feature"]', 'labels = "01"'),
                            "labels must be an array of at least 2 different items, each a "
                            "non-empty string or an integer, got the string '01'"),
@@ -145,7 +141,7 @@ MALFORMED = {
                                 "files.kind 'npz' cannot hold a text_classification benchmark"),
     "misspelt preprocessing": (GOOD.replace("[files]", "[preprocessing]\nmax_lenght = 64\n"
                                             "[files]"),
-                               "unknown field 'preprocessing.max_lenght' (did you mean "
+                               "unknown field 'preprocessing.max_lenght' (Did you mean: "
                                "'max_length'?)"),
     "beam width zero": (GOOD.replace("[files]", "[decoding]\nbeam_width = 0\n[files]"),
                         "decoding.beam_width must be a positive integer, got 0"),
@@ -193,12 +189,12 @@ def test_one_bad_benchmark_file_never_hides_the_others(tmp_path, monkeypatch, ca
     write(tmp_path, "digits", (benchmarks.search_path()[-1] / "digits.toml").read_text())
     monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
     # Python: the good ones, and each bad file's error by its name.
-    assert {"mine", "digits", "sst2"} <= set(benchmarks.list_benchmarks())
-    assert "bad" not in benchmarks.list_benchmarks()
+    assert {"mine", "sst2"} <= set(benchmarks.list_benchmarks())
+    assert not {"bad", "digits"} & set(benchmarks.list_benchmarks())
     assert benchmarks.get("mine").files["kind"] == "text_classification"
     with pytest.raises(benchmarks.BenchmarkError, match="files must be a table"):
         benchmarks.get("bad")
-    with pytest.raises(benchmarks.BenchmarkError, match="'digits' is already defined in"):
+    with pytest.raises(benchmarks.BenchmarkError, match="'digits' is also shipped with zoo"):
         benchmarks.get("digits")  # defined twice: which one is meant is not guessed
     # The command line: list and show work and name the bad file on stderr.
     assert main(["bench", "list"]) == 0
@@ -220,10 +216,34 @@ def test_load_files_checks_its_options_as_a_benchmark_does(tmp_path):
 
     (tmp_path / "t.tsv").write_text("text\tlabel\nhello\ta\n")
     with pytest.raises(datasets.DatasetError,
-                       match=r"unknown field 'text_colum' \(did you mean 'text_column'\?\)"):
+                       match=r"unknown field 'text_colum' \(Did you mean: 'text_column'"):
         datasets.load_files("text_classification", path=tmp_path / "t.tsv", text_colum="text")
     with pytest.raises(datasets.DatasetError, match="path must be a path"):
         datasets.load_files("npz", path=5)
     with pytest.raises(datasets.DatasetError, match="either path .* or source_path and "
                                                     "target_path"):
         datasets.load_files("translation", source_path=tmp_path / "t.tsv")
+
+
+def test_a_benchmark_reusing_a_shipped_id_is_refused_naming_both_files(tmp_path, monkeypatch,
+                                                                       capsys):
+    """The one rule recipes and entries follow too (`zoo.schema.scan`)."""
+    from zoo.cli import main
+
+    shipped = benchmarks.SHIPPED / "digits.toml"
+    mine = tmp_path / "digits.toml"
+    mine.write_text(shipped.read_text())
+    monkeypatch.setenv("ZOO_BENCHMARKS_PATH", str(tmp_path))
+    assert "digits" not in benchmarks.list_benchmarks()
+    with pytest.raises(benchmarks.BenchmarkError) as info:
+        benchmarks.get("digits")
+    assert str(info.value) == (
+        f"{mine}: the benchmark 'digits' is also shipped with zoo ({shipped}); a benchmark name "
+        "must be unique on the search path, so neither is used. Rename yours (the file and its "
+        "`id`).")
+    assert main(["bench", "run", "--model", "vit_tiny_patch2_8", "--benchmark", "digits"]) == 2
+    assert "Rename yours" in capsys.readouterr().err
+    mine.rename(tmp_path / "my-digits.toml")
+    (tmp_path / "my-digits.toml").write_text(shipped.read_text().replace(
+        'id = "digits"', 'id = "my-digits"'))
+    assert {"digits", "my-digits"} <= set(benchmarks.list_benchmarks())

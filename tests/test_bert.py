@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.models.bert.masking import mask_tokens
+from zoo.text.masking import mask_tokens
 
 PAD, CLS, SEP, MASK = 0, 4, 5, 6
 

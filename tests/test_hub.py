@@ -21,6 +21,7 @@ import tensorflow as tf
 import zoo
 from zoo import entries
 from zoo.hub import HubError, HubLayer, export
+from zoo.models.vae.export import sample_latents
 from zoo.safety import UnsafeCodeError
 from zoo.text import WordPieceTokenizer, features
 from zoo.training import Recipe
@@ -115,6 +116,8 @@ np.savez(out_file, **out)
 """
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_every_family_round_trips_through_plain_tensorflow(exported, tmp_path):
     models, tokenizer = exported["models"], exported["tokenizer"]
     rng = np.random.default_rng(0)
@@ -161,10 +164,11 @@ def test_every_family_round_trips_through_plain_tensorflow(exported, tmp_path):
     z_mean, _ = vae.encode(vae_images)
     np.testing.assert_allclose(got["vae_z_mean"], z_mean, atol=1e-5)
     np.testing.assert_allclose(got["vae_decoded"], vae.decode(z), atol=1e-5)
-    z_sampled = export.sample_latents(3, vae.latent_dim, 5)
+    z_sampled = sample_latents(3, vae.latent_dim, 5)
     np.testing.assert_allclose(got["vae_sampled"], vae.decode(z_sampled), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_exports_carry_a_model_card(exported):
     folder = exported["export"] / "t.bert-clf"
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [
@@ -180,6 +184,7 @@ def test_exports_carry_a_model_card(exported):
 @pytest.mark.parametrize("entry,part", [("t.bert-clf", "encoder"), ("t.bert-clf", "classifier"),
                                         ("t.vit", "classifier"), ("t.mt", "translator"),
                                         ("t.vae", "vae")])
+@pytest.mark.slow
 def test_each_weight_is_stored_once(exported, entry, part):
     """The SavedModel's checkpoint holds every variable once: a second tracked path to the same
     weights (the Keras wrapper beside its tf.Variable) would double the download."""
@@ -208,6 +213,7 @@ def compact(exported, tmp_path_factory):
     return {"export": root / "export", "models": models}
 
 
+@pytest.mark.slow
 def test_compact_exports_compute_what_the_stored_entry_computes(exported, compact):
     models, tokenizer = compact["models"], exported["tokenizer"]
     texts = ["the film was a delight", "la casa es grande y bonita", "what"]
@@ -242,6 +248,7 @@ def test_compact_exports_compute_what_the_stored_entry_computes(exported, compac
     assert {v.dtype for v in vae.variables if v.shape.rank >= 2} == {tf.float16}
 
 
+@pytest.mark.slow
 def test_compact_exports_are_a_fraction_of_float32_and_say_so(exported, compact):
     def size(folder):
         return sum(p.stat().st_size for p in folder.rglob("variables.data-*"))
@@ -256,9 +263,10 @@ def test_compact_exports_are_a_fraction_of_float32_and_say_so(exported, compact)
         export.export_model(compact["models"]["t.vit"], compact["export"] / "x", weights="int4")
 
 
+@pytest.mark.slow
 def test_a_classifier_on_hub_layers_exports_as_one_string_to_logits_savedmodel(exported,
                                                                                tmp_path):
-    from zoo.hub.classifier import HubTextClassifier
+    from zoo.models.hub.classifier import HubTextClassifier
 
     folder = exported["export"] / "t.bert-mlm"
     keras.utils.set_random_seed(2)
@@ -275,9 +283,11 @@ def test_a_classifier_on_hub_layers_exports_as_one_string_to_logits_savedmodel(e
         export.export_model(model, tmp_path / "compact", weights="int8")
 
 
+@pytest.mark.slow
 def test_a_classifier_on_a_zoo_encoder_exports_compactly_as_the_zoo_classifier_it_equals(
         exported, tmp_path, monkeypatch):
-    from zoo.hub.classifier import HubTextClassifier, as_bert_classifier
+    from zoo.models.hub.classifier import HubTextClassifier
+    from zoo.models.hub.export import as_bert_classifier
 
     monkeypatch.setenv("ZOO_ENTRIES_PATH", str(exported["root"] / "entries"))
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
@@ -290,7 +300,7 @@ def test_a_classifier_on_a_zoo_encoder_exports_compactly_as_the_zoo_classifier_i
     # Longer than the preprocessor's 32 tokens, so truncation must agree too.
     texts = tf.constant(["the film was a delight", "no me gusta nada",
                          " ".join(["la casa es grande y el perro come pan"] * 6)])
-    converted, _, length = as_bert_classifier(model)
+    converted, _, length = as_bert_classifier(model, export.entry_source)
     assert length == 32 and type(converted).__name__ == "BertClassifier"
 
     run = tmp_path / "runs" / "t.hub-clf"
@@ -340,6 +350,7 @@ class _CountingServer:
         self.httpd.server_close()
 
 
+@pytest.mark.slow
 def test_tar_gz_over_http_is_downloaded_once_then_read_from_the_cache(exported, tmp_path,
                                                                        monkeypatch):
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
@@ -434,6 +445,7 @@ def test_a_fetched_file_that_is_no_archive_and_a_missing_one_say_what_happened(
         server.close()
 
 
+@pytest.mark.slow
 def test_bad_handles_and_signatures_are_explained(exported, tmp_path):
     with pytest.raises(HubError, match="does not exist"):
         HubLayer(tmp_path / "missing")
@@ -452,6 +464,7 @@ def test_bad_handles_and_signatures_are_explained(exported, tmp_path):
              "input_type_ids": np.zeros((1, 4), "int32")})
 
 
+@pytest.mark.slow
 def test_each_part_as_a_layer_gives_what_the_parts_table_says(exported):
     """README's parts table: a single-output part gives its tensor (a classifier: strings ->
     logits, not {"logits": ...}); a part with several outputs gives them by name."""
@@ -483,6 +496,7 @@ def test_each_part_as_a_layer_gives_what_the_parts_table_says(exported):
     np.testing.assert_allclose(decoded, models["t.vae"].decode(z), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_named_inputs_signatures_and_string_preprocessing(exported):
     folder = exported["export"] / "t.bert-clf"
     text = keras.Input(shape=(), dtype="string")
@@ -495,6 +509,8 @@ def test_named_inputs_signatures_and_string_preprocessing(exported):
     np.testing.assert_allclose(model(tf.constant(strings)), expected, atol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_a_text_preprocessor_loads_in_a_process_that_never_imported_tensorflow_text(exported):
     # tensorflow-text's ops are registered only once it is imported; zoo.hub imports it.
     code = ("import sys, tensorflow as tf; from zoo.hub import HubLayer; "
@@ -508,6 +524,7 @@ def test_a_text_preprocessor_loads_in_a_process_that_never_imported_tensorflow_t
     assert "input_word_ids" in done.stdout
 
 
+@pytest.mark.slow
 def test_zoo_handles_export_an_entry_on_first_use(exported, tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_ENTRIES_PATH", str(exported["root"] / "entries"))
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
@@ -518,6 +535,7 @@ def test_zoo_handles_export_an_entry_on_first_use(exported, tmp_path, monkeypatc
         zoo.hub.load("zoo:t.bert-clf/decoder")
 
 
+@pytest.mark.slow
 def test_zoo_export_command(exported, tmp_path, monkeypatch):
     from zoo.cli import main
 
@@ -543,6 +561,7 @@ def _hub_recipe(exported, **changes):
     return Recipe(**{**base, **changes})
 
 
+@pytest.mark.slow
 def test_fine_tuning_a_hub_encoder_changes_it_and_lowers_the_loss(exported, tmp_path):
     result = train(_hub_recipe(exported), out=tmp_path / "run", strategy="default", **QUIET)
     history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").open()]
@@ -578,6 +597,7 @@ def test_fine_tuning_a_hub_encoder_changes_it_and_lowers_the_loss(exported, tmp_
     assert 0.0 <= record["metrics"]["accuracy"]["value"] <= 1.0
 
 
+@pytest.mark.slow
 def test_fine_tuning_a_hub_encoder_under_the_mirrored_strategy(exported, tmp_path):
     one = train(_hub_recipe(exported, steps=4), out=tmp_path / "one", strategy="one_device",
                 devices=["/cpu:0"], **QUIET)
@@ -596,20 +616,27 @@ def test_fine_tuning_a_hub_encoder_under_the_mirrored_strategy(exported, tmp_pat
                for x, y in zip(start.trainable_weights, encoder_b))
 
 
+@pytest.mark.slow
 def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, monkeypatch):
-    """Every TF Hub archive the leaderboard links gives its entry's outputs when loaded by URL."""
-    site = Path(__file__).resolve().parents[1] / "leaderboard"
-    archives = sorted((site / "models").glob("*/classifier.tar.gz"))
-    translators = sorted((site / "models").glob("*/translator.tar.gz"))
-    if not archives and not translators:
-        pytest.skip("no TF Hub archives published yet")
+    """Every TF Hub archive the leaderboard links gives its entry's outputs when loaded by URL
+    from the served repository (the pages link each archive where it lies)."""
+    import posixpath
+    from urllib.parse import unquote
+
+    root = Path(__file__).resolve().parents[1]
+    linked = sorted({posixpath.normpath(f"leaderboard/entries/{unquote(href)}")
+                     for page in (root / "leaderboard" / "entries").glob("*.html")
+                     for href in re.findall(r'href="([^"]+\.tar\.gz)"', page.read_text())})
+    archives = [path for path in linked if path.endswith("/classifier.tar.gz")]
+    translators = [path for path in linked if path.endswith("/translator.tar.gz")]
+    assert archives and translators, linked
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
-    server = _CountingServer(site)
+    server = _CountingServer(root)
     try:
         for archive in archives:
-            entry = archive.parent.name
+            entry = archive.split("/")[-2]
             native = zoo.load(entry)
-            layer = zoo.hub.load(f"{server.url}/models/{entry}/classifier.tar.gz")
+            layer = zoo.hub.load(f"{server.url}/{archive}")
             texts = tf.constant(["a moving, funny film", "what is the capital of peru ?"])
             if getattr(native, "takes_strings", False):  # a HubTextClassifier: strings in
                 np.testing.assert_allclose(layer(texts), native(texts), atol=1e-4)
@@ -624,10 +651,11 @@ def test_published_exports_load_by_url_from_the_served_leaderboard(tmp_path, mon
                 (2, *native.input.shape[1:])).astype("float32")
             np.testing.assert_allclose(layer(images), native(images), atol=1e-5)
         for archive in translators:  # gives the published benchmark's beam-search outputs
-            entry = archive.parent.name
-            predictions = sorted(site.glob(f"records/*/*-{entry}-*.predictions.jsonl"))
+            entry = archive.split("/")[-2]
+            predictions = sorted((root / "benchmarks" / "results").glob(
+                f"*/*-{entry}-*.predictions.jsonl"))
             rows = [json.loads(line) for line in predictions[0].read_text().splitlines()[:3]]
-            layer = zoo.hub.load(f"{server.url}/models/{entry}/translator.tar.gz")
+            layer = zoo.hub.load(f"{server.url}/{archive}")
             got = layer(tf.constant([row["source"] for row in rows])).numpy()
             assert [t.decode() for t in got] == [row["hypothesis"] for row in rows]
     finally:

@@ -64,6 +64,7 @@ def test_an_unknown_augmentation_is_named_with_the_choices():
                dataset="digits", steps=10, augment="flip+rotate")
 
 
+@pytest.mark.slow
 def test_masked_lm_batches_never_mask_special_tokens():
     from zoo.text import WordPieceTokenizer
 
@@ -76,6 +77,7 @@ def test_masked_lm_batches_never_mask_special_tokens():
     assert np.all(y[w > 0] > tokenizer.mask_id)  # the original tokens were ordinary ones
 
 
+@pytest.mark.slow
 def test_resuming_a_masked_lm_pipeline_draws_the_same_masks():
     """BERT's masking is seeded by (seed, batch position): a resumed run masks as the
     uninterrupted one did (tensorflow-text's stateful masking started over)."""
@@ -107,6 +109,7 @@ def _rows(ids):
     return [tuple(r[r > 0]) for r in ids]
 
 
+@pytest.mark.slow
 def test_length_batches_pad_less_visit_each_pair_at_most_once_and_resume_exactly(pairs):
     data, tokenizer = pairs
     n, per_epoch = len(data), len(data) // 32

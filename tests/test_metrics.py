@@ -5,7 +5,8 @@ import pytest
 import sacrebleu
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-from zoo.harness import bootstrap, metrics
+from zoo import metrics
+from zoo.metrics import bootstrap
 
 
 def noisy_predictions(n=3000, classes=6, accuracy=0.7, seed=0):

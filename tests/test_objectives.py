@@ -1,11 +1,11 @@
-"""Training objectives: the label-smoothed cross-entropy is the textbook one."""
+"""Training losses (`zoo.tasks._losses`): the label-smoothed cross-entropy is the textbook one."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.training import objectives
+from zoo.tasks import _losses as objectives
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])

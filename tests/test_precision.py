@@ -22,8 +22,8 @@ from helpers import (
 )
 
 import zoo
-from zoo import datasets
-from zoo.harness import records, runner
+from zoo import datasets, records
+from zoo.harness import runner
 from zoo.models.vae.vae import kl_divergence
 from zoo.training import Recipe
 from zoo.training.train import train
@@ -75,6 +75,7 @@ def _checkpointed_trainable_variables(checkpoint):
 
 @pytest.mark.parametrize("policy", MIXED)
 @pytest.mark.parametrize("family", sorted(TINY))
+@pytest.mark.slow
 def test_every_family_trains_under_mixed_precision(family, policy, tokenizer_dir, tmp_path):
     import shutil
 
@@ -177,12 +178,14 @@ def test_build_takes_the_dtype_policy_and_keeps_it_in_the_config(case):
 
 def test_build_refuses_an_unknown_dtype_policy():
     with pytest.raises(ValueError, match=r"dtype must be a floating-point Keras dtype policy "
-                                         r".*got 'mixed_bfloat'\. Did you mean: mixed_bfloat16"):
+                                         r".*got 'mixed_bfloat'\. Did you mean: 'mixed_bfloat16'"):
         zoo.build("vit_tiny_patch2_8", dtype="mixed_bfloat")
     with pytest.raises(ValueError, match="got 'int32'"):
         zoo.build("vit_tiny_patch2_8", dtype="int32")
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_models_saved_under_mixed_precision_reload_so_in_a_fresh_process(tmp_path):
     expected = []
     for i, case in enumerate(MODEL_CASES):
@@ -229,6 +232,7 @@ def _record(path):
     return records.read(path)
 
 
+@pytest.mark.slow
 def test_harness_scores_in_the_trained_precision_and_records_it(tmp_path):
     run_dir = _trained_vit(tmp_path / "run", "mixed_bfloat16")
     x = datasets.load("digits", "test").inputs[:40]
@@ -305,3 +309,29 @@ def test_every_zoo_layer_keeps_its_dtype_policy(cls):
     assert {sub.dtype_policy.name for sub in layer._flatten_layers()} == {"mixed_bfloat16"}
     config = json.loads(json.dumps(layer.get_config()))
     assert cls.from_config(config).dtype_policy.name == "mixed_bfloat16"
+
+
+def test_precision_names_have_one_home_each():
+    """Two ideas, one list each: the Keras policies a run trains in (`precision`, with "auto")
+    and how an entry or export stores its weights. Recipes, `run.json` and the command line
+    take their choices from those lists."""
+    import argparse
+
+    from zoo import entries
+    from zoo.cli import build_parser
+    from zoo.models import dtype_policy
+    from zoo.training import precision, recipes
+
+    assert precision.CHOICES == ("auto", *dtype_policy.TRAINING_POLICIES)
+    assert set(dtype_policy.TRAINING_POLICIES) < set(dtype_policy.NAMES)
+    assert recipes.SCHEMA.fields["precision"].type.choices == precision.CHOICES
+    assert [dtype_policy.recorded({"precision": p}) for p in ("auto", *precision.POLICIES)] == [
+        None, *precision.POLICIES]
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+
+    def choices(command, option):
+        return next(a.choices for a in commands[command]._actions if option in a.option_strings)
+
+    assert tuple(choices("train", "--precision")) == precision.CHOICES
+    assert tuple(choices("publish", "--precision")) == entries.STORAGE_PRECISIONS

@@ -4,6 +4,7 @@ file never hides the others, a byte-order mark is harmless."""
 import pytest
 
 from zoo.cli import main
+from zoo.models import catalog
 from zoo.training import recipes
 from zoo.training.errors import RecipeError
 
@@ -25,10 +26,10 @@ MALFORMED = {
     "learning rate a string": (GOOD.replace("learning_rate = 0.002", 'learning_rate = "2e-3"'),
                                "learning_rate must be a positive number, got the string '2e-3'"),
     "misspelt field": (GOOD.replace("warmup_steps", "warmup_step"),
-                       "unknown field 'warmup_step' (did you mean 'warmup_steps'?)"),
+                       "unknown field 'warmup_step' (Did you mean: 'warmup_steps'"),
     "misspelt nested field": (GOOD + "tokenizer = { vocab_size = 300 }\n",
-                              "unknown field 'tokenizer.vocab_size' (did you mean "
-                              "'vocabulary_size'?)"),
+                              "unknown field 'tokenizer.vocab_size' (Did you mean: "
+                              "'vocabulary_size'"),
     "nested wrong type": (GOOD + 'tokenizer = { lowercase = "yes" }\n',
                           "tokenizer.lowercase must be true or false, got the string 'yes'"),
     "nested table a string": (GOOD + 'model_overrides = "dropout=0"\n',
@@ -45,15 +46,15 @@ MALFORMED = {
     "jit a string": (GOOD + 'jit_compile = "true"\n',
                      "jit_compile must be true or false, got the string 'true'"),
     "unknown optimizer": (GOOD.replace('optimizer = "adamw"', 'optimizer = "adamww"'),
-                          "optimizer must be one of adamw, adam, sgd, got 'adamww' (did you mean "
-                          "'adamw'?)"),
+                          "optimizer must be one of adamw, adam, sgd, got 'adamww' (Did you mean: "
+                          "'adamw'"),
     "nan learning rate": (GOOD.replace("learning_rate = 0.002", "learning_rate = nan"),
                           "learning_rate must be a positive number, got nan"),
     "validation outside translation": (GOOD + 'validation = { split = "test" }\n',
                                        "validation (BLEU on a held-out split) is for translation"),
     # Checked against the model registry (without TensorFlow): were a traceback in `zoo train`.
     "misspelt model argument": (GOOD + "model_overrides = { dropot = 0.1 }\n",
-                                "unknown field 'model_overrides.dropot' (did you mean "
+                                "unknown field 'model_overrides.dropot' (Did you mean: "
                                 "'dropout'?); fields of model_overrides: "),
     "model arguments of the wrong type and value": (
         GOOD + 'model_overrides = { dropout = "x", num_layers = -1 }\n',
@@ -69,8 +70,10 @@ MALFORMED = {
             '"image_classification"', '"translation"').replace('benchmark = "digits"\n', ""),
         "model 'vae_tiny' is a vae model, which cannot be trained for translation; use a "
         "transformer model"),
-    "a translation model for images": (GOOD.replace('"vit_tiny_patch2_8"', '"transformer_tiny"'),
-                                       "cannot be trained for image_classification; use a vit"),
+    "a translation model for images": (
+        GOOD.replace('"vit_tiny_patch2_8"', '"transformer_tiny"'),
+        "cannot be trained for image_classification; use "
+        f"{catalog.serving_hint('image_classification')}"),
     "unknown model": (GOOD.replace('model = "vit_tiny_patch2_8"', 'model = "nosuch"'),
                       "model: Unknown model 'nosuch'. Known models: "),
     "misspelt model": (GOOD.replace('model = "vit_tiny_patch2_8"', 'model = "vit_tiny_patch2"'),
@@ -165,14 +168,45 @@ def test_the_recipe_check_knows_exactly_the_arguments_build_accepts():
     """The argument names read from the source (no TensorFlow) are the ones `zoo.build`
     accepts, for every model and every task of its family that a recipe builds."""
     import zoo
-    from zoo.models import catalog
 
     for name in zoo.list_models():
         spec = catalog.get_spec(name)
-        for task in catalog.FAMILIES[spec.family].tasks:
+        for task in catalog.family(spec.family).heads:
             read = set(catalog.constructor_defaults(name, task))
             cls = catalog.model_class(spec.family, task)
             assert read == catalog._accepted_arguments(cls, spec), (name, task)
-    for families in recipes.MODEL_TASKS.values():
-        for family, model_task in families.items():
-            assert model_task is None or model_task in catalog.FAMILIES[family].tasks
+
+
+def test_a_recipe_reusing_a_shipped_entry_is_refused_naming_both_files(tmp_path, monkeypatch,
+                                                                        capsys):
+    """One rule for recipes, benchmarks and entries (`zoo.schema.scan`): a user's file that
+    reuses a shipped name is refused, naming both files and the fix (it silently replaced the
+    shipped recipe before)."""
+    shipped = ROOT_RECIPES / "vit_tiny_patch2_8.digits.toml"
+    mine = write(tmp_path, "vit_tiny_patch2_8.digits", shipped.read_text(encoding="utf-8"))
+    monkeypatch.setenv("ZOO_RECIPES_PATH", str(tmp_path))
+    assert "vit_tiny_patch2_8.digits" not in recipes.list_recipes()
+    with pytest.raises(RecipeError) as info:
+        recipes.get("vit_tiny_patch2_8.digits")
+    assert str(info.value) == (
+        f"{mine}: the recipe 'vit_tiny_patch2_8.digits' is also shipped with zoo ({shipped}); a "
+        "recipe name must be unique on the search path, so neither is used. Rename yours (the "
+        "file and its `entry`).")
+    assert main(["recipes"]) == 0
+    assert f"warning: skipped {mine}: the recipe 'vit_tiny_patch2_8.digits'" in (
+        capsys.readouterr().err)
+    assert main(["train", "vit_tiny_patch2_8.digits", "--steps", "1",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "Rename yours" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    # Renamed as told, both are used; two user folders that clash are named alike.
+    mine.unlink()
+    write(tmp_path, "mine.digits", GOOD)
+    assert {"mine.digits", "vit_tiny_patch2_8.digits"} <= set(recipes.list_recipes())
+    other = tmp_path / "other"
+    other.mkdir()
+    write(other, "mine.digits", GOOD)
+    monkeypatch.setenv("ZOO_RECIPES_PATH", f"{tmp_path}:{other}:{tmp_path}:{ROOT_RECIPES}")
+    with pytest.raises(RecipeError, match=f"{other / 'mine.digits.toml'}: the recipe "
+                                          "'mine.digits' is also defined in .* Rename one of"):
+        recipes.get("mine.digits")
+    assert recipes.get("vit_tiny_patch2_8.digits").entry == "vit_tiny_patch2_8.digits"  # read once

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.training import Recipe, TrainingError, loop, objectives, strategies
-from zoo.training.train import TOKENIZED, train
+from zoo import tasks
+from zoo.models import seeding
+from zoo.training import Recipe, TrainingError, loop, strategies
+from zoo.training.train import train
 
 ONE, TWO = ["/cpu:0"], ["/cpu:0", "/cpu:1"]
 
@@ -72,7 +74,7 @@ _TOKENIZERS = {}
 def reuse_tokenizer(recipe, run_dir):
     """Copies a tokenizer trained before into `run_dir`; returns a function that records
     `run_dir`'s after its run (the first of its kind)."""
-    if recipe.task not in TOKENIZED:
+    if not tasks.get(recipe.task).TOKENIZED:
         return lambda: None
     key = (recipe.dataset, recipe.task == "translation", json.dumps(recipe.tokenizer))
     if key in _TOKENIZERS:
@@ -94,6 +96,7 @@ def assert_resumes_bit_for_bit(recipe, tmp_path, **options):
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.slow
 def test_a_stopped_run_resumes_to_the_same_weights_with_dropout_and_noise(family, tmp_path):
     assert_resumes_bit_for_bit(family_recipe(family), tmp_path)
 
@@ -115,7 +118,7 @@ def test_each_replica_draws_its_own_dropout_masks_from_seed_and_step():
     strategy = strategies.make("mirrored", devices=TWO)
     with strategy.scope():
         model = keras.Sequential([keras.Input((64,)), keras.layers.Dropout(0.5)])
-    generators = loop._seed_generators(model)
+    generators = seeding.seed_generators(model)
 
     @tf.function
     def masks(seed, step):
@@ -133,6 +136,7 @@ def test_each_replica_draws_its_own_dropout_masks_from_seed_and_step():
     assert not np.array_equal(first, later)
 
 
+@pytest.mark.slow
 def test_clipnorm_recipe_steps_alike_on_one_device_and_mirrored(tmp_path):
     """The issue's case: Transformer-tiny, SGD at 0.5 with clipnorm 0.05 (a global norm),
     three steps: the clip must act on the summed gradient (6.0221 against 5.9651 before)."""
@@ -174,14 +178,17 @@ def batches(large=1.0):
     return make_dataset
 
 
-def run_loop(run_dir, devices, build_optimizer, steps, large=1.0, policy="float32", **options):
+def run_loop(run_dir, devices, build_optimizer, steps, large=1.0, policy="float32",
+             log=lambda *_: None):
     strategy = strategies.make("one_device" if len(devices) == 1 else "mirrored",
                                devices=devices)
+    config = loop.LoopConfig(steps=steps, global_batch_size=8, run_dir=run_dir, log_every=1,
+                             checkpoint_every=2)
     keras.config.set_dtype_policy(policy)
     try:
-        return loop.run(strategy, small_model, build_optimizer, objectives.classification,
-                        batches(large), steps=steps, global_batch_size=8, run_dir=run_dir,
-                        log_every=1, checkpoint_every=2, **{"log": lambda *_: None, **options})
+        return loop.run(strategy, small_model, build_optimizer,
+                        tasks.get("image_classification").objective, batches(large), config,
+                        log=log)
     finally:
         keras.config.set_dtype_policy("float32")
 
@@ -249,3 +256,14 @@ def test_the_loop_resumes_after_the_checkpoints_step_not_the_optimizers_count(co
 def test_gradient_accumulation_over_replicas_is_refused_with_a_reason(tmp_path):
     with pytest.raises(TrainingError, match="gradient_accumulation_steps=3.*several replicas"):
         run_loop(tmp_path / "two", TWO, accumulating, 2)
+
+
+def test_a_loop_config_round_trips_through_json_and_names_bad_fields(tmp_path):
+    config = loop.LoopConfig(steps=6, global_batch_size=8, run_dir=tmp_path / "run",
+                             validate_every=3, jit_compile=True, seed=7)
+    assert config.run_dir == str(tmp_path / "run")
+    assert loop.LoopConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(TrainingError, match=r"unknown field 'stpes' \(Did you mean: 'steps'\?\)"):
+        loop.LoopConfig.from_dict({**config.to_dict(), "stpes": 6}, "loop.json")
+    with pytest.raises(TrainingError, match="LoopConfig: log_every must be a positive integer"):
+        loop.LoopConfig(steps=6, global_batch_size=8, run_dir="r", log_every=0)

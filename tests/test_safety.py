@@ -8,9 +8,8 @@ import keras
 import pytest
 
 import zoo
-from zoo import entries, safety
+from zoo import entries, records, safety
 from zoo.cli import main
-from zoo.harness import records
 from zoo.hub import export
 from zoo.training import Recipe
 from zoo.training.train import train
@@ -98,6 +97,7 @@ def test_every_way_of_loading_a_users_model_keeps_its_code_from_running(tmp_path
     assert marker.exists()
 
 
+@pytest.mark.slow
 def test_zoos_own_files_need_no_flag(tmp_path, capsys):
     """A run `zoo train` wrote and every published entry (the hub entry on zoo: handles too)
     load in safe mode."""

@@ -10,6 +10,7 @@ from helpers import (
     assert_outputs_equal,
     build_case,
     case_id,
+    cases_by_cost,
     config_round_trip,
     example_inputs,
     run_in_fresh_python,
@@ -23,7 +24,7 @@ def test_config_round_trips_through_json(case):
     config_round_trip(build_case(case))
 
 
-@pytest.mark.parametrize("case", MODEL_CASES, ids=case_id)
+@pytest.mark.parametrize("case", cases_by_cost(MODEL_CASES))
 def test_save_and_load_give_identical_outputs(case, tmp_path):
     model = build_case(case)
     x = example_inputs(model)
@@ -44,6 +45,7 @@ def test_save_and_load_give_identical_outputs(case, tmp_path):
         )
 
 
+@pytest.mark.multiprocess
 def test_load_in_a_fresh_process_without_custom_objects(tmp_path):
     model = zoo.build("vit_tiny_patch2_8", num_layers=1)
     x = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")

@@ -4,7 +4,7 @@ lower the loss of each family."""
 import keras
 import numpy as np
 import pytest
-from helpers import MODEL_CASES, build_case, case_id, training_batch
+from helpers import MODEL_CASES, build_case, cases_by_cost, training_batch
 
 import zoo
 
@@ -15,8 +15,9 @@ TRAINABLE = [
 ]
 
 
-@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager-graph", "xla"])
-@pytest.mark.parametrize("case", TRAINABLE, ids=case_id)
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["eager-graph", "xla"])
+@pytest.mark.parametrize("case", cases_by_cost(TRAINABLE))
 def test_a_training_step_runs_and_changes_the_weights(case, jit_compile):
     model = build_case(case)
     x, y, loss = training_batch(model)
@@ -58,20 +59,23 @@ def test_vae_and_autoencoder_loss_falls_on_digits(name):
 
 @pytest.fixture(scope="module")
 def tatoeba():
-    from zoo.quickstart import _read_pairs
+    from zoo import datasets
     from zoo.text import WordPieceTokenizer
 
-    pairs = _read_pairs("tatoeba_en_es.tsv")[:1500]
+    sample = datasets.load("tatoeba-en-es-sample", "train")  # shipped with zoo
+    pairs = list(zip(sample.inputs, sample.targets))[:1500]
     tokenizer = WordPieceTokenizer.train([s for p in pairs for s in p], vocabulary_size=2000,
                                          lowercase=False)
     return pairs, tokenizer
 
 
+@pytest.mark.slow
 def test_transformer_loss_falls_on_tatoeba(tatoeba):
-    from zoo.quickstart import _seq2seq_ids
+    from zoo.text.features import seq2seq_inputs
 
     pairs, tokenizer = tatoeba
-    src, dec, tgt = _seq2seq_ids(tokenizer, pairs, 20)
+    x, y = seq2seq_inputs(tokenizer, [s for s, _ in pairs], [t for _, t in pairs], 20)
+    src, dec, tgt = (x["encoder_token_ids"].numpy(), x["decoder_token_ids"].numpy(), y.numpy())
     model = zoo.build("transformer_tiny", vocabulary_size=tokenizer.vocabulary_size,
                       max_sequence_length=20)
     model.compile(optimizer=keras.optimizers.Adam(2e-3),
@@ -83,9 +87,10 @@ def test_transformer_loss_falls_on_tatoeba(tatoeba):
     assert model.evaluate(held, tgt[-200:], verbose=0) < 0.8 * first
 
 
+@pytest.mark.slow
 def test_bert_masked_lm_loss_falls_on_tatoeba(tatoeba):
-    from zoo.models.bert.masking import mask_tokens
     from zoo.text.features import bert_inputs
+    from zoo.text.masking import mask_tokens
 
     pairs, tokenizer = tatoeba
     x = bert_inputs(tokenizer, [en for en, _ in pairs], 24)

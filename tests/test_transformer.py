@@ -62,6 +62,7 @@ VARIANTS = [
 
 
 @pytest.mark.parametrize("overrides", VARIANTS)
+@pytest.mark.slow
 def test_padding_does_not_change_real_positions(overrides):
     model = make_model(**overrides)
     src = np.array([[5, 6, 7, 8, 2]], "int32")
@@ -75,6 +76,7 @@ def test_padding_does_not_change_real_positions(overrides):
 
 
 @pytest.mark.parametrize("overrides", VARIANTS)
+@pytest.mark.slow
 def test_decoder_output_at_t_ignores_later_tokens(overrides):
     model = make_model(**overrides)
     src = sources()[:2]
@@ -88,6 +90,7 @@ def test_decoder_output_at_t_ignores_later_tokens(overrides):
 
 
 @pytest.mark.parametrize("overrides", VARIANTS)
+@pytest.mark.slow
 def test_beam_width_1_is_greedy_and_cache_changes_nothing(overrides):
     model = make_model(**overrides)
     src = sources()
@@ -106,6 +109,7 @@ def test_beam_width_1_is_greedy_and_cache_changes_nothing(overrides):
     )
 
 
+@pytest.mark.slow
 def test_greedy_matches_a_step_by_step_argmax_over_the_full_model():
     model = make_model()
     src = sources()[:3]
@@ -135,6 +139,7 @@ def test_after_the_end_token_only_padding_follows():
     assert ended > 0
 
 
+@pytest.mark.slow
 def test_beam_search_scores_at_least_as_well_as_greedy():
     model = make_model()
     src = sources()
@@ -165,6 +170,7 @@ def test_decoding_runs_as_one_tf_function():
     assert "While" in ops or "StatelessWhile" in ops
 
 
+@pytest.mark.slow
 def test_bad_generate_arguments_are_refused():
     model = make_model()
     with pytest.raises(ValueError, match="beam_width"):
@@ -179,6 +185,7 @@ def test_bad_generate_arguments_are_refused():
 
 
 @pytest.mark.parametrize("beam_width", [1, 4])
+@pytest.mark.slow
 def test_each_row_decodes_as_it_would_alone(beam_width):
     model = make_model()
     src = sources()

@@ -287,6 +287,7 @@ def test_chinese_and_japanese_come_back_without_spaces(cjk):
     assert texts_of(cjk, cjk.tokenize(["我喜欢Python。"])) == ["我喜欢 Python。"]  # unknowable
 
 
+@pytest.mark.slow
 def test_an_exported_translator_writes_chinese_as_the_harness_does(cjk, tmp_path):
     """The exported translator detokenizes in its graph with the same rules: text as a reader
     expects it, identical to the harness's hypotheses (`tokenizer.detokenize`)."""

@@ -5,11 +5,10 @@
 True
 """
 
-from zoo import entries
+from zoo import entries, hub
 from zoo.models.catalog import build, describe, list_models, load_model
 from zoo.registry import DuplicateNameError, UnknownNameError
-
-__version__ = "0.1.0"
+from zoo.version import __version__
 
 
 def load(entry: str):
@@ -31,6 +30,7 @@ __all__ = [
     "build",
     "describe",
     "entries",
+    "hub",
     "load",
     "list_models",
     "load_model",

@@ -8,12 +8,28 @@ import platform
 import shlex
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
+from zoo.version import __version__
+
 PACKAGES = ("tensorflow", "keras", "tensorflow-text", "tensorflow-hub", "scikit-learn",
             "sacrebleu", "numpy")
+#: The folder above the `zoo` package: a source checkout's root, or `site-packages`.
 REPO = Path(__file__).resolve().parents[1]
+
+
+def checkout(root: Path = REPO) -> Path | None:
+    """`root` when zoo runs from its source checkout (`root/pyproject.toml` names the project
+    zoo), else None: an installed zoo's folder above it is `site-packages`, whose
+    surroundings (a user's own git repository, its `benchmarks/`) are not zoo's."""
+    try:
+        with open(root / "pyproject.toml", "rb") as f:
+            name = tomllib.load(f).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return root if name == "zoo" else None
 
 
 def sha256_file(path, chunk=1 << 20) -> str:
@@ -34,8 +50,14 @@ def package_versions() -> dict:
     return versions
 
 
-def git_state(repo: Path = REPO) -> dict:
-    """Commit and dirty flag of the checkout zoo runs from (None outside git)."""
+def git_state(repo: Path | None = None) -> dict:
+    """Commit and dirty flag of `repo`, by default the checkout zoo runs from (`checkout()`);
+    None for both outside git and for an installed zoo (never the state of a repository that
+    merely holds its virtual environment)."""
+    repo = checkout() if repo is None else repo
+    if repo is None:
+        return {"commit": None, "dirty": None}
+
     def git(*args):
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                               timeout=20)
@@ -78,8 +100,6 @@ def hardware() -> dict:
 
 
 def collect(command: list[str] | None = None) -> dict:
-    from zoo import __version__
-
     command = command if command is not None else sys.argv
     return {
         "zoo_version": __version__,

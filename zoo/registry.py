@@ -51,6 +51,21 @@ def closest(name: str, names, n: int = 5) -> list[str]:
     return list(dict.fromkeys(prefixed + similar))[:n]
 
 
+def did_you_mean(name, names, n: int = 3) -> str:
+    """The one "did you mean" hint of zoo's messages: `Did you mean: 'a', 'b'?` with the
+    `closest` known `names` to an unknown `name` (any value; a non-string has none), or "" when
+    none is close. Messages put it after the sentence naming the unknown value, or in
+    parentheses inside a list of problems.
+
+    >>> did_you_mean("stpes", ["steps", "seed"])
+    "Did you mean: 'steps'?"
+    >>> did_you_mean("xyz", ["steps"])
+    ''
+    """
+    close = closest(name, [str(k) for k in names], n) if isinstance(name, str) else []
+    return f"Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+
+
 class Registry:
     """A strict, typo-tolerant name -> entry mapping.
 
@@ -88,12 +103,12 @@ class Registry:
             return self._entries[name]
         except KeyError:
             pass
-        close = self.closest(str(name))
-        hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(str(name), self._entries)
         known = self.names()
         listing = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
         raise UnknownNameError(
-            f"Unknown {self.kind} '{name}'.{hint} Known {_plural(self.kind)}: {listing}."
+            f"Unknown {self.kind} '{name}'. {hint + ' ' if hint else ''}Known "
+            f"{_plural(self.kind)}: {listing}."
         ) from None
 
     def __contains__(self, name: object) -> bool:

@@ -17,7 +17,7 @@ and what was found, with the closest known names for a misspelt field or value.
 >>> schema.validate({"name": "a", "stpes": 5}, table, "my.toml")
 Traceback (most recent call last):
 ...
-zoo.schema.SchemaError: my.toml: unknown field 'stpes' (did you mean 'steps'?); fields: name, steps.
+zoo.schema.SchemaError: my.toml: unknown field 'stpes' (Did you mean: 'steps'?); fields: name, steps.
 >>> schema.validate({"name": 5, "steps": 0}, table, "my.toml")
 Traceback (most recent call last):
 ...
@@ -33,8 +33,9 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path as _Path
 
-from zoo.registry import Registry, UnknownNameError, closest
+from zoo.registry import Registry, UnknownNameError, did_you_mean
 
 
 class SchemaError(ValueError):
@@ -130,9 +131,9 @@ class Str(Type):
         if not isinstance(value, str):
             raise _wrong_type(name, self.expected, value)
         if self.choices is not None and value not in self._choices():
-            near = closest(value, self._choices(), 1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise _Problems([f"{name} must be {self.expected}, got {_show(value)}{hint}"])
+            hint = did_you_mean(value, self._choices())
+            raise _Problems([f"{name} must be {self.expected}, got {_show(value)}"
+                             + (f" ({hint})" if hint else "")])
         if not self.empty and not value.strip():
             raise _wrong_value(name, self.expected, value)
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
@@ -375,9 +376,8 @@ class Table(Type):
         for key in value:
             if key in self.fields:
                 continue
-            near = closest(str(key), known, 1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
-            problems.append(f"unknown field '{prefix}{key}'{hint}; fields"
+            hint = did_you_mean(str(key), known)
+            problems.append(f"unknown field '{prefix}{key}'{f' ({hint})' if hint else ''}; fields"
                             f"{' of ' + name if name else ''}: {', '.join(known)}")
         return problems
 
@@ -454,29 +454,58 @@ class Scan:
             raise UnknownNameError(f"{error} (Files that could not be read: {bad}.)") from None
 
 
-def scan(folders, parse, name_of, kind: str, error: type, first_wins: bool = False) -> Scan:
-    """Parses every `*.toml` file of `folders` (in order) with `parse`, keeping going past a bad
-    file: one bad file never hides the others. A name defined twice is an `error` for the later
-    file, unless `first_wins` (an earlier folder overrides a later one)."""
-    found, problems, where = Registry(kind), {}, {}
+def toml_files(folder):
+    """The `*.toml` files of `folder`, sorted: what `scan` reads by default."""
+    return sorted(folder.glob("*.toml"))
+
+
+def scan(folders, parse, name_of, kind: str, error: type, *, files=toml_files, shipped=None,
+         rename: str = "") -> Scan:
+    """Parses every definition file of `folders` (a search path, in order; `files(folder)` lists
+    a folder's, by default its `*.toml` files) with `parse`, keeping going past a bad file: one
+    bad file never hides the others.
+
+    One rule for a name defined twice (in two folders of the search path): neither definition
+    is used, and `get` raises `error` naming both files and the fix: rename yours (the one
+    outside `shipped`, the folder zoo ships; `rename` says what to rename, e.g. " (the file and
+    its `id`)"). Which one was meant is never guessed: a user's file never silently replaces a
+    shipped one, nor is it silently ignored. A name whose file is bad is not usable either.
+    A folder listed twice on the path is read once."""
+    definitions, problems, read = {}, {}, set()
     for folder in folders:
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.resolve() in read:
             continue
-        for file in sorted(folder.glob("*.toml")):
+        read.add(folder.resolve())
+        for file in files(folder):
             try:
                 item = parse(file)
             except error as problem:
                 problem.path = file
-                problems.setdefault(file.stem, problem)
+                problems.setdefault(file.stem if file.is_file() else file.name, problem)
                 continue
-            name = name_of(item)
-            if name in where:
-                if not first_wins:
-                    problem = error(f"{file}: {kind} '{name}' is already defined in "
-                                    f"{where[name]}; rename one of them.")
-                    problem.path = file
-                    problems.setdefault(name, problem)
-                continue
-            where[name] = file
-            found.register(name, item)
+            definitions.setdefault(name_of(item), []).append((file, item))
+    found = Registry(kind)
+    for name, defined in definitions.items():
+        if len(defined) > 1:
+            problems.setdefault(name, _clash(name, [file for file, _ in defined], kind, error,
+                                             shipped, rename))
+        elif name not in problems:
+            found.register(name, defined[0][1])
     return Scan(found, problems)
+
+
+def _clash(name, files, kind, error, shipped, rename):
+    """The `error` for `kind` `name` defined in each of `files` (search-path order)."""
+    ours = [f for f in files if shipped is not None
+            and _Path(shipped).resolve() in _Path(f).resolve().parents]
+    yours = [f for f in files if f not in ours]
+    rule = (f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} name must be unique on the search "
+            "path, so neither is used")
+    if ours and yours:
+        problem = error(f"{yours[0]}: the {kind} '{name}' is also shipped with zoo ({ours[0]}); "
+                        f"{rule}. Rename yours{rename}.")
+    else:
+        problem = error(f"{files[1]}: the {kind} '{name}' is also defined in {files[0]}; "
+                        f"{rule}. Rename one of them{rename}.")
+    problem.path = yours[0] if ours and yours else files[1]
+    return problem

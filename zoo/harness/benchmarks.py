@@ -1,4 +1,4 @@
-"""Benchmarks as data: one TOML file per benchmark in `benchmarks/`.
+"""Benchmarks as data: one TOML file per benchmark in `zoo/benchmarks/` (shipped in the package).
 
 A benchmark names a dataset and split, its label set, its preprocessing, its
 metrics and main metric, and (for BLEU) the sacrebleu settings. A change of
@@ -20,17 +20,16 @@ import os
 import tomllib
 from pathlib import Path
 
-from zoo import schema, textio
+from zoo import schema, tasks, textio
 from zoo.datasets.catalog import FILES
+from zoo.metrics import bootstrap
 from zoo.registry import Registry
 
-TASKS = {
-    "image_classification": ("accuracy", "macro_recall", "macro_f1"),
-    "text_classification": ("accuracy", "macro_recall", "macro_f1"),
-    "translation": ("bleu", "chrf"),
-    "image_generation": ("negative_elbo", "reconstruction", "kl", "probe_accuracy", "probe_macro_f1"),
-}
-LOWER_IS_BETTER = {"negative_elbo", "reconstruction", "kl"}
+
+def task_kinds() -> tuple[str, ...]:
+    """The task kinds a benchmark can be of: those with metrics (`zoo.tasks`; masked-LM
+    pretraining has none)."""
+    return tuple(name for name in tasks.names() if tasks.get(name).METRICS)
 
 
 class BenchmarkError(ValueError):
@@ -61,7 +60,20 @@ class BenchmarkSpec:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.main_metric not in LOWER_IS_BETTER
+        return self.main_metric not in tasks.get(self.task).LOWER_IS_BETTER
+
+    @property
+    def bootstrap_seed(self) -> int:
+        """The seed of the resample indices: `[bootstrap] seed`, else zoo's default (result
+        records keep it as `seeds.bootstrap`)."""
+        return int(self.bootstrap.get("seed", bootstrap.DEFAULT_SEED))
+
+    def resample_indices(self, n: int):
+        """The bootstrap's resample indices `[resamples, n]` for `n` examples, from the
+        benchmark's `[bootstrap]` settings (`zoo.metrics.bootstrap` defaults)."""
+        return bootstrap.indices(
+            n, int(self.bootstrap.get("resamples", bootstrap.DEFAULT_RESAMPLES)),
+            self.bootstrap_seed)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -77,25 +89,10 @@ class BenchmarkSpec:
 #: Ids name files and pages (`<id>.toml`, the leaderboard's `<id>.html`): letters, digits,
 #: ".", "_" and "-", starting with a letter or digit.
 ID_PATTERN = schema.NAME_PATTERN
-#: The dataset tasks a benchmark task can read; for a [files] table, the file kinds.
-DATASET_TASKS = {"image_classification": ("image_classification",),
-                 "image_generation": ("image_classification",),
-                 "text_classification": ("text_classification",),
-                 "translation": ("translation",)}
-FILE_KINDS = {"image_classification": ("image_folder", "npz"),
-              "image_generation": ("image_folder", "npz"),
-              "text_classification": ("text_classification",), "translation": ("translation",)}
-CLASSIFYING = ("image_classification", "text_classification")
-
-
-def _sacrebleu_tokenizers():
-    from sacrebleu.metrics import bleu
-
-    return tuple(bleu._TOKENIZERS)
 
 
 def _metrics_of_the_task(d):
-    allowed = TASKS[d["task"]]
+    allowed = tasks.get(d["task"]).METRICS
     for metric in [*d["metrics"], d["main_metric"]]:
         if metric not in allowed:
             return (f"metric '{metric}' is not computed for {d['task']}; choose from "
@@ -111,7 +108,7 @@ def _dataset_and_splits(d):
     if (d["dataset"] == "files") != ("files" in d):
         return 'a benchmark over your own files sets dataset = "files" and a [files] table'
     if d["dataset"] == "files":
-        kinds = FILE_KINDS[d["task"]]
+        kinds = tasks.get(d["task"]).FILE_KINDS
         if d["files"]["kind"] not in kinds:
             return (f"files.kind '{d['files']['kind']}' cannot hold a {d['task']} benchmark; "
                     f"use {' or '.join(kinds)}")
@@ -123,7 +120,7 @@ def _dataset_and_splits(d):
     problems = [f"{key} '{d[key]}' is not a split of dataset '{info.name}'; splits: "
                 f"{', '.join(info.splits)}"
                 for key in ("split", "train_split") if key in d and d[key] not in info.splits]
-    if info.task not in DATASET_TASKS[d["task"]]:
+    if info.task not in tasks.get(d["task"]).DATASET_KINDS:
         problems.append(f"dataset '{info.name}' is for {info.task}, not {d['task']}")
     elif info.labels is not None and "labels" in d and tuple(map(str, d["labels"])) != info.labels:
         problems.append(f"labels must be dataset '{info.name}''s classes in their order "
@@ -133,57 +130,74 @@ def _dataset_and_splits(d):
 
 
 def _labels_where_needed(d):
+    classifying = tasks.get(d["task"]).CLASSIFYING
     probe = any(m.startswith("probe_") for m in d["metrics"])
-    if "labels" not in d and (d["task"] in CLASSIFYING or probe):
+    if "labels" not in d and (classifying or probe):
         return (f"labels (the class names, in index order) are required for "
-                f"{'a probe' if probe and d['task'] not in CLASSIFYING else d['task']}")
+                f"{'a probe' if probe and not classifying else d['task']}")
     return None
 
 
+def _readers(attribute) -> dict:
+    """For each field the task kinds declare in `attribute` (BENCHMARK_FIELDS or
+    BENCHMARK_PREPROCESSING): its schema (the first kind's) and the kinds that read it."""
+    found = {}
+    for name in task_kinds():
+        for key, field in getattr(tasks.get(name), attribute).items():
+            found.setdefault(key, (field, []))[1].append(name)
+    return found
+
+
+def _fields_of_the_task(d):
+    """A table or `[preprocessing]` key that only some task kinds read is set only in a
+    benchmark of one of them: elsewhere nothing would read it."""
+    kind, problems = tasks.get(d["task"]), []
+    for attribute, values, prefix in (("BENCHMARK_FIELDS", d, ""),
+                                      ("BENCHMARK_PREPROCESSING", d.get("preprocessing", {}),
+                                       "preprocessing.")):
+        for key, (_, names) in _readers(attribute).items():
+            if key in values and key not in getattr(kind, attribute):
+                problems.append(f"{prefix}{key} is for {' or '.join(names)} benchmarks, not "
+                                f"{d['task']}")
+    return problems
+
+
 _F = schema.Field
-SCHEMA = schema.Table({
-    "id": _F(schema.NAME, required=True),
-    "version": _F(schema.Int(min=1, max=10 ** 9), required=True),
-    "task": _F(schema.Str(choices=tuple(TASKS)), required=True),
-    "description": _F(schema.Str(), required=True),
-    "dataset": _F(schema.Str(), required=True),
-    "split": _F(schema.Str(), required=True),
-    "main_metric": _F(schema.Str(), required=True),
-    "metrics": _F(schema.List(schema.Str(), min_length=1, unique=True), required=True),
-    "train_split": _F(schema.Str()),
-    "labels": _F(schema.List(schema.Converted(schema.OneOf(schema.Str(), schema.Int()), str),
-                             min_length=2, unique=True)),
-    "files": _F(FILES),
-    "preprocessing": _F(schema.Table({
-        "max_length": _F(schema.Int(min=2, max=2 ** 16)),
-        "image_scale": _F(schema.Str()),
-        "binarize": _F(schema.Str(choices=("stochastic",))),
-        "binarize_seed": _F(schema.Int(min=0, max=2 ** 32 - 1)),
-        "elbo_samples": _F(schema.Int(min=1, max=1)),
-        "probe_train_examples": _F(schema.Int(min=1, max=10 ** 9)),
-    })),
-    "bleu": _F(schema.Table({
-        "tokenize": _F(schema.Str(choices=_sacrebleu_tokenizers)),
-        "lowercase": _F(schema.Bool()),
-        "smooth_method": _F(schema.Str(choices=("none", "floor", "add-k", "exp"))),
-        "smooth_value": _F(schema.Float(min=0)),
-        "max_ngram_order": _F(schema.Int(min=1, max=100)),
-    })),
-    "decoding": _F(schema.Table({
-        "beam_width": _F(schema.Int(min=1, max=1024)),
-        "length_penalty": _F(schema.Float(min=0)),
-        "max_length": _F(schema.Int(min=1, max=2 ** 16)),
-    })),
-    "bootstrap": _F(schema.Table({
-        "resamples": _F(schema.Int(min=1, max=10 ** 6)),
-        "seed": _F(schema.Int(min=0, max=2 ** 32 - 1)),
-    })),
-    "licence": _F(schema.Str(empty=True)),
-}, rules=(_metrics_of_the_task, _labels_where_needed, _dataset_and_splits))
+
+
+def file_schema() -> schema.Table:
+    """The schema of a benchmark file: the fields every benchmark has, plus the tables and
+    `[preprocessing]` keys the task kinds declare (`zoo.tasks`), read afresh each call (a
+    registered kind's fields count)."""
+    preprocessing = {key: field for key, (field, _) in
+                     _readers("BENCHMARK_PREPROCESSING").items()}
+    tables = {key: field for key, (field, _) in _readers("BENCHMARK_FIELDS").items()}
+    return schema.Table({
+        "id": _F(schema.NAME, required=True),
+        "version": _F(schema.Int(min=1, max=10 ** 9), required=True),
+        "task": _F(schema.Str(choices=task_kinds), required=True),
+        "description": _F(schema.Str(), required=True),
+        "dataset": _F(schema.Str(), required=True),
+        "split": _F(schema.Str(), required=True),
+        "main_metric": _F(schema.Str(), required=True),
+        "metrics": _F(schema.List(schema.Str(), min_length=1, unique=True), required=True),
+        "train_split": _F(schema.Str()),
+        "labels": _F(schema.List(schema.Converted(schema.OneOf(schema.Str(), schema.Int()),
+                                                  str), min_length=2, unique=True)),
+        "files": _F(FILES),
+        "preprocessing": _F(schema.Table(preprocessing)),
+        **tables,
+        "bootstrap": _F(schema.Table({
+            "resamples": _F(schema.Int(min=1, max=10 ** 6)),
+            "seed": _F(schema.Int(min=0, max=2 ** 32 - 1)),
+        })),
+        "licence": _F(schema.Str(empty=True)),
+    }, rules=(_metrics_of_the_task, _labels_where_needed, _fields_of_the_task,
+              _dataset_and_splits))
 
 
 def parse(path: str | os.PathLike) -> BenchmarkSpec:
-    """Reads and validates one benchmark file against `SCHEMA`; errors name the file, every
+    """Reads and validates one benchmark file against `file_schema()`; errors name the file, every
     field in error, what it must be and what it is."""
     path = Path(path)
     try:
@@ -192,7 +206,7 @@ def parse(path: str | os.PathLike) -> BenchmarkSpec:
         raise BenchmarkError(f"{path}: cannot read the file ({error}).") from None
     except tomllib.TOMLDecodeError as error:
         raise BenchmarkError(f"{path}: not valid TOML ({error}).") from None
-    data = schema.validate(data, SCHEMA, str(path), error=BenchmarkError)
+    data = schema.validate(data, file_schema(), str(path), error=BenchmarkError)
     if path.stem != data["id"]:
         raise BenchmarkError(f"{path}: the file must be named after its id ('{data['id']}.toml').")
     if "files" in data:
@@ -204,18 +218,22 @@ def parse(path: str | os.PathLike) -> BenchmarkSpec:
     return BenchmarkSpec(**data, path=str(path))
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "benchmarks"  # the benchmarks zoo ships
+
+
 def search_path() -> list[Path]:
     """Folders searched for benchmark files: $ZOO_BENCHMARKS_PATH (os.pathsep-separated),
-    then the repository's `benchmarks/`."""
+    then the benchmarks shipped in the package, `zoo/benchmarks/`."""
     folders = [Path(p) for p in os.environ.get("ZOO_BENCHMARKS_PATH", "").split(os.pathsep) if p]
-    folders.append(Path(__file__).resolve().parents[2] / "benchmarks")
-    return folders
+    return folders + [SHIPPED]
 
 
 def scan() -> schema.Scan:
     """Every benchmark file on the search path (a fresh read each call): the usable ones in
-    `.registry`, each bad file's BenchmarkError (or an id defined twice) in `.problems`."""
-    return schema.scan(search_path(), parse, lambda spec: spec.id, "benchmark", BenchmarkError)
+    `.registry`, each bad file's BenchmarkError in `.problems`, and an id defined twice (a
+    user's benchmark reusing a shipped id) refused there too (`schema.scan`)."""
+    return schema.scan(search_path(), parse, lambda spec: spec.id, "benchmark", BenchmarkError,
+                       shipped=SHIPPED, rename=" (the file and its `id`)")
 
 
 def registry() -> Registry:

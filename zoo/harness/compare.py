@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from zoo.harness import benchmarks, bootstrap, records, tasks
-from zoo.harness.tasks import EvaluationError
+from zoo import records, tasks
+from zoo.harness import benchmarks
+from zoo.metrics import bootstrap
+from zoo.tasks import EvaluationError
 
 
 def compare(path_a, path_b, metric=None) -> dict:
@@ -22,14 +24,20 @@ def compare(path_a, path_b, metric=None) -> dict:
             )
     if a["benchmark"]["examples"]["evaluated"] != b["benchmark"]["examples"]["evaluated"]:
         raise EvaluationError("The records were scored on different numbers of examples (--limit).")
+    resampled = [(r["seeds"]["bootstrap"], r["evaluation"]["bootstrap"]["resamples"]) for r in (a, b)]
+    if resampled[0] != resampled[1]:
+        raise EvaluationError(
+            f"The records were resampled differently (bootstrap seed and resamples {resampled[0]} "
+            f"vs {resampled[1]}): a paired test needs the same resamples; rerun one of them.")
     spec = benchmarks.BenchmarkSpec(**{
         k: (tuple(v) if k in ("metrics", "labels") and v is not None else v)
         for k, v in a["benchmark"]["definition"].items() if k != "higher_is_better"
     })
     metric = metric or spec.main_metric
     rows_a, rows_b = records.read_predictions(path_a), records.read_predictions(path_b)
-    idx = tasks.bootstrap_indices(spec, len(rows_a))
-    scorer = tasks.TASKS[spec.task][1]
+    idx = bootstrap.indices(len(rows_a), resampled[0][1], resampled[0][0])  # as recorded
+    kind = tasks.get(spec.task)
+    scorer = kind.score
     found_a, samples_a, _ = scorer(spec, None, rows_a, idx)
     found_b, samples_b, _ = scorer(spec, None, rows_b, idx)
     if metric not in samples_a:
@@ -37,7 +45,7 @@ def compare(path_a, path_b, metric=None) -> dict:
                          f"choose from {', '.join(samples_a)}.")
     result = bootstrap.paired_test(
         samples_a[metric], samples_b[metric], found_a[metric]["value"], found_b[metric]["value"],
-        higher_is_better=metric not in benchmarks.LOWER_IS_BETTER,
+        higher_is_better=metric not in kind.LOWER_IS_BETTER,
     )
     return {"benchmark": spec.id, "metric": metric, "a": str(path_a), "b": str(path_b),
             "value_a": found_a[metric]["value"], "value_b": found_b[metric]["value"], **result}

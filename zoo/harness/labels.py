@@ -24,9 +24,14 @@ from __future__ import annotations
 
 import sys
 
-from zoo.harness.tasks import EvaluationError
+from zoo import tasks
+from zoo.tasks import EvaluationError
 
-CLASSIFICATION = ("image_classification", "text_classification")
+
+def _classifying(kind) -> bool:
+    """Whether task kind `kind` (a name; perhaps one this version does not know) has
+    classes."""
+    return kind in tasks.names() and tasks.get(kind).CLASSIFYING
 
 
 def parse_label_map(text) -> dict | None:
@@ -77,7 +82,7 @@ def model_labels(run_info: dict | None) -> tuple[tuple | None, str]:
     if run_info.get("labels"):
         return tuple(str(label) for label in run_info["labels"]), "labels in its run.json"
     recipe = run_info.get("recipe") or {}
-    if recipe.get("task") in CLASSIFICATION and recipe.get("dataset"):
+    if _classifying(recipe.get("task")) and recipe.get("dataset"):
         names = _dataset_labels(recipe["dataset"])
         if names:
             return names, f"the classes of its recipe's dataset '{recipe['dataset']}'"
@@ -168,7 +173,7 @@ def for_run(spec, weights, run_info, mapping) -> tuple[list | None, dict | None]
     benchmark) with `run_info` (its run.json) on benchmark `spec`: the output columns in the
     benchmark's order (None: as they are) and what the result record keeps of it
     (`evaluation.labels`). Says on stderr when the model's class names are unknown."""
-    if spec.task not in CLASSIFICATION:
+    if not _classifying(spec.task):
         if mapping is not None:
             raise EvaluationError(f"--label-map maps class names; benchmark '{spec.id}' is "
                                   f"{spec.task}, without classes.")

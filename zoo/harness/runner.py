@@ -18,11 +18,23 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from zoo import provenance, textio
-from zoo.harness import benchmarks, labels, records, tasks
-from zoo.harness.tasks import EvaluationError
+import numpy as np
+
+from zoo import datasets, entries, provenance, records, tasks, textio
+from zoo.harness import benchmarks, labels
+from zoo.metrics import bootstrap
+from zoo.models import catalog, dtype_policy, seeding
+from zoo.tasks import EvaluationError
+
+# TensorFlow and Keras load with the model (`import zoo` stays light): `zoo.text`
+# (WordPiece) is imported inside the step that loads a tokenizer.
+
+#: The seed an untrained model's fresh weights are drawn with (`seeding.scope`), recorded as
+#: `seeds.initialization`: the untrained floor of a benchmark is the same model every run.
+INITIALIZATION_SEED = 0
 
 
 def _log(progress, message, end="\n"):
@@ -33,9 +45,7 @@ def _log(progress, message, end="\n"):
 def resolve_weights(weights):
     """`(model_file, tokenizer_dir or None, run_info dict or None)` for a weights path: a
     `.keras` file, a run folder (model.keras) or a published entry folder (model.json and
-    weights.npz, where `model_file` is the folder)."""
-    from zoo import entries
-
+    weights.npz or the weights.json to download it with, where `model_file` is the folder)."""
     path = Path(weights)
     if entries.is_entry_folder(path):
         info = _read_info(path / "run.json")
@@ -65,52 +75,152 @@ def _read_info(path) -> dict:
     return textio.read_json_object(path, EvaluationError)
 
 
+# --- The run, step by step ----------------------------------------------------------------
+
+
+@dataclass
+class _Data:
+    """The examples a run evaluates: `examples` (after `--limit`), how many the benchmark
+    has (`total`), the `limit` asked for and the sha256 of exactly what is evaluated."""
+
+    examples: object
+    total: int
+    limit: int | None
+    sha256: str
+
+
+@dataclass
+class _Subject:
+    """The model a run evaluates and what is known of it: its tokenizer (None: the task
+    reads no tokens, or the model has its own preprocessor), its run.json / entry.json
+    (`run_info`; None: untrained or a bare .keras file), its weights file and sha256
+    (`weights_info`; None: untrained) and, untrained, the seed its fresh weights were drawn
+    with."""
+
+    name: str
+    model: object
+    tokenizer: object = None
+    run_info: dict | None = None
+    weights_info: dict | None = None
+    initialization_seed: int | None = None
+
+    @property
+    def trained(self) -> bool:
+        return self.weights_info is not None
+
+
+@dataclass
+class _Predictions:
+    """Per-example prediction rows in order (`resumed` of them from an interrupted run) and
+    the seconds the model took for the rest."""
+
+    rows: list
+    resumed: int
+    model_seconds: float
+
+
+def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_dir=None,
+        results_dir="runs/results", command=None, progress=True, safe_mode=True,
+        label_map=None):
+    """Evaluates `model_name` (random weights, or `weights`) on a benchmark.
+
+    `weights` load in Keras' safe mode: a file holding code raises
+    `zoo.safety.UnsafeCodeError` unless `safe_mode=False` (`--unsafe-allow-code`). Without
+    `weights` the model's fresh weights are drawn with `INITIALIZATION_SEED` (recorded as
+    `seeds.initialization`), so the untrained floor is the same every run.
+
+    A classifier's class names must be the benchmark's labels (`zoo.harness.labels`), unless
+    `label_map` (`{"negative": "ham", ...}` or "negative=ham,...") says which model class is
+    which benchmark label.
+
+    Records go under `results_dir` (default `runs/results/`, git-ignored: a user's runs stay
+    out of the published `benchmarks/results/`, which is an explicit choice).
+
+    Returns `(record, record_path)`. Writes nothing if the run fails; a run
+    interrupted part-way resumes from its saved predictions when started again
+    with the same arguments, model and data (they name the saved predictions).
+    """
+    started = time.perf_counter()
+    spec = _check_request(model_name, benchmark_id, batch_size)
+    label_map = labels.parse_label_map(label_map)
+    data = _load_data(spec, data_dir, limit, progress)
+    resampling = _resample_meanwhile(spec, len(data.examples))
+    model_file, tokenizer_dir, run_info = (resolve_weights(weights) if weights is not None
+                                           else (None, None, None))
+    # Class names are compared before the model loads (its run.json is enough).
+    columns, labels_info = labels.for_run(spec, weights, run_info, label_map)
+    subject = (_load_trained(model_name, model_file, tokenizer_dir, run_info, safe_mode)
+               if weights is not None else _build_untrained(model_name, spec, data.examples))
+    settings = {"batch_size": batch_size, "labels": labels_info,
+                "precision": subject.model.dtype_policy.name}  # what the model computes in
+    partial = _Partial(results_dir, _resume_key(subject, spec, data, settings))
+    rows = _resume(partial, subject, len(data.examples), progress)
+    predictions = _predict(spec, subject, data, rows, partial, batch_size, columns, progress)
+    idx = resampling.result()
+    found, report = _score(spec, subject, data, predictions.rows, idx, data_dir, progress)
+    record = _record(spec, subject, data, settings, predictions, found, report, idx, command,
+                     started)
+    path = records.write(record, predictions.rows, results_dir)
+    partial.discard()
+    return records.read(path), path
+
+
+def _check_request(model_name, benchmark_id, batch_size):
+    """The benchmark's spec, once the request is known to make sense. Reads the registry
+    only: no data, no download, no TensorFlow.
+
+    Raises:
+        UnknownNameError: an unknown benchmark or model (with the closest names).
+        EvaluationError: a batch size that is not positive, or a model whose family cannot do
+            the benchmark's task (an image model on sst2).
+    """
+    spec = benchmarks.get(benchmark_id)
+    if batch_size <= 0:
+        raise EvaluationError(f"--batch-size must be positive, got {batch_size}.")
+    _check_model_fits(model_name, spec)
+    return spec
+
+
 def _check_model_fits(model_name, spec):
     """Raises `UnknownNameError` (with the closest names) for an unknown model and
     `EvaluationError` when the model's family cannot do the benchmark's task (an image model on
     sst2). Reads the registry only: no data, no download, no TensorFlow."""
-    import zoo
-    from zoo.training.recipes import MODEL_TASKS
-
-    family = zoo.describe(model_name)["family"]
-    served = MODEL_TASKS[spec.task]
-    if family not in served:
+    if catalog.head_for(model_name, spec.task) is None:
         raise EvaluationError(
-            f"Model '{model_name}' is a {family} model: it cannot be evaluated on benchmark "
-            f"'{spec.id}' (task {spec.task}); use a {' or '.join(sorted(served))} model "
-            f"(`zoo list`) or another benchmark (`zoo bench list`).")
+            f"Model '{model_name}' is a {catalog.get_spec(model_name).family} model: it cannot "
+            f"be evaluated on benchmark '{spec.id}' (task {spec.task}); use "
+            f"{catalog.serving_hint(spec.task)}"
+            f"{' (`zoo list`)' if catalog.families_serving(spec.task) else ''} or another "
+            "benchmark (`zoo bench list`).")
 
 
-def _build_untrained(model_name, spec, examples):
-    import zoo
+def _load_data(spec, data_dir, limit, progress) -> _Data:
+    """The benchmark's examples, the first `limit` of them when given.
 
-    overrides = {}
-    info = zoo.describe(model_name)
-    task = None
-    if spec.task in ("image_classification", "text_classification"):
-        overrides["num_classes"] = len(spec.labels)
-        if info["family"] == "bert":
-            task = "classifier"
-    if spec.task in ("image_classification", "image_generation"):
-        overrides["image_size"] = list(examples.inputs.shape[1:3])
-        overrides["num_channels"] = int(examples.inputs.shape[3])
-        if overrides["image_size"][0] == overrides["image_size"][1]:
-            overrides["image_size"] = overrides["image_size"][0]
-    try:
-        return zoo.build(model_name, task=task, **overrides)
-    except ValueError as error:
+    Raises:
+        EvaluationError: no examples; examples numbered by other class names than the
+            benchmark declares; a `limit` that is not positive.
+    """
+    examples = _load_examples(spec, data_dir, progress)
+    if len(examples) == 0:
+        raise EvaluationError(f"Benchmark '{spec.id}' has no examples ({examples.description}).")
+    if spec.labels is not None and examples.label_names is not None and tuple(
+            examples.label_names) != tuple(spec.labels):
         raise EvaluationError(
-            f"Cannot build {model_name} for benchmark '{spec.id}': {error}"
-        ) from None
+            f"Benchmark '{spec.id}' declares the labels {', '.join(spec.labels)} but its "
+            f"examples are numbered as {', '.join(examples.label_names)}; fix its labels.")
+    total = len(examples)
+    examples = _limit(examples, limit)
+    return _Data(examples, total, limit, _examples_sha256(examples))
 
 
 def _load_examples(spec, data_dir, progress):
-    from zoo import datasets
-
+    """The benchmark's dataset split (`zoo.datasets.load`), or its own files
+    (`dataset = "files"`: `zoo.datasets.load_files`)."""
     if spec.dataset == "files":
         options = dict(spec.files)
         kind = options.pop("kind")
-        labels = spec.labels if spec.task != "translation" else None
+        labels = spec.labels  # a kind without classes has none
         return datasets.load_files(kind, labels=labels, **options)
     return datasets.load(spec.dataset, spec.split, data_dir=data_dir, progress=progress)
 
@@ -135,8 +245,6 @@ def _data_sha256(examples):
 def _examples_sha256(examples):
     """sha256 of exactly the examples evaluated: their inputs, targets and class names (not
     the files they came from), so that a corrected file, even of the same size, is new data."""
-    import numpy as np
-
     digest = hashlib.sha256()
     for part in (examples.inputs, examples.targets):
         if isinstance(part, np.ndarray) and part.dtype != object:
@@ -151,27 +259,77 @@ def _examples_sha256(examples):
     return digest.hexdigest()
 
 
-def _resume_key(model_name, model, weights_info, tokenizer, spec, examples_sha256, batch_size,
-                precision, labels_info):
-    """Names the saved predictions of a run: the same only for the same model (weights file
-    sha256 and config), tokenizer, benchmark definition, evaluated examples (their content),
-    batch size, precision and label matching, so a rerun resumes only what it would predict
-    itself."""
-    return hashlib.sha256(json.dumps(
-        {"model": model_name, "weights": weights_info and weights_info["sha256"],
-         "config": model.get_config(),
-         "tokenizer": tokenizer.get_config() if tokenizer is not None else None,
-         "benchmark": spec.to_dict(), "examples": examples_sha256, "batch_size": batch_size,
-         "precision": precision, "labels": labels_info},
-        sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _resample_meanwhile(spec, n):
+    """A future of the benchmark's bootstrap indices for `n` examples (`_resampling`).
+
+    The resamples depend only on the example count: drawn in a thread (numpy releases the
+    GIL) while the model loads and traces, which keep one core busy with Python, so neither
+    scoring nor the model's batches wait for them."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="zoo-bootstrap")
+    resampling = pool.submit(_resampling, spec, n)
+    pool.shutdown(wait=False)  # the one task runs on; its thread ends when it is done
+    return resampling
 
 
 def _resampling(spec, n):
     """The benchmark's bootstrap indices for `n` examples, with their draw counts cached
     (`bootstrap.counts`) for the scoring that follows."""
-    idx = tasks.bootstrap_indices(spec, n)
-    tasks.bootstrap.counts(idx)
+    idx = spec.resample_indices(n)
+    bootstrap.counts(idx)
     return idx
+
+
+def _load_trained(model_name, model_file, tokenizer_dir, run_info, safe_mode) -> _Subject:
+    """The trained model `resolve_weights` found (a published entry's folder or a `.keras`
+    file, loaded in Keras' safe mode unless `safe_mode` is False) and its tokenizer.
+
+    The model runs in the dtype policy its config keeps; a config from before zoo kept it
+    (the published entries) in the one its run.json says it trained in."""
+    with dtype_policy.scope(dtype_policy.recorded(run_info)):
+        if model_file.is_dir():
+            model = entries.load_folder(model_file, safe_mode=safe_mode)
+            weights_file = entries.weights_file(model_file)  # local by now
+        else:
+            model = catalog.load_model(model_file, safe_mode=safe_mode)  # a file the user named
+            weights_file = model_file
+    tokenizer = None
+    if tokenizer_dir is not None:
+        from zoo.text import WordPieceTokenizer
+
+        tokenizer = WordPieceTokenizer.load(tokenizer_dir)
+    return _Subject(model_name, model, tokenizer, run_info,
+                    {"path": str(weights_file), "sha256": provenance.sha256_file(weights_file)})
+
+
+def _build_untrained(model_name, spec, examples) -> _Subject:
+    """The model with fresh weights drawn with `INITIALIZATION_SEED` (`seeding.scope`: the
+    caller's random state is left as it was), sized for the benchmark's data (`model_dims`
+    of its task kind: class count from the benchmark's labels, image size and channels)."""
+    dims = tasks.get(spec.task).model_dims(examples, label_names=spec.labels)
+    try:
+        with seeding.scope(INITIALIZATION_SEED):
+            model = catalog.build_for_task(model_name, spec.task, dims)
+    except ValueError as error:
+        raise EvaluationError(
+            f"Cannot build {model_name} for benchmark '{spec.id}': {error}"
+        ) from None
+    return _Subject(model_name, model, initialization_seed=INITIALIZATION_SEED)
+
+
+def _resume_key(subject, spec, data, settings):
+    """Names the saved predictions of a run: the same only for the same model (weights file
+    sha256 and config), tokenizer, benchmark definition, evaluated examples (their content),
+    batch size, precision and label matching (`settings`), so a rerun resumes only what it
+    would predict itself."""
+    tokenizer, weights_info = subject.tokenizer, subject.weights_info
+    return hashlib.sha256(json.dumps(
+        {"model": subject.name, "weights": weights_info and weights_info["sha256"],
+         "config": subject.model.get_config(),
+         "tokenizer": tokenizer.get_config() if tokenizer is not None else None,
+         "benchmark": spec.to_dict(), "examples": data.sha256,
+         "batch_size": settings["batch_size"], "precision": settings["precision"],
+         "labels": settings["labels"]},
+        sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 SYNC_SECONDS = 5.0
@@ -222,191 +380,163 @@ class _Partial:
             self.path.unlink()
 
 
-def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_dir=None,
-        results_dir="runs/results", command=None, progress=True, safe_mode=True,
-        label_map=None):
-    """Evaluates `model_name` (random weights, or `weights`) on a benchmark.
-
-    `weights` load in Keras' safe mode: a file holding code raises
-    `zoo.safety.UnsafeCodeError` unless `safe_mode=False` (`--unsafe-allow-code`).
-
-    A classifier's class names must be the benchmark's labels (`zoo.harness.labels`), unless
-    `label_map` (`{"negative": "ham", ...}` or "negative=ham,...") says which model class is
-    which benchmark label.
-
-    Records go under `results_dir` (default `runs/results/`, git-ignored: a user's runs stay
-    out of the published `benchmarks/results/`, which is an explicit choice).
-
-    Returns `(record, record_path)`. Writes nothing if the run fails; a run
-    interrupted part-way resumes from its saved predictions when started again
-    with the same arguments, model and data (they name the saved predictions).
-    """
-    import zoo
-    from zoo.models import dtype_policy
-
-    started = time.perf_counter()
-    spec = benchmarks.get(benchmark_id)
-    if batch_size <= 0:
-        raise EvaluationError(f"--batch-size must be positive, got {batch_size}.")
-    _check_model_fits(model_name, spec)  # before any data, download or TensorFlow
-    label_map = labels.parse_label_map(label_map)
-    examples = _load_examples(spec, data_dir, progress)
-    if len(examples) == 0:
-        raise EvaluationError(f"Benchmark '{spec.id}' has no examples ({examples.description}).")
-    if spec.labels is not None and examples.label_names is not None and tuple(
-            examples.label_names) != tuple(spec.labels):
-        raise EvaluationError(
-            f"Benchmark '{spec.id}' declares the labels {', '.join(spec.labels)} but its "
-            f"examples are numbered as {', '.join(examples.label_names)}; fix its labels.")
-    total = len(examples)
-    examples = _limit(examples, limit)
-    # The resamples depend only on the example count: drawn in a thread (numpy releases the
-    # GIL) while the model loads and traces, which keep one core busy with Python, so
-    # neither scoring nor the model's batches wait for them.
-    pool = ThreadPoolExecutor(1, thread_name_prefix="zoo-bootstrap")
-    resampling = pool.submit(_resampling, spec, len(examples))
-    pool.shutdown(wait=False)  # the one task runs on; its thread ends when it is done
-
-    model_file, tokenizer_dir, run_info = (resolve_weights(weights) if weights is not None
-                                           else (None, None, None))
-    # Class names are compared before the model loads (its run.json is enough).
-    columns, labels_info = labels.for_run(spec, weights, run_info, label_map)
-    tokenizer, weights_info = None, None
-    if weights is not None:
-        # The model runs in the dtype policy its config keeps; a config from before zoo kept
-        # it (the published entries) in the one its run.json says it trained in.
-        with dtype_policy.scope(dtype_policy.recorded(run_info)):
-            if model_file.is_dir():
-                model = zoo.entries.load_folder(model_file, safe_mode=safe_mode)
-                weights_file = model_file / "weights.npz"
-            else:
-                model = zoo.load_model(model_file, safe_mode=safe_mode)  # a file the user named
-                weights_file = model_file
-        weights_info = {"path": str(weights_file), "sha256": provenance.sha256_file(weights_file)}
-        if tokenizer_dir is not None:
-            from zoo.text import WordPieceTokenizer
-
-            tokenizer = WordPieceTokenizer.load(tokenizer_dir)
-    else:
-        model = _build_untrained(model_name, spec, examples)
-    predict, score = tasks.TASKS[spec.task]
-    precision = model.dtype_policy.name  # what the model computes in, recorded
-    examples_sha256 = _examples_sha256(examples)
-    key = _resume_key(model_name, model, weights_info, tokenizer, spec, examples_sha256,
-                      batch_size, precision, labels_info)
-    partial = _Partial(results_dir, key)
-    rows = partial.load() if weights is not None else []
-    resumed = len(rows)
+def _resume(partial, subject, n, progress) -> list:
+    """The rows a trained model's interrupted run already predicted (`_Partial.load`: the
+    first examples in order), saying so; an untrained model's run starts afresh."""
+    rows = partial.load() if subject.trained else []
     if rows:
-        _log(progress, f"[bench] resuming after {len(rows):,} of {len(examples):,} examples")
+        _log(progress, f"[bench] resuming after {len(rows):,} of {n:,} examples")
+    return rows
 
-    # === Predict, streaming batches; progress and resumable partial results ===
-    model_seconds = 0.0
-    pending = []
+
+def _predict(spec, subject, data, rows, partial, batch_size, columns, progress) -> _Predictions:
+    """Predicts the examples after the resumed `rows` with the task kind's `predict`,
+    streaming batches: each batch's rows are appended to `partial` (a trained model's run,
+    so that a rerun resumes) and counted in a progress line (examples per second).
+
+    Raises:
+        EvaluationError: the kind predicted another number of rows than there are examples.
+    """
+    n, resumed = len(data.examples), len(rows)
+    model_seconds, pending = 0.0, []
     tick = time.perf_counter()
-    stream = predict(model, tokenizer, examples, spec, batch_size, start=len(rows),
-                     **({} if columns is None else {"columns": columns}))
+    stream = tasks.get(spec.task).predict(
+        subject.model, subject.tokenizer, data.examples, spec, batch_size, start=resumed,
+        **({} if columns is None else {"columns": columns}))
     try:
         for row in stream:
             pending.append(row)
-            if len(pending) >= batch_size or row["index"] == len(examples) - 1:
+            if len(pending) >= batch_size or row["index"] == n - 1:
                 now = time.perf_counter()
                 model_seconds += now - tick
-                if weights is not None:
+                if subject.trained:
                     partial.append(pending)
                 rows.extend(pending)
                 pending = []
                 rate = (len(rows) - resumed) / max(model_seconds, 1e-9)
-                _log(progress, f"\r[bench] {spec.id}: {len(rows):,}/{len(examples):,} "
+                _log(progress, f"\r[bench] {spec.id}: {len(rows):,}/{n:,} "
                                f"examples ({rate:,.0f}/s)", end="")
                 tick = time.perf_counter()
     finally:
         partial.close()
     _log(progress, "")
-    if len(rows) != len(examples):
-        raise EvaluationError(f"Predicted {len(rows)} of {len(examples)} examples.")
+    if len(rows) != n:
+        raise EvaluationError(f"Predicted {len(rows)} of {n} examples.")
+    return _Predictions(rows, resumed, model_seconds)
 
-    # === Score ===
-    idx = resampling.result()
-    if spec.task == "image_generation":
-        train = None
-        if spec.train_split and any(m.startswith("probe_") for m in spec.metrics):
-            from zoo import datasets
 
-            train = datasets.load(spec.dataset, spec.train_split, data_dir=data_dir,
-                                  progress=progress)
-        found, _, report = score(spec, examples, rows, idx, model=model, train_examples=train)
-    else:
-        found, _, report = score(spec, examples, rows, idx)
+def _score(spec, subject, data, rows, idx, data_dir, progress):
+    """`(metrics, report)`: the task kind's `score` of the rows, each metric with its
+    bootstrap interval over the resamples `idx`. A kind that needs another split of the
+    benchmark's dataset (a probe's training set) loads it through `load_split`."""
+
+    def load_split(split):
+        return datasets.load(spec.dataset, split, data_dir=data_dir, progress=progress)
+
+    found, _, report = tasks.get(spec.task).score(spec, data.examples, rows, idx,
+                                                  model=subject.model, load_split=load_split)
+    return found, report
+
+
+def _seeds_used(spec, kind, subject) -> dict:
+    """Every seed a run of `spec` uses, by name (`zoo.records.SEEDS`): the bootstrap's
+    (`spec.bootstrap_seed`), the weights' training seed (their run.json's `seed`; None when
+    untrained or unknown), an untrained model's `initialization` seed and the task kind's own
+    draws (`zoo.tasks.seeds`)."""
+    trained = (subject.run_info or {}).get("seed")
+    known = isinstance(trained, int) and not isinstance(trained, bool) and trained >= 0
+    initialization = ({} if subject.initialization_seed is None
+                      else {"initialization": subject.initialization_seed})
+    return {"bootstrap": spec.bootstrap_seed, "training": trained if known else None,
+            **initialization, **tasks.seeds(kind, spec)}
+
+
+def _model_section(subject) -> dict:
+    """The record's `model` table: what was evaluated and what its run.json says."""
+    run_info, model = subject.run_info or {}, subject.model
+    return {
+        "name": subject.name,
+        "entry": run_info.get("entry"),
+        "family": catalog.get_spec(subject.name).family,
+        "class": type(model).__name__,
+        "config": model.get_config(),
+        "params": int(model.count_params()),
+        "weights": subject.weights_info,
+        "recipe": run_info.get("recipe"),
+        "training_data": entries.lineage_training_data(run_info),
+        "training_seconds": run_info.get("training_seconds"),
+    }
+
+
+def _benchmark_section(spec, data, evaluated) -> dict:
+    """The record's `benchmark` table: the definition run and the data evaluated."""
+    return {
+        "id": spec.id,
+        "version": spec.version,
+        "task": spec.task,
+        "dataset": spec.dataset,
+        "split": spec.split,
+        "definition": spec.to_dict(),
+        "data_sha256": _data_sha256(data.examples),
+        "examples_sha256": data.sha256,
+        "files": [list(f) for f in data.examples.files],
+        "examples": {"total": data.total, "evaluated": evaluated, "limit": data.limit},
+    }
+
+
+def _throughput(predictions, started, hardware) -> dict:
+    """The record's `throughput` table: only what this run predicted (resumed predictions
+    took no time here), and the run's wall time since `started` (`time.perf_counter`)."""
+    predicted = len(predictions.rows) - predictions.resumed
+    return {
+        "examples_per_second": (round(predicted / max(predictions.model_seconds, 1e-9), 2)
+                                if predicted > 0 else None),
+        "examples_predicted": predicted,
+        "examples_resumed": predictions.resumed,
+        "model_seconds": round(predictions.model_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "hardware": hardware,
+    }
+
+
+def _record(spec, subject, data, settings, predictions, found, report, idx, command,
+            started) -> dict:
+    """The result record (`zoo.records.RECORD` declares it) of the run: model, benchmark,
+    evaluation settings, seeds, metrics and main metric, report, throughput, provenance and
+    the flags that keep it apart from full runs of trained models."""
+    kind = tasks.get(spec.task)
     main = found[spec.main_metric]
-
-    # === Record ===
-    info = zoo.describe(model_name)
-    training_data = zoo.entries.lineage_training_data(run_info or {})
-    in_training = any(
-        d.get("dataset") == spec.dataset and d.get("split") == spec.split for d in training_data
-    )
+    model_info = _model_section(subject)
+    in_training = any(d.get("dataset") == spec.dataset and d.get("split") == spec.split
+                      for d in model_info["training_data"])
+    evaluated = len(predictions.rows)
     prov = provenance.collect(command)
-    record = {
-        "schema": records.SCHEMA_VERSION,
-        "run_id": records.new_run_id((run_info or {}).get("entry", model_name), spec.id),
+    return {
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": records.new_run_id((subject.run_info or {}).get("entry", subject.name),
+                                     spec.id),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": {
-            "name": model_name,
-            "entry": (run_info or {}).get("entry"),
-            "family": info["family"],
-            "class": type(model).__name__,
-            "config": model.get_config(),
-            "params": int(model.count_params()),
-            "weights": weights_info,
-            "recipe": (run_info or {}).get("recipe"),
-            "training_data": training_data,
-            "training_seconds": (run_info or {}).get("training_seconds"),
-        },
-        "benchmark": {
-            "id": spec.id,
-            "version": spec.version,
-            "task": spec.task,
-            "dataset": spec.dataset,
-            "split": spec.split,
-            "definition": spec.to_dict(),
-            "data_sha256": _data_sha256(examples),
-            "examples_sha256": examples_sha256,
-            "files": [list(f) for f in examples.files],
-            "examples": {"total": total, "evaluated": len(rows), "limit": limit},
-        },
+        "model": model_info,
+        "benchmark": _benchmark_section(spec, data, evaluated),
         "evaluation": {
-            "batch_size": batch_size,
-            "precision": precision,
-            "seed": int(spec.bootstrap.get("seed", 0)),
-            "bootstrap": {"resamples": int(idx.shape[0]),
-                          "seed": int(spec.bootstrap.get("seed", tasks.bootstrap.DEFAULT_SEED)),
-                          "confidence": tasks.bootstrap.CONFIDENCE, "method": "percentile"},
-            "decoding": dict(spec.decoding) if spec.task == "translation" else None,
-            "labels": labels_info,
+            "batch_size": settings["batch_size"],
+            "precision": settings["precision"],
+            "bootstrap": {"resamples": int(idx.shape[0]), "confidence": bootstrap.CONFIDENCE,
+                          "method": "percentile"},
+            "decoding": dict(spec.decoding) if "decoding" in kind.BENCHMARK_FIELDS else None,
+            "labels": settings["labels"],
         },
+        "seeds": _seeds_used(spec, kind, subject),
         "metrics": found,
         "main_metric": {"name": spec.main_metric, "value": main["value"], "low": main["low"],
                         "high": main["high"], "higher_is_better": spec.higher_is_better},
         "report": report,
-        "throughput": {
-            # Only what this run predicted: resumed predictions took no time here.
-            "examples_per_second": (round((len(rows) - resumed) / max(model_seconds, 1e-9), 2)
-                                    if len(rows) > resumed else None),
-            "examples_predicted": len(rows) - resumed,
-            "examples_resumed": resumed,
-            "model_seconds": round(model_seconds, 3),
-            "wall_seconds": round(time.perf_counter() - started, 3),
-            "hardware": prov["hardware"]["label"],
-        },
+        "throughput": _throughput(predictions, started, prov["hardware"]["label"]),
         "provenance": prov,
         "flags": {
-            "untrained": weights is None,
-            "limited": len(rows) < total,
+            "untrained": not subject.trained,
+            "limited": evaluated < data.total,
             "dirty": bool(prov["git"]["dirty"]),
             "test_data_in_training": in_training,
         },
     }
-    path = records.write(record, rows, results_dir)
-    partial.discard()
-    return records.read(path), path

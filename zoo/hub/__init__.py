@@ -6,8 +6,8 @@
   TF Hub's common signatures.
 
 >>> from zoo import hub
->>> sorted(hub.export.PARTS)
-['bert', 'bert_classifier', 'hub_classifier', 'transformer', 'vae', 'vit']
+>>> sorted(hub.export.parts_table()["bert_classifier"])
+['classifier', 'encoder', 'preprocessor']
 """
 
 from zoo.hub.resolve import HubError, cache_dir, resolve

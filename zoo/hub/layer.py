@@ -28,6 +28,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from zoo import safety
+from zoo.entries import parse_zoo_handle
 from zoo.hub.resolve import HubError, load_saved_model
 
 
@@ -83,6 +85,13 @@ class HubLayer(keras.layers.Layer):
         self._takes_training = self._accepts_training()
         self._track_saved_model_variables()
         self.built = True
+
+    @property
+    def saved_model(self):
+        """The loaded SavedModel (its functions, variables and assets, such as a
+        preprocessor's vocabulary table): what an export of a model holding this layer
+        must carry along."""
+        return self._obj
 
     # --- Loading -----------------------------------------------------------------------------
 
@@ -215,9 +224,6 @@ def refuse_in_safe_mode(handle, safe_mode=None):
     when the user allows code (`safe_mode=False`, `--unsafe-allow-code`); else
     `zoo.safety.UnsafeCodeError`."""
     from keras.src.saving import serialization_lib
-
-    from zoo import safety
-    from zoo.hub.resolve import parse_zoo_handle
 
     if (serialization_lib.in_safe_mode() if safe_mode is None else safe_mode) is False:
         return

@@ -34,6 +34,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from zoo import atomic, entries
+from zoo.entries import parse_zoo_handle
+
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 #: Seconds to wait for a server before giving up on a download.
 DOWNLOAD_TIMEOUT = 60.0
@@ -189,13 +192,17 @@ def _resolve_remote(handle: str) -> str:
     target = cache_folder(handle)
     if target.is_dir() and any(target.iterdir()):
         return str(target)
+    # The archive is downloaded beside the cache folder (removed after) and unpacked into it
+    # whole; a process that unpacked the same handle first keeps its copy.
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        _fetch(handle, staging / "archive")
-        size = (staging / "archive").stat().st_size
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
+                                     suffix=atomic.TEMP_SUFFIX) as download, \
+            atomic.staged_folder(target, existing="keep") as model:
+        archive = Path(download.name)
+        _fetch(handle, archive)
+        size = archive.stat().st_size
         try:
-            _unpack(staging / "archive", staging / "model")
+            _unpack(archive, model)
         except _Refused as error:
             raise _refusal(f"Fetched {handle} ({size:,} bytes)", error) from None
         except (tarfile.TarError, OSError) as error:
@@ -204,21 +211,7 @@ def _resolve_remote(handle: str) -> str:
                 f"SavedModel ({error}); a handle names a SavedModel folder packed with tar, as TF "
                 "Hub serves them."
             ) from None
-        _move_into_place(staging / "model", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return str(target)
-
-
-def _move_into_place(folder: Path, target: Path) -> None:
-    """Renames `folder` to `target`, unless another process put a complete copy there first."""
-    try:
-        if target.is_dir() and not any(target.iterdir()):
-            target.rmdir()
-        os.replace(folder, target)
-    except OSError:
-        if not (target.is_dir() and any(target.iterdir())):
-            raise
 
 
 def _unpack_local_archive(path: Path) -> str:
@@ -227,11 +220,9 @@ def _unpack_local_archive(path: Path) -> str:
     target = cache_folder(key)
     if target.is_dir() and any(target.iterdir()):
         return str(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic.staged_folder(target, existing="keep") as model:  # the first copy wins
         try:
-            _unpack(path, staging / "model")
+            _unpack(path, model)
         except _Refused as error:
             raise _refusal(f"Read {path}", error) from None
         except (tarfile.TarError, OSError) as error:
@@ -239,46 +230,21 @@ def _unpack_local_archive(path: Path) -> str:
                 f"{path} is not a readable .tar.gz of a SavedModel ({error}); pass the archive "
                 "TF Hub serves (a SavedModel folder packed with tar) or an unpacked folder."
             ) from None
-        _move_into_place(staging / "model", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return str(target)
-
-
-def parse_zoo_handle(handle) -> tuple[str, str] | None:
-    """`(entry, part)` of a `zoo:ENTRY/PART` handle (part may be ""), else None.
-
-    >>> parse_zoo_handle("zoo:bert_mini.mlm-sst2-trec/encoder")
-    ('bert_mini.mlm-sst2-trec', 'encoder')
-    >>> parse_zoo_handle("https://tfhub.dev/x") is None
-    True
-    """
-    if not isinstance(handle, str) or not handle.startswith("zoo:"):
-        return None
-    entry, _, part = handle[len("zoo:"):].partition("/")
-    return entry, part
 
 
 def _resolve_zoo(handle: str) -> str:
     """`zoo:ENTRY/PART`: the entry exported once into the cache (keyed by its weights file and
     the export format, so a re-published entry or a changed exporter exports again)."""
-    from zoo import entries
-    from zoo.hub import export as export_lib
+    from zoo.hub import export as export_lib  # TensorFlow: loaded only for a zoo: handle
 
     entry, part = parse_zoo_handle(handle)
     folder = entries.folder(entry)
-    stat = (folder / "weights.npz").stat()
+    stat = entries.weights_file(folder).stat()
     root = cache_folder(f"zoo:{entry}:{stat.st_size}:{stat.st_mtime_ns}:{export_lib.FORMAT}")
-    if not (root / "MODEL_CARD.md").is_file():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-        try:
+    if not (root / "MODEL_CARD.md").is_file():  # none yet, or one a killed export left
+        with atomic.staged_folder(root, existing="replace") as staging:
             export_lib.export_entry(entry, staging)
-            if root.exists():
-                shutil.rmtree(root)
-            os.replace(staging, root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     kind_parts = sorted(p.name for p in root.iterdir() if (p / "saved_model.pb").is_file())
     if not part and len(kind_parts) == 1:
         part = kind_parts[0]

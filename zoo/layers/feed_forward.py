@@ -43,10 +43,10 @@ class FeedForward(keras.layers.Layer):
         self.outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
 
     def call(self, x, training=None):
-        # Each Dense as one two-dimensional matmul (zoo/layers/projection.py says why).
-        h = project(self.inner, x, self.compute_dtype)
-        # The exact GELU with its closed-form gradient (zoo/layers/activations.py says why).
-        h = gelu(h) if self.activation == "gelu" else self.inner.activation(h)
+        # Each Dense as one two-dimensional matmul (zoo/layers/projection.py says why), "gelu"
+        # as the exact GELU with its closed-form gradient (zoo/layers/activations.py says why).
+        h = project(self.inner, x, self.compute_dtype,
+                    activation=gelu if self.activation == "gelu" else None)
         h = self.dropout_layer(h, training=training)
         return project(self.outer, h, self.compute_dtype)
 

@@ -1,8 +1,10 @@
-"""The model registry: every named variant of every family, and how to build it.
+"""The model registry: every family, every named variant, and how to build it.
 
-Variants are data (each family's `presets.py`); this module registers them
-once and builds them by name. It imports no TensorFlow until a model is built,
-so `import zoo` stays fast.
+Each folder `zoo/models/<family>/` declares its family in `family.py` (`zoo.models.family`):
+this module finds the folders, registers their variants (data, each family's `presets.py`)
+once, builds them by name, and answers the stages' questions (which family serves a task, with
+which head, its objective, its export parts) so that none of them names a family. It imports
+no TensorFlow until a model is built, so `import zoo` stays fast.
 
 Example:
 
@@ -17,26 +19,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import importlib
 import inspect
 import json
+from pathlib import Path
 
-from zoo.registry import Registry
-
-
-@dataclasses.dataclass(frozen=True)
-class Family:
-    """A model family: its tasks (name -> "module:Class"), default task and paper."""
-
-    name: str
-    tasks: dict
-    default_task: str
-    paper: str
+from zoo.models.family import Family, load
+from zoo.registry import Registry, UnknownNameError, did_you_mean
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """A registered variant: constructor arguments of its family's task class."""
+    """A registered variant: constructor arguments of one of its family's heads."""
 
     name: str
     family: str
@@ -46,68 +41,83 @@ class ModelSpec:
     description: str
 
     def to_dict(self):
-        family = FAMILIES[self.family]
+        fam = _families()[self.family]
         return {
             "name": self.name,
             "family": self.family,
             "task": self.task,
-            "tasks": sorted(family.tasks),
-            "class": family.tasks[self.task],
+            "tasks": sorted(fam.heads),
+            "class": fam.heads[self.task].model,
+            "serves": sorted(fam.serves),
             "config": copy.deepcopy(self.config),
             "params": self.params,
             "description": self.description,
-            "paper": family.paper,
+            "paper": fam.paper,
         }
 
 
-FAMILIES = {
-    "transformer": Family(
-        "transformer",
-        {"seq2seq": "zoo.models.transformer.transformer_seq2seq:TransformerSeq2Seq"},
-        "seq2seq",
-        "zoo.models.transformer.presets",
-    ),
-    "bert": Family(
-        "bert",
-        {
-            "backbone": "zoo.models.bert.bert_backbone:BertBackbone",
-            "masked_lm": "zoo.models.bert.bert_tasks:BertMaskedLM",
-            "classifier": "zoo.models.bert.bert_tasks:BertClassifier",
-        },
-        "backbone",
-        "zoo.models.bert.presets",
-    ),
-    "vit": Family(
-        "vit", {"classifier": "zoo.models.vit.vit_classifier:ViTClassifier"}, "classifier",
-        "zoo.models.vit.presets",
-    ),
-    "vae": Family(
-        "vae",
-        {"vae": "zoo.models.vae.vae:VAE", "autoencoder": "zoo.models.vae.vae:Autoencoder"},
-        "vae",
-        "zoo.models.vae.presets",
-    ),
-    "hub": Family(
-        "hub", {"text_classifier": "zoo.hub.classifier:HubTextClassifier"}, "text_classifier",
-        "zoo.hub.presets",
-    ),
-}
+class FamilyError(TypeError):
+    """A family folder whose `family.py` does not declare a sound `FAMILY`; the message names
+    the file and what is wrong."""
 
+
+def _discover(folder=None, package=None) -> dict[str, Family]:
+    """Every family: the `family.py` of each subfolder of `folder` (default: `zoo/models/`, as
+    package `zoo.models`), with no list to edit. FamilyError naming the file for a
+    `family.py` without a sound `FAMILY`."""
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
+    package = package or __package__
+    found = {}
+    for path in sorted(folder.glob("*/family.py")):
+        name = path.parent.name
+        try:
+            module = importlib.import_module(f"{package}.{name}.family")
+        except Exception as error:  # noqa: BLE001 - any failure: name the file, one line
+            raise FamilyError(f"{path} does not import: {type(error).__name__}: "
+                              f"{error}.") from error
+        declared = getattr(module, "FAMILY", None)
+        if not isinstance(declared, Family):
+            raise FamilyError(f"{path} must define FAMILY = zoo.models.family.Family(...).")
+        problems = ([f"its name is '{declared.name}', not its folder's ('{name}')"]
+                    if declared.name != name else []) + declared.problems()
+        if problems:
+            raise FamilyError(f"{path}: {'; '.join(problems)}.")
+        found[name] = declared
+    return found
+
+
+#: Every variant by name; filled, with the families, on the first lookup (`_families`).
 MODELS = Registry("model")
 
 
-def _register_presets():
-    for family_name, family in list(FAMILIES.items()):
-        presets = importlib.import_module(family.paper)
-        # The family's paper is read from its presets module, beside the variants.
-        FAMILIES[family_name] = dataclasses.replace(family, paper=presets.PAPER)
-        for name, preset in presets.PRESETS.items():
+@functools.cache
+def _families() -> dict[str, Family]:
+    """Every family, discovered on first use (not at `import zoo`, so that a broken
+    `family.py` is a FamilyError the `zoo` command prints as one line), its presets
+    registered in `MODELS`."""
+    found = _discover()
+    _register_presets(found)
+    return found
+
+
+def _register_presets(found):
+    """Registers every family's presets in `MODELS`: all or (FamilyError for a name two
+    families use) none."""
+    owner = {}
+    for fam in found.values():
+        for name in fam.presets:
+            if name in owner:
+                raise FamilyError(f"The model name '{name}' is a preset of both the "
+                                  f"{owner[name]} and the {fam.name} family; rename one.")
+            owner[name] = fam.name
+    for fam in found.values():
+        for name, preset in fam.presets.items():
             MODELS.register(
                 name,
                 ModelSpec(
                     name=name,
-                    family=family_name,
-                    task=preset.get("task", family.default_task),
+                    family=fam.name,
+                    task=preset.get("task", fam.default_head),
                     config=preset["config"],
                     params=preset["params"],
                     description=preset["description"],
@@ -115,7 +125,85 @@ def _register_presets():
             )
 
 
-_register_presets()
+def families() -> dict[str, Family]:
+    """Every model family by name (sorted), as its `family.py` declares it."""
+    return dict(_families())
+
+
+def family(name: str) -> Family:
+    """The family called `name`; UnknownNameError with the closest names and the known ones."""
+    if name not in _families():
+        hint = did_you_mean(name, _families())
+        raise UnknownNameError(f"Unknown model family '{name}'.{' ' + hint if hint else ''} "
+                               f"Known model families: {', '.join(_families())}.")
+    return _families()[name]
+
+
+def family_of(model_name: str) -> Family:
+    """The family of a registered variant (UnknownNameError with the closest names)."""
+    return _families()[get_spec(model_name).family]
+
+
+def families_serving(task_kind: str) -> list[str]:
+    """The families that serve task kind `task_kind`, sorted."""
+    return sorted(name for name, fam in _families().items() if task_kind in fam.serves)
+
+
+def serving_hint(task_kind: str) -> str:
+    """"a bert or hub model": what to use for `task_kind`, for error messages ("use ..."),
+    which say how to add one when no family serves it (a kind just added)."""
+    names = families_serving(task_kind)
+    return (f"a {' or '.join(names)} model" if names else
+            "a model whose family serves it (none does yet: add the kind to a family's "
+            "`serves`, zoo/models/<family>/family.py)")
+
+
+def head_for(model_name: str, task_kind: str) -> str | None:
+    """The head of `model_name` that does `task_kind` (`zoo.build(task=...)`), or None when
+    its family does not serve the task (`serving_hint` says what would). UnknownNameError
+    (closest names) for an unknown model."""
+    spec = get_spec(model_name)
+    served = _families()[spec.family].serves
+    if task_kind not in served:
+        return None
+    return served[task_kind] or spec.task
+
+
+def _head(model_name: str, task_kind: str):
+    head = head_for(model_name, task_kind)
+    if head is None:
+        spec = get_spec(model_name)
+        raise ValueError(f"Model '{model_name}' is a {spec.family} model, which does not "
+                         f"serve {task_kind}; use {serving_hint(task_kind)}.")
+    return _families()[get_spec(model_name).family].heads[head]
+
+
+def takes_raw_text(model_name: str, task_kind: str) -> bool:
+    """Whether the model built for `task_kind` reads raw strings (its own preprocessor), so
+    that no WordPiece tokenizer is made for it."""
+    return _head(model_name, task_kind).raw_text
+
+
+def objective_override(model_name: str, task_kind: str):
+    """The family's own objective for `task_kind` (a function with the signature of
+    `zoo.tasks.<kind>.objective`), or None: the task's objective applies."""
+    reference = family_of(model_name).objectives.get(task_kind)
+    return None if reference is None else load(reference)
+
+
+def head_of(model) -> tuple[Family, str]:
+    """`(family, head name)` of a built zoo model (or of an instance of a subclass of one).
+    ValueError naming the zoo model classes for any other object."""
+    for cls in type(model).__mro__:
+        reference = f"{cls.__module__}:{cls.__qualname__}"
+        for fam in _families().values():
+            for head, spec in fam.heads.items():
+                if spec.model == reference:
+                    return fam, head
+    known = sorted(spec.model.rpartition(":")[2] for fam in _families().values()
+                   for spec in fam.heads.values())
+    raise ValueError(f"{type(model).__name__} is not a zoo model; zoo's are "
+                     f"{', '.join(known)}.")
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -125,11 +213,13 @@ def list_models(pattern: str | None = None) -> list[str]:
     >>> zoo.list_models("bert_*")
     ['bert_base', 'bert_medium', 'bert_mini', 'bert_small', 'bert_tiny']
     """
+    _families()
     return MODELS.names(pattern)
 
 
 def get_spec(name: str) -> ModelSpec:
     """The `ModelSpec` of `name`; an unknown name raises with the closest names."""
+    _families()
     return MODELS.get(name)
 
 
@@ -145,14 +235,13 @@ def describe(name: str) -> dict:
 
 
 def model_class(family: str, task: str):
-    """The Keras class that implements `task` of `family`."""
-    fam = FAMILIES[family]
-    if task not in fam.tasks:
+    """The Keras class that implements head `task` of `family`."""
+    heads = _families()[family].heads
+    if task not in heads:
         raise ValueError(
-            f"The {family} family has no task '{task}'; choose one of: {', '.join(sorted(fam.tasks))}."
+            f"The {family} family has no task '{task}'; choose one of: {', '.join(sorted(heads))}."
         )
-    module, _, cls = fam.tasks[task].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    return load(heads[task].model)
 
 
 #: The default of a constructor argument that has none (it must be given).
@@ -211,22 +300,24 @@ def _backbone_args(tree) -> dict:
     return {}
 
 
-def constructor_defaults(name: str, task: str | None = None) -> dict:
+def constructor_defaults(name: str, task: str | None = None, preset: bool = True) -> dict:
     """The constructor arguments `build(name, task)` accepts, each with the default its
     config (else the class's signature) gives it (`REQUIRED` when it has none; None when the
     signature's default is not a literal), read from the source without importing TensorFlow.
+    With `preset=False`, the class signature's defaults only (not the variant's config).
     Raises UnknownNameError (closest names) for an unknown model, ValueError for a task the
     family does not have."""
     spec = get_spec(name)
-    family = FAMILIES[spec.family]
+    heads = _families()[spec.family].heads
     task = task or spec.task
-    if task not in family.tasks:
+    if task not in heads:
         raise ValueError(f"The {spec.family} family has no task '{task}'; choose one of: "
-                         f"{', '.join(sorted(family.tasks))}.")
-    module, _, cls_name = family.tasks[task].partition(":")
+                         f"{', '.join(sorted(heads))}.")
+    module, _, cls_name = heads[task].model.partition(":")
     tree = _module_tree(module)
     found = {"name": None, "dtype": None, **_init_defaults(tree, cls_name), **_backbone_args(tree)}
-    found.update(copy.deepcopy(spec.config))
+    if preset:
+        found.update(copy.deepcopy(spec.config))
     return found
 
 
@@ -245,15 +336,12 @@ def resolve_config(name: str, task: str | None = None, **overrides) -> tuple[Mod
     task = task or spec.task
     cls = model_class(spec.family, task)
     accepted = _accepted_arguments(cls, spec)
-    import difflib
-
     for key in overrides:
         if key not in accepted:
-            close = difflib.get_close_matches(key, sorted(accepted), n=3)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            hint = did_you_mean(key, sorted(accepted))
             raise ValueError(
-                f"'{key}' is not an argument of {name} ({cls.__name__}).{hint} "
-                f"Arguments: {', '.join(sorted(accepted))}."
+                f"'{key}' is not an argument of {name} ({cls.__name__}). "
+                f"{hint + ' ' if hint else ''}Arguments: {', '.join(sorted(accepted))}."
             )
     if overrides.get("dtype") is not None:  # a typo fails here, naming the policies
         from zoo.models import dtype_policy
@@ -289,6 +377,31 @@ def build(name: str, task: str | None = None, **overrides):
     return cls(**config)
 
 
+def build_for_task(name: str, task_kind: str, dims=None, overrides=None):
+    """Builds `name` for task kind `task_kind` (a `zoo.tasks` kind) with the head its family
+    serves it with.
+
+    Args:
+        dims: `(defaults, fixed)` from `zoo.tasks.get(task_kind).model_dims(...)`: the
+            arguments that come from the data. `defaults` yield to `overrides`, `fixed`
+            override them; of both, only the arguments the model's constructor takes are
+            passed (an image classifier without `num_channels` just does not get it).
+        overrides: the recipe's `model_overrides`.
+
+    Raises ValueError when the family does not serve `task_kind` (naming the families that
+    do) or the constructor refuses the arguments.
+    """
+    head = _head(name, task_kind)  # refuses a family that does not serve the task
+    spec = get_spec(name)
+    task = head_for(name, task_kind)
+    accepted = _accepted_arguments(load(head.model), spec)
+    defaults, fixed = dims or ({}, {})
+    config = {key: value for key, value in defaults.items() if key in accepted}
+    config.update(overrides or {})
+    config.update({key: value for key, value in fixed.items() if key in accepted})
+    return build(name, task=task, **config)
+
+
 def load_model(path, safe_mode=True):
     """Loads a `.keras` file saved from any zoo model (no custom objects needed).
 
@@ -311,6 +424,6 @@ def load_model(path, safe_mode=True):
 
 def import_all_families():
     """Imports every family's classes so Keras can deserialize them by name."""
-    for family in FAMILIES.values():
-        for task in family.tasks:
-            model_class(family.name, task)
+    for fam in _families().values():
+        for head in fam.heads.values():
+            load(head.model)

@@ -23,11 +23,16 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import inspect
 
-NAMES = ("float32", "mixed_float16", "mixed_bfloat16", "float16", "bfloat16", "float64")
+from zoo.registry import did_you_mean
+
+#: The Keras dtype policies a training run may use (`precision` in recipes and `zoo train`,
+#: which also take "auto": see `zoo.training.precision`), and that `run.json` records.
+TRAINING_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+#: Every policy a zoo model may be built in: the training ones and whole-model float dtypes.
+NAMES = TRAINING_POLICIES + ("float16", "bfloat16", "float64")
 
 
 def resolve(dtype):
@@ -46,11 +51,10 @@ def resolve(dtype):
     except (ValueError, TypeError):
         policy = None
     if policy is None or not keras.backend.is_float_dtype(policy.compute_dtype):
-        close = difflib.get_close_matches(str(dtype), NAMES, n=2) if isinstance(dtype, str) else []
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(dtype, NAMES)
         raise ValueError(
             f"dtype must be a floating-point Keras dtype policy ({', '.join(NAMES)}), got "
-            f"{dtype!r}.{hint}")
+            f"{dtype!r}.{' ' + hint if hint else ''}")
     return policy
 
 
@@ -105,4 +109,4 @@ def recorded(run_info) -> str | None:
     """The policy a training run recorded (`run.json: precision`), or None where it records
     none: what a model whose config predates `dtype` was trained in."""
     precision = (run_info or {}).get("precision")
-    return precision if precision in ("float32", "mixed_float16", "mixed_bfloat16") else None
+    return precision if precision in TRAINING_POLICIES else None

@@ -170,6 +170,22 @@ class WordPieceTokenizer:
         """The number of tokens, special tokens included."""
         return len(self.vocabulary)
 
+    @property
+    def bert_tokenizer(self) -> tf_text.BertTokenizer:
+        """The tensorflow-text tokenizer underneath. A SavedModel that tokenizes in its
+        graph keeps it as an attribute, which tracks the vocabulary table as an asset."""
+        return self._tokenizer
+
+    def word_pieces(self, texts) -> tf.RaggedTensor:
+        """Word-piece ids of a 1-D batch of strings, per word: int32 `[batch, words, pieces]`
+        (TF Hub's BERT `tokenize` signature); `tokenize` merges the last two axes.
+
+        >>> tokenizer = WordPieceTokenizer.train(["low lower lowest"] * 2, vocabulary_size=40)
+        >>> tokenizer.word_pieces(["low lower"]).shape.rank
+        3
+        """
+        return self._tokenizer.tokenize(_spaces_to_ascii(tf.convert_to_tensor(texts, tf.string)))
+
     @classmethod
     def train(
         cls,

@@ -32,6 +32,7 @@ the run before the damaged weights are saved, keeping the last good checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -42,6 +43,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from zoo import atomic, schema
+from zoo.models import seeding
 from zoo.training.errors import TrainingError
 from zoo.training.strategies import is_chief, is_parameter_server
 
@@ -55,6 +58,75 @@ class LoopResult:
     seconds: float
 
 
+_POSITIVE = schema.Int(min=1)
+#: The fields of a `LoopConfig`, checked when one is made (from Python or from JSON).
+LOOP_CONFIG = schema.Table({
+    "steps": schema.Field(_POSITIVE, required=True),
+    "global_batch_size": schema.Field(_POSITIVE, required=True),
+    "run_dir": schema.Field(schema.Path(), required=True),
+    "checkpoint_every": schema.Field(_POSITIVE),
+    "log_every": schema.Field(_POSITIVE),
+    "jit_compile": schema.Field(schema.Bool()),
+    "label_smoothing": schema.Field(schema.Float(min=0, max=1, max_exclusive=True)),
+    "validate_every": schema.Field(_POSITIVE, nullable=True),
+    "seed": schema.Field(schema.Int(min=0, max=2 ** 32 - 1)),
+}, what="a loop config")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """The settings of one `run`, flat and JSON-ready (`to_dict` / `from_dict`).
+
+    Attributes:
+        steps: optimizer steps to train to (a resumed run trains the rest).
+        global_batch_size: examples per step over all replicas; each replica's loss is
+            averaged over it.
+        run_dir: where `checkpoints/`, `history.jsonl` and TensorBoard `logs/` go (a string;
+            a `pathlib.Path` is turned into one).
+        checkpoint_every, log_every: periods in steps (the last step always logs and saves).
+        jit_compile: XLA-compile the gradient computation.
+        label_smoothing: passed to the objective.
+        validate_every: period in steps of the `validate` function (None: never).
+        seed: with the step, it decides the state of every `SeedGenerator` of the model at
+            the start of each step (dropout, noise).
+
+    Raises:
+        TrainingError: a field of the wrong type or out of range, or (from `from_dict`) an
+            unknown or missing field, naming each one.
+    """
+
+    steps: int
+    global_batch_size: int
+    run_dir: str
+    checkpoint_every: int = 200
+    log_every: int = 50
+    jit_compile: bool = False
+    label_smoothing: float = 0.0
+    validate_every: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.run_dir, os.PathLike):
+            object.__setattr__(self, "run_dir", os.fspath(self.run_dir))
+        schema.validate(self.to_dict(), LOOP_CONFIG, "LoopConfig", error=TrainingError)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_recipe(cls, recipe, run_dir) -> LoopConfig:
+        """The loop settings of a `zoo.training.Recipe` trained into `run_dir`."""
+        return cls(steps=recipe.steps, global_batch_size=recipe.batch_size, run_dir=run_dir,
+                   checkpoint_every=recipe.checkpoint_every, log_every=recipe.log_every,
+                   jit_compile=recipe.jit_compile, label_smoothing=recipe.label_smoothing,
+                   validate_every=recipe.validation.get("every"), seed=recipe.seed)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "loop config") -> LoopConfig:
+        """The config a `to_dict` (or a JSON file of one, named `source`) holds."""
+        return cls(**schema.validate(data, LOOP_CONFIG, source, error=TrainingError))
+
+
 def _worker_checkpoint_dir(strategy, directory: Path) -> Path:
     """The chief writes `directory`; other workers write a private folder deleted afterwards
     (every worker must take part in a save)."""
@@ -62,18 +134,6 @@ def _worker_checkpoint_dir(strategy, directory: Path) -> Path:
         return directory
     task_id = strategy.cluster_resolver.task_id
     return directory.parent / f".{directory.name}-worker{task_id}"
-
-
-def _seed_generators(model) -> list:
-    """Every `keras.random.SeedGenerator` of `model` and its layers (dropout's, the VAE's
-    noise), each once, in the model's layer order (the same for the same architecture)."""
-    found, seen = [], set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        for generator in layer._seed_generators:
-            if id(generator) not in seen:
-                seen.add(id(generator))
-                found.append(generator)
-    return found
 
 
 # Keras hands TensorFlow's stateless ops its int64 seed states modulo int32.max - 1.
@@ -176,71 +236,79 @@ def _truncate_history(path: Path, step: int) -> list:
             break  # a line cut off by the kill
         if row.get("step", 0) <= step:
             rows.append(row)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     return rows
 
 
-def run(strategy, build_model, build_optimizer, objective, make_dataset, *, steps,
-        global_batch_size, run_dir, checkpoint_every=200, log_every=50, jit_compile=False,
-        label_smoothing=0.0, validate=None, validate_every=None, seed=0, log=print):
-    """Trains to `steps` optimizer steps, resuming from `run_dir/checkpoints` if it holds any.
+# --- The named steps of `run` ------------------------------------------------------------
 
-    Args:
-        strategy: a `tf.distribute.Strategy`.
-        build_model, build_optimizer: functions of no argument, called in `strategy.scope()`.
-        objective: `(model, x, y, w, training, label_smoothing) -> (per-example loss, logs)`.
-        make_dataset: `start_step -> tf.data.Dataset` of global batches `(x, y, w)`.
-        run_dir: where checkpoints, `history.jsonl` and TensorBoard `logs/` go (chief only).
-        validate: optional `model -> dict` run on the chief every `validate_every` steps and
-            at the end (e.g. validation BLEU).
-        seed: int. With the step, it decides the state of every `SeedGenerator` of the model
-            at the start of each step (dropout, noise).
 
-    Returns:
-        a `LoopResult`.
-    """
-    run_dir = Path(run_dir)
-    chief = is_chief(strategy)
-    if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
+def _build(strategy, build_model, build_optimizer):
+    """The model and its built optimizer, made in `strategy.scope()` (variables mirrored)."""
     with strategy.scope():
         model = build_model()
         optimizer = build_optimizer()
         optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    checkpoint_dir = run_dir / "checkpoints"
-    manager = tf.train.CheckpointManager(
-        checkpoint, str(_worker_checkpoint_dir(strategy, checkpoint_dir)), max_to_keep=2)
-    latest = tf.train.latest_checkpoint(str(checkpoint_dir))
-    if latest:
+    return model, optimizer
+
+
+class _Checkpoints:
+    """`run_dir/checkpoints`: restores the newest checkpoint and saves new ones (every worker
+    takes part in a save; only the chief's is kept)."""
+
+    def __init__(self, strategy, model, optimizer, run_dir: Path):
+        self.directory = run_dir / "checkpoints"
+        self.chief = is_chief(strategy)
+        self.optimizer = optimizer
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(_worker_checkpoint_dir(strategy, self.directory)),
+            max_to_keep=2)
+        self.last_good = None  # the newest step saved (or restored), for the divergence error
+
+    def restore(self) -> tuple[str | None, int]:
+        """Restores the newest checkpoint into the model and optimizer, if there is one.
+
+        Returns:
+            `(its path or None, the step it was saved at or 0)`.
+
+        Raises:
+            TrainingError: the checkpoint does not match the model and optimizer.
+        """
+        latest = tf.train.latest_checkpoint(str(self.directory))
+        if not latest:
+            return None, 0
         try:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as error:
             raise TrainingError(
                 f"Cannot resume from {latest}: it does not match this model and optimizer "
                 f"({str(error).splitlines()[0]}). Use a new run folder, or delete "
-                f"{checkpoint_dir} to start over."
+                f"{self.directory} to start over."
             ) from None
-    start = _checkpoint_step(latest, optimizer) if latest else 0
-    if latest:
-        log(f"[train] resuming from {latest} at step {start:,} of {steps:,}")
-    history_path = run_dir / "history.jsonl"
-    history = _truncate_history(history_path, start) if chief else []
-    writer = tf.summary.create_file_writer(str(run_dir / "logs")) if chief else None
+        self.last_good = _checkpoint_step(latest, self.optimizer)
+        return latest, self.last_good
 
-    coordinator = None
-    if is_parameter_server(strategy):
-        # The chief schedules steps on the workers, which read their own copy of the input
-        # pipeline and update the variables on the parameter servers (asynchronously).
-        coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
-        iterator = iter(coordinator.create_per_worker_dataset(lambda: make_dataset(start)))
-    else:
-        iterator = iter(strategy.experimental_distribute_dataset(make_dataset(start)))
+    def save(self, step: int) -> None:
+        self.manager.save(checkpoint_number=step)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+        self.last_good = step
+
+
+def _train_step(strategy, model, optimizer, objective, config: LoopConfig):
+    """The distributed step `(iterator, step) -> {name: sum over the global batch}`.
+
+    On each replica, in this order: every `SeedGenerator` of the model is set from
+    `(config.seed, step)`; the loss is averaged over the *global* batch (plus the model's
+    regularization losses) and scaled by a `LossScaleOptimizer`; the gradients (XLA-compiled
+    when `config.jit_compile`) are summed over the replicas when there are several, and only
+    then handed to the optimizer, whose clipping and unscaling see the global batch's gradient.
+    The per-example sums of the loss and the objective's logs are summed over the replicas.
+    """
     variables = model.trainable_variables
     scale = getattr(optimizer, "scale_loss", None)
-    generators = _seed_generators(model)
+    generators = seeding.seed_generators(model)
     replicas = int(strategy.num_replicas_in_sync)
     # Sum over the replicas before the optimizer's transformations (clipping, unscaling).
     presum = replicas > 1
@@ -250,9 +318,10 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
     def gradients(x, y, w):
         with tf.GradientTape() as tape:
             per_example, logs = objective(model, x, y, w, training=True,
-                                          label_smoothing=label_smoothing)
+                                          label_smoothing=config.label_smoothing)
             per_example = tf.cast(per_example, tf.float32)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+            loss = tf.nn.compute_average_loss(per_example,
+                                              global_batch_size=config.global_batch_size)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             scaled = scale(loss) if scale is not None else loss
@@ -261,11 +330,11 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
         sums["loss"] = tf.reduce_sum(per_example)
         return grads, sums
 
-    compute = tf.function(gradients, jit_compile=True) if jit_compile else gradients
+    compute = tf.function(gradients, jit_compile=True) if config.jit_compile else gradients
 
     def replica_step(step, x, y, w):
         if generators:
-            _reseed(generators, seed, step, replicas)
+            _reseed(generators, config.seed, step, replicas)
         grads, sums = compute(x, y, w)
         if presum:
             grads = _sum_across_replicas(grads)
@@ -278,70 +347,180 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, *, step
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in sums.items()}
 
-    def save(step):
-        manager.save(checkpoint_number=step)
-        if not chief:
-            shutil.rmtree(manager.directory, ignore_errors=True)
+    return train_step
 
-    totals, window_start, last_good = None, start, start if latest else None
-    earlier_seconds = float(history[-1].get("seconds", 0.0)) if history else 0.0
-    started = time.perf_counter()
-    tick = started
-    scheduled = []
-    for step in range(start + 1, steps + 1):
-        if coordinator is not None:
-            scheduled.append(coordinator.schedule(
-                train_step, args=(iterator, tf.constant(step, tf.int64))))
+
+class _Stepper:
+    """Runs the steps of one logging window and sums their outputs: directly, or (under
+    `ParameterServerStrategy`) scheduled on the workers by a `ClusterCoordinator`, which read
+    their own copy of the input pipeline and update the variables on the parameter servers
+    (asynchronously)."""
+
+    def __init__(self, strategy, train_step, make_dataset, start: int, optimizer):
+        self.train_step, self.optimizer = train_step, optimizer
+        self.coordinator = None
+        if is_parameter_server(strategy):
+            self.coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
+            self.iterator = iter(self.coordinator.create_per_worker_dataset(
+                lambda: make_dataset(start)))
         else:
-            sums = train_step(iterator, tf.constant(step, tf.int64))
-            totals = sums if totals is None else {k: totals[k] + sums[k] for k in sums}
-        boundary = step % log_every == 0 or step % checkpoint_every == 0 or step == steps
-        if not boundary:
-            continue
-        if coordinator is not None:
-            coordinator.join()
-            fetched = [remote.fetch() for remote in scheduled]
-            scheduled = []
-            totals = {k: sum(float(f[k]) for f in fetched) for k in fetched[0]}
+            self.iterator = iter(strategy.experimental_distribute_dataset(make_dataset(start)))
+        self.totals, self.scheduled = None, []
+
+    def run(self, step: int) -> None:
+        """Runs (or schedules) step `step`."""
+        args = (self.iterator, tf.constant(step, tf.int64))
+        if self.coordinator is not None:
+            self.scheduled.append(self.coordinator.schedule(self.train_step, args=args))
+            return
+        sums = self.train_step(*args)
+        self.totals = sums if self.totals is None else {
+            k: self.totals[k] + sums[k] for k in sums}
+
+    def window_totals(self, step: int) -> dict:
+        """The window's sums `{name: sum over its examples}` (waiting for scheduled steps);
+        starts the next window."""
+        if self.coordinator is not None:
+            self.coordinator.join()
+            fetched = [remote.fetch() for remote in self.scheduled]
+            self.scheduled = []
+            self.totals = {k: sum(float(f[k]) for f in fetched) for k in fetched[0]}
             # Asynchronous updates can lose increments of the optimizer's step counter; the
             # chief knows how many steps ran (and the schedule reads the counter).
-            optimizer.iterations.assign(step)
-        count = float(global_batch_size * (step - window_start))
-        means = {k: float(v) / count for k, v in totals.items()}
-        if not all(math.isfinite(v) for v in means.values()):
-            kept = (f"The last good checkpoint (step {last_good:,}) is kept in {checkpoint_dir}"
-                    if last_good else "No checkpoint was written yet")
-            raise TrainingError(
-                f"The training loss became {means['loss']} between steps {window_start + 1:,} and "
-                f"{step:,}; stopped without saving. {kept}. Lower the learning rate (or add "
-                "warm-up or clipnorm) or check the data for inf/NaN, then start again."
-            )
+            self.optimizer.iterations.assign(step)
+        totals, self.totals = self.totals, None
+        return totals
+
+
+def _check_finite(means: dict, first: int, step: int, checkpoints: _Checkpoints) -> None:
+    """Raises `TrainingError` (before anything is saved) when a window's mean is inf or NaN,
+    naming the steps, the last good checkpoint and what to change."""
+    if all(math.isfinite(v) for v in means.values()):
+        return
+    kept = (f"The last good checkpoint (step {checkpoints.last_good:,}) is kept in "
+            f"{checkpoints.directory}" if checkpoints.last_good else
+            "No checkpoint was written yet")
+    raise TrainingError(
+        f"The training loss became {means['loss']} between steps {first:,} and "
+        f"{step:,}; stopped without saving. {kept}. Lower the learning rate (or add "
+        "warm-up or clipnorm) or check the data for inf/NaN, then start again."
+    )
+
+
+def _learning_rate(optimizer):
+    return (float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy")
+            else None)
+
+
+class _History:
+    """`history.jsonl` (one row per logging step) and TensorBoard `logs/`, written by the
+    chief only. A resumed run keeps the rows up to its checkpoint and counts on from their
+    training time."""
+
+    def __init__(self, run_dir: Path, start: int, chief: bool):
+        self.path = run_dir / "history.jsonl"
+        self.chief = chief
+        self.rows = _truncate_history(self.path, start) if chief else []
+        self.writer = tf.summary.create_file_writer(str(run_dir / "logs")) if chief else None
+        self.earlier_seconds = float(self.rows[-1].get("seconds", 0.0)) if self.rows else 0.0
+        self.started = time.perf_counter()
+        self.tick = self.started
+
+    def seconds(self) -> float:
+        """Training seconds so far, the runs before a resume included."""
+        return self.earlier_seconds + time.perf_counter() - self.started
+
+    def row(self, step: int, means: dict, count: float, optimizer) -> dict:
+        """The row of a window that ended at `step`: the means of its `count` examples, the
+        learning rate, examples per second (since the last row) and training seconds."""
         now = time.perf_counter()
-        row = {"step": step, **{k: round(v, 6) for k, v in means.items()},
-               "learning_rate": float(optimizer.learning_rate.numpy())
-               if hasattr(optimizer.learning_rate, "numpy") else None,
-               "examples_per_second": round(count / max(now - tick, 1e-9), 1),
-               "seconds": round(earlier_seconds + now - started, 2)}
-        if validate is not None and chief and validate_every and (
-                step % validate_every == 0 or step == steps):
+        return {"step": step, **{k: round(v, 6) for k, v in means.items()},
+                "learning_rate": _learning_rate(optimizer),
+                "examples_per_second": round(count / max(now - self.tick, 1e-9), 1),
+                "seconds": round(self.earlier_seconds + now - self.started, 2)}
+
+    def start_window(self) -> None:
+        self.tick = time.perf_counter()
+
+    def add(self, row: dict) -> None:
+        if not self.chief:
+            return
+        self.rows.append(row)
+        _append_jsonl(self.path, row)
+        with self.writer.as_default(step=row["step"]):
+            for key, value in row.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    _scalar(key, value)
+        self.writer.flush()
+
+
+def _due(step: int, every: int | None, steps: int) -> bool:
+    """Whether step `step` ends a period of `every` steps (the last of `steps` ends every
+    period; `every=None` never)."""
+    return bool(every) and (step % every == 0 or step == steps)
+
+
+def _log_row(row: dict, config: LoopConfig, log) -> None:
+    shown = "  ".join(f"{k} {v:.4g}" for k, v in row.items()
+                      if k != "step" and isinstance(v, float))
+    log(f"[train] step {row['step']:,}/{config.steps:,}  {shown}")
+
+
+def run(strategy, build_model, build_optimizer, objective, make_dataset, config: LoopConfig,
+        *, validate=None, log=print) -> LoopResult:
+    """Trains to `config.steps` optimizer steps, resuming from `config.run_dir/checkpoints` if
+    it holds any.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+        build_model, build_optimizer: functions of no argument, called in `strategy.scope()`.
+        objective: `(model, x, y, w, training, label_smoothing) -> (per-example loss, logs)`.
+        make_dataset: `start_step -> tf.data.Dataset` of global batches `(x, y, w)`.
+        config: a `LoopConfig` (steps, batch size, run folder, periods, XLA, seed).
+        validate: optional `model -> dict` run on the chief every `config.validate_every`
+            steps and at the end (e.g. validation BLEU); its values go in the history as
+            `val_<name>`.
+        log: called with each progress line.
+
+    Returns:
+        a `LoopResult`.
+
+    Raises:
+        TrainingError: the checkpoint does not fit the model, the loss became inf or NaN, or
+            the optimizer cannot train over several replicas.
+    """
+    run_dir = Path(config.run_dir)
+    chief = is_chief(strategy)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    model, optimizer = _build(strategy, build_model, build_optimizer)
+    checkpoints = _Checkpoints(strategy, model, optimizer, run_dir)
+    latest, start = checkpoints.restore()
+    if latest:
+        log(f"[train] resuming from {latest} at step {start:,} of {config.steps:,}")
+    history = _History(run_dir, start, chief)
+    stepper = _Stepper(strategy, _train_step(strategy, model, optimizer, objective, config),
+                       make_dataset, start, optimizer)
+    window_start = start
+    for step in range(start + 1, config.steps + 1):
+        stepper.run(step)
+        logs = _due(step, config.log_every, config.steps)
+        saves = _due(step, config.checkpoint_every, config.steps)
+        if not (logs or saves):
+            continue
+        count = float(config.global_batch_size * (step - window_start))
+        means = {k: float(v) / count for k, v in stepper.window_totals(step).items()}
+        _check_finite(means, window_start + 1, step, checkpoints)
+        row = history.row(step, means, count, optimizer)
+        if validate is not None and chief and _due(step, config.validate_every, config.steps):
             row.update({f"val_{k}": v for k, v in validate(model).items()})
-        totals, window_start, tick = None, step, time.perf_counter()
-        if chief:
-            history.append(row)
-            _append_jsonl(history_path, row)
-            with writer.as_default(step=step):
-                for key, value in row.items():
-                    if key != "step" and isinstance(value, (int, float)):
-                        _scalar(key, value)
-            writer.flush()
-        if step % log_every == 0 or step == steps:
-            shown = "  ".join(f"{k} {v:.4g}" for k, v in row.items()
-                              if k != "step" and isinstance(v, float))
-            log(f"[train] step {step:,}/{steps:,}  {shown}")
-        if step % checkpoint_every == 0 or step == steps:
-            save(step)
-            last_good = step
-    if start >= steps:
-        log(f"[train] already at step {start:,} of {steps:,}: nothing to train")
-    seconds = earlier_seconds + time.perf_counter() - started
-    return LoopResult(model, steps, start, history, seconds)
+        window_start = step
+        history.start_window()
+        history.add(row)
+        if logs:
+            _log_row(row, config, log)
+        if saves:
+            checkpoints.save(step)
+    if start >= config.steps:
+        log(f"[train] already at step {start:,} of {config.steps:,}: nothing to train")
+    return LoopResult(model, config.steps, start, history.rows, history.seconds())

@@ -23,7 +23,10 @@ Example:
 
 from __future__ import annotations
 
-POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+from zoo.models.dtype_policy import TRAINING_POLICIES as POLICIES
+from zoo.registry import did_you_mean
+
+#: What a recipe's `precision` and `zoo train --precision` accept: one home for both.
 CHOICES = ("auto",) + POLICIES
 
 
@@ -57,7 +60,9 @@ def _tensor_core_gpu() -> bool:
 def resolve(requested: str, strategy) -> str:
     """The Keras dtype policy to train in for `requested` ("auto" or a policy name)."""
     if requested not in CHOICES:
-        raise ValueError(f"precision must be one of {', '.join(CHOICES)}, got '{requested}'.")
+        hint = did_you_mean(requested, CHOICES)
+        raise ValueError(f"precision must be one of {', '.join(CHOICES)}, got '{requested}'."
+                         f"{' ' + hint if hint else ''}")
     if requested != "auto":
         return requested
     kind = device_kind(strategy)

@@ -20,77 +20,79 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo import schema, textio
+from zoo import schema, tasks, textio
+from zoo.models import catalog
 from zoo.models.catalog import REQUIRED
-from zoo.registry import Registry
+from zoo.registry import Registry, UnknownNameError
 from zoo.training.errors import RecipeError
+from zoo.training.precision import CHOICES as PRECISIONS
 
-TASKS = ("image_classification", "text_classification", "masked_lm", "translation",
-         "image_generation")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear", "inverse_sqrt")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")  # see training/precision.py
-AUGMENTATIONS = ("flip", "shift")  # image classification; see training/inputs.py
-BATCHINGS = ("random", "by_length")  # by_length: translation; see training/inputs.py
+BATCHINGS = ("random", "by_length")  # by_length: a kind that reads "batching" (translation)
 
 
 def _augmentations(d):
+    """The augmentations named are the task kind's (`AUGMENTATIONS` of a kind that reads
+    `augment`; for another kind, `_fields_of_the_task` refuses the field)."""
     augment = d.get("augment")
-    if augment is None:
+    choices = getattr(tasks.get(d["task"]), "AUGMENTATIONS", None)
+    if augment is None or choices is None:
         return None
-    unknown = [a for a in augment.split("+") if a not in AUGMENTATIONS]
+    unknown = [a for a in augment.split("+") if a not in choices]
     if unknown:
         return (f"augment must name augmentations joined by '+' from "
-                f"{', '.join(AUGMENTATIONS)} (e.g. \"flip+shift\"), or be absent; unknown: "
+                f"{', '.join(choices)} (e.g. \"flip+shift\"), or be absent; unknown: "
                 f"{', '.join(map(repr, unknown))}")
     return None
 
 
+def _is_default(key, value) -> bool:
+    """Whether `value` of recipe field `key` is the one a file leaving it out gets (`Recipe`'s
+    default; a checked list may be a tuple)."""
+    spec = Recipe.__dataclass_fields__[key]
+    default = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default
+    return value == default or (isinstance(value, tuple) and list(value) == default)
+
+
 def _fields_of_the_task(d):
-    task, problems = d["task"], []
-    if d.get("extra_training_data") and task != "masked_lm":
-        problems.append("extra_training_data is for masked_lm corpora only")
-    if d.get("batching") == "by_length" and task != "translation":
-        problems.append("batching = \"by_length\" is for translation recipes")
-    if d.get("validation") and task != "translation":
-        problems.append("validation (BLEU on a held-out split) is for translation recipes")
+    """A field that only some task kinds read (their `RECIPE_FIELDS`) is left at its default
+    in a recipe of any other kind: it would be silently ignored there."""
+    kind, readers, problems = tasks.get(d["task"]), {}, []
+    for name in tasks.names():
+        for key, what in tasks.get(name).RECIPE_FIELDS.items():
+            readers.setdefault(key, ([], what))[0].append(name)
+    for key, (names, what) in readers.items():
+        if key not in kind.RECIPE_FIELDS and key in d and not _is_default(key, d[key]):
+            problems.append(f"{what} is for {' or '.join(names)} recipes, not {d['task']}")
     return problems
 
 
-#: For each recipe task, the model families that serve it and the family task each builds
-#: (None: the variant's own, e.g. the VAE family's "vae" or "autoencoder").
-MODEL_TASKS = {
-    "image_classification": {"vit": "classifier"},
-    "text_classification": {"bert": "classifier", "hub": "text_classifier"},
-    "masked_lm": {"bert": "masked_lm"},
-    "translation": {"transformer": "seq2seq"},
-    "image_generation": {"vae": None},
-}
 #: Largest model size argument (a width, a count, a vocabulary) a recipe may set.
 MAX_MODEL_SIZE = 2 ** 24
 _PAIRS = ("image_size", "patch_size")  # an integer or [height, width]
 
 
-def model_task(model: str, task: str) -> str | None:
-    """The task of `model`'s family that recipe `task` builds (for `zoo.build(task=)`).
-    Raises RecipeError naming the families that serve `task`, UnknownNameError for an
-    unknown model."""
-    from zoo.models import catalog
-
-    family = catalog.get_spec(model).family
-    served = MODEL_TASKS[task]
-    if family not in served:
-        raise RecipeError(f"model '{model}' is a {family} model, which cannot be trained for "
-                          f"{task}; use a {' or '.join(served)} model.")
-    return served[family]
+def model_task(model: str, task: str) -> str:
+    """The head of `model`'s family that recipe `task` builds (for `zoo.build(task=)`), as the
+    family declares (`zoo.models.catalog.head_for`). Raises RecipeError naming the families
+    that serve `task`, UnknownNameError for an unknown model."""
+    head = catalog.head_for(model, task)
+    if head is None:
+        raise RecipeError(f"model '{model}' is a {catalog.get_spec(model).family} model, which "
+                          f"cannot be trained for {task}; use {catalog.serving_hint(task)}.")
+    return head
 
 
-def _override_type(key, default):
-    """The schema of a model argument, from its default value's type."""
+def _override_type(key, default, signature_default=None):
+    """The schema of a model argument, from its default value's type: an integer may be 0
+    when its default, or its class signature's, is 0 (a padding that a preset sets to 2 and
+    the signature to 0), else it is a positive count."""
     if isinstance(default, bool):
         return schema.Bool()
     if isinstance(default, int):
-        count = schema.Int(min=0 if default == 0 else 1, max=MAX_MODEL_SIZE)
+        zero = default == 0 or (type(signature_default) is int and signature_default == 0)
+        count = schema.Int(min=0 if zero else 1, max=MAX_MODEL_SIZE)
         return schema.OneOf(count, schema.List(count, 2, 2)) if key in _PAIRS else count
     if isinstance(default, float):
         if "dropout" in key:
@@ -106,9 +108,6 @@ def _override_type(key, default):
 def _model_and_overrides(d):
     """The model is registered, its family serves the task, and each override is one of its
     constructor's arguments, of its default's type (read without importing TensorFlow)."""
-    from zoo.models import catalog
-    from zoo.registry import UnknownNameError
-
     try:
         task = model_task(d["model"], d["task"])
     except UnknownNameError as error:
@@ -116,7 +115,9 @@ def _model_and_overrides(d):
     except RecipeError as error:
         return str(error).rstrip(".")
     arguments = catalog.constructor_defaults(d["model"], task)
-    table = schema.Table({key: _F(_override_type(key, default), nullable=default is None)
+    signature = catalog.constructor_defaults(d["model"], task, preset=False)
+    table = schema.Table({key: _F(_override_type(key, default, signature.get(key)),
+                                  nullable=default is None)
                           for key, default in arguments.items()},
                          what=f"a table of {d['model']}'s arguments")
     return schema.problems(d.get("model_overrides") or {}, table, "model_overrides")
@@ -133,7 +134,7 @@ _LENGTH = schema.Int(min=1, max=MAX_LENGTH)
 SCHEMA = schema.Table({
     "entry": _F(schema.NAME, required=True),
     "model": _F(schema.Str(), required=True),
-    "task": _F(schema.Str(choices=TASKS), required=True),
+    "task": _F(schema.Str(choices=tasks.names), required=True),
     "dataset": _F(schema.Str(), required=True),
     "steps": _F(_POSITIVE, required=True),
     "split": _F(schema.Str()),
@@ -252,19 +253,21 @@ def parse(path) -> Recipe:
     return recipe
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "recipes"  # the recipes zoo ships
+
+
 def search_path() -> list[Path]:
     """`$ZOO_RECIPES_PATH` (os.pathsep-separated), then the recipes shipped in `zoo/recipes/`."""
     folders = [Path(p) for p in os.environ.get("ZOO_RECIPES_PATH", "").split(os.pathsep) if p]
-    folders.append(Path(__file__).resolve().parents[1] / "recipes")
-    return folders
+    return folders + [SHIPPED]
 
 
 def scan() -> schema.Scan:
     """Every recipe file on the search path (a fresh read each call): the usable ones in
-    `.registry` (an entry in an earlier folder overrides a later one), each bad file's
-    RecipeError in `.problems`."""
+    `.registry`, each bad file's RecipeError in `.problems`, and an entry defined twice (a
+    user's recipe reusing a shipped entry's name) refused there too (`schema.scan`)."""
     return schema.scan(search_path(), parse, lambda recipe: recipe.entry, "recipe",
-                       RecipeError, first_wins=True)
+                       RecipeError, shipped=SHIPPED, rename=" (the file and its `entry`)")
 
 
 def registry() -> Registry:

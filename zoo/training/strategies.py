@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 
+from zoo.registry import did_you_mean
 from zoo.training.errors import StrategyError
 
 NAMES = ("auto", "default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server",
@@ -98,11 +99,9 @@ def _check_devices(devices, tf):
 def resolve(name: str = "auto") -> str:
     """The concrete strategy name `auto` stands for on this machine."""
     if name not in NAMES:
-        import difflib
-
-        near = difflib.get_close_matches(name, NAMES, n=2, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(near)}?" if near else ""
-        raise StrategyError(f"Unknown strategy '{name}'.{hint} Strategies: {', '.join(NAMES)}.")
+        hint = did_you_mean(name, NAMES)
+        raise StrategyError(f"Unknown strategy '{name}'. {hint + ' ' if hint else ''}"
+                            f"Strategies: {', '.join(NAMES)}.")
     if name != "auto":
         return name
     import tensorflow as tf

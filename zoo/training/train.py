@@ -15,18 +15,25 @@ resumes an interrupted run; a finished run is left as it is.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from zoo import atomic
+from zoo import atomic, datasets, entries, provenance, safety, tasks
+from zoo.models import catalog
+from zoo.training import inputs, strategies
+from zoo.training import precision as precision_lib
 from zoo.training import recipes as recipes_lib
 from zoo.training.errors import TrainingError
 
-TOKENIZED = ("text_classification", "masked_lm", "translation")
-CLASSIFYING = ("image_classification", "text_classification")
+# TensorFlow and Keras load when a run starts (`import zoo` stays light): `keras`,
+# `tensorflow`, `zoo.text` (WordPiece), `zoo.training.loop` and `zoo.training.schedules` are
+# imported inside the steps that use them.
 
 
 def weights_digest(model) -> str:
@@ -45,8 +52,6 @@ def locate_entry(entry: str) -> Path:
     Raises:
         TrainingError: no such folder holds a trained model (naming the places looked at).
     """
-    from zoo import entries
-
     candidates = []
     if os.environ.get("ZOO_RUNS_DIR"):
         candidates.append(Path(os.environ["ZOO_RUNS_DIR"]) / entry)
@@ -68,23 +73,18 @@ def locate_entry(entry: str) -> Path:
 def load_trained(folder, safe_mode=True):
     """The model in a folder `locate_entry` found: a run folder's `model.keras`, or a published
     entry's config and weights (float32 variables, whatever precision the entry stores)."""
-    import zoo
-    from zoo import entries
-
     folder = Path(folder)
     if entries.is_entry_folder(folder):
         return entries.load_folder(folder, safe_mode=safe_mode)
-    return zoo.load_model(folder / "model.keras", safe_mode=safe_mode)
+    return catalog.load_model(folder / "model.keras", safe_mode=safe_mode)
 
 
 def _load_examples(recipe, data_dir, log):
-    from zoo import datasets
-
+    """The recipe's dataset split; with `extra_training_data` (a masked LM's corpus), the
+    texts of every source in one `Examples` without targets."""
     examples = datasets.load(recipe.dataset, recipe.split, data_dir=data_dir)
     if not recipe.extra_training_data:
         return examples
-    import dataclasses
-
     texts = list(examples.inputs)
     for dataset, split in recipe.extra_training_data:
         texts += list(datasets.load(dataset, split, data_dir=data_dir).inputs)
@@ -93,20 +93,19 @@ def _load_examples(recipe, data_dir, log):
 
 
 def _tokenizer(recipe, examples, run_dir, chief, init_dir):
+    """The run's WordPiece tokenizer: the run folder's (a resumed run), the `init_from`
+    run's (its files checked by `zoo.safety`), else one trained on the task's texts with the
+    recipe's `tokenizer` settings; the chief saves it into the run folder."""
     from zoo.text import WordPieceTokenizer
 
     saved = run_dir / "tokenizer"
     if saved.is_dir():
         return WordPieceTokenizer.load(saved)
     if init_dir is not None and (init_dir / "tokenizer").is_dir():
-        from zoo import safety
-
         safety.check_own_files(init_dir, ["tokenizer"])  # it is copied into the run
         tokenizer = WordPieceTokenizer.load(init_dir / "tokenizer")
     else:
-        texts = list(examples.inputs)
-        if recipe.task == "translation":
-            texts += list(examples.targets)
+        texts = tasks.get(recipe.task).tokenizer_texts(examples)
         settings = {"vocabulary_size": 8000, "lowercase": True, **recipe.tokenizer}
         tokenizer = WordPieceTokenizer.train(texts, **settings)
     if chief:
@@ -115,26 +114,17 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
 
 
 def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
-    import zoo
-
-    overrides = dict(recipe.model_overrides)
-    task = recipes_lib.model_task(recipe.model, recipe.task)  # the recipe checked they fit
-    if recipe.task in ("image_classification", "image_generation"):
-        height, width, channels = examples.inputs.shape[1:]
-        overrides.setdefault("image_size", height if height == width else [height, width])
-        overrides.setdefault("num_channels", int(channels))
-    if recipe.task in ("image_classification", "text_classification"):
-        overrides.setdefault("num_classes", len(examples.label_names))
-    if tokenizer is not None:
-        overrides["vocabulary_size"] = tokenizer.vocabulary_size
-        overrides.setdefault("max_sequence_length", recipe.max_length)
-    if recipe.task == "translation":
-        overrides.update(pad_id=tokenizer.pad_id, start_id=tokenizer.start_id,
-                         end_id=tokenizer.end_id)
+    """`build()`: the recipe's model for its task kind, sized by its data (the kind's
+    `model_dims`: defaults a recipe's model_overrides may change, and what the tokenizer
+    fixes), started from `init_dir` when the recipe names one."""
+    dims = tasks.get(recipe.task).model_dims(examples, tokenizer=tokenizer,
+                                             max_length=recipe.max_length,
+                                             label_names=examples.label_names)
 
     def build():
         try:
-            model = zoo.build(recipe.model, task=task, **overrides)
+            model = catalog.build_for_task(recipe.model, recipe.task, dims,
+                                           recipe.model_overrides)
         except ValueError as error:  # the constructor's checks (e.g. num_heads divides hidden_dim)
             if type(error) is not ValueError:  # zoo's own errors (a hub handle, unsafe code)
                 raise
@@ -142,41 +132,45 @@ def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
                 f"Recipe '{recipe.entry}': model_overrides do not build {recipe.model}: "
                 f"{error}") from None
         if init_dir is not None:
-            source = load_trained(init_dir, safe_mode=safe_mode)
-            if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
-                raise recipes_lib.RecipeError(
-                    f"init_from '{recipe.init_from}': only a BERT backbone can start another model.")
-            try:
-                model.backbone.set_weights(source.backbone.get_weights())
-            except ValueError as error:
-                raise recipes_lib.RecipeError(
-                    f"init_from '{recipe.init_from}' has a different backbone ({error}); use the "
-                    "same model variant and tokenizer.") from None
+            _start_from(recipe, model, load_trained(init_dir, safe_mode=safe_mode))
         return model
 
     return build
 
 
-def _bleu_validator(recipe, tokenizer, data_dir):
-    validation = recipe.validation
-    if recipe.task != "translation" or not validation:
-        return None
-    import sacrebleu
+def _start_from(recipe, model, source):
+    """`init_from`: copies the weights of the part a family shares between its heads (its
+    `transfer`, e.g. BERT's backbone) from the trained `source` into `model`. RecipeError when
+    the family shares none, the source has no such part, or the two parts differ."""
+    family = catalog.family_of(recipe.model)
+    part = family.transfer
+    if part is None:
+        able = [name for name, fam in catalog.families().items() if fam.transfer]
+        raise recipes_lib.RecipeError(
+            f"init_from '{recipe.init_from}': {recipe.model} is a {family.name} model, which "
+            f"cannot start from a trained model; only {' or '.join(able) or 'no'} models can.")
+    if not hasattr(source, part):
+        raise recipes_lib.RecipeError(
+            f"init_from '{recipe.init_from}' is a {type(source).__name__}, which has no {part} "
+            f"to start {recipe.model} from; use an entry of the {family.name} family.")
+    try:
+        getattr(model, part).set_weights(getattr(source, part).get_weights())
+    except ValueError as error:
+        raise recipes_lib.RecipeError(
+            f"init_from '{recipe.init_from}' has a different {part} ({error}); use the "
+            "same model variant and tokenizer.") from None
 
-    from zoo import datasets
-    from zoo.text import features
 
-    examples = datasets.load(recipe.dataset, validation.get("split", "val"), data_dir=data_dir)
-    n = int(validation.get("examples", 500))
-    sources, references = list(examples.inputs[:n]), list(examples.targets[:n])
-    ids = features.sequence_ids(tokenizer, sources, recipe.max_length)
+@dataclass
+class _Data:
+    """What a run reads: its examples, the tokenizer a text task reads them with (None: the
+    task reads no text, or the model preprocesses raw strings itself: `raw_text`) and the run
+    folder of the trained model it starts from (`init_from`; None: from scratch)."""
 
-    def validate(model):
-        out = model.generate(ids, max_length=recipe.max_length - 1, beam_width=1)
-        hypotheses = [t.decode("utf-8") for t in tokenizer.detokenize(out).numpy()]
-        return {"bleu": round(sacrebleu.corpus_bleu(hypotheses, [references]).score, 3)}
-
-    return validate
+    examples: object
+    tokenizer: object
+    raw_text: bool
+    init_dir: Path | None
 
 
 def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=None,
@@ -200,21 +194,8 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         a dict: entry, run_dir, steps, resumed_from, seconds, replicas, weights_sha256,
         final history row.
     """
-    if not isinstance(recipe, recipes_lib.Recipe):
-        recipe = recipes_lib.get(recipe)  # a misspelt name fails here, before TensorFlow loads
-
-    import keras
-    import tensorflow as tf
-
-    import zoo
-    from zoo import provenance
-    from zoo.training import inputs, loop, objectives, schedules, strategies
-    from zoo.training import precision as precision_lib
-
-    changes = {k: v for k, v in {"steps": steps, "precision": precision,
-                                 "jit_compile": jit_compile, "seed": seed}.items()
-               if v is not None}
-    recipe = recipe.replace(**changes) if changes else recipe
+    recipe = _resolve_recipe(recipe, steps=steps, precision=precision,
+                             jit_compile=jit_compile, seed=seed)
     try:
         chosen = strategies.make(strategy, devices=devices)  # fails before any work if it cannot
     except strategies.ServeTask as task:  # a parameter-server cluster's worker or ps
@@ -222,106 +203,20 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
         return {"entry": recipe.entry, "served": f"{task.job} {task.index}"}
     chief = strategies.is_chief(chosen)
     run_dir = Path(out) if out is not None else Path("runs") / recipe.entry
-    status_path = run_dir / "run.json"
-    if status_path.is_file():
-        status = json.loads(status_path.read_text(encoding="utf-8"))
-        if status.get("recipe") is not None:  # from before a field was added: its default
-            try:
-                status["recipe"] = recipes_lib.Recipe.from_dict(status["recipe"]).to_dict()
-            except recipes_lib.RecipeError:
-                pass  # a recipe this version cannot read differs from any it can
-        if status.get("status") == "complete" and status.get("recipe") == recipe.to_dict():
-            log(f"[train] {run_dir} already holds the finished run of {recipe.entry}; "
-                "nothing to do (use another --out to train again)")
-            return {"entry": recipe.entry, "run_dir": run_dir, "steps": recipe.steps,
-                    "resumed_from": recipe.steps, "seconds": status.get("training_seconds"),
-                    "replicas": status.get("strategy", {}).get("replicas"),
-                    "weights_sha256": status.get("weights_sha256"), "already_complete": True}
-        if status.get("recipe") not in (None, recipe.to_dict()):
-            raise TrainingError(
-                f"{run_dir} holds a run of a different recipe; resuming it would mix two runs. "
-                "Choose another --out, or delete the folder to start over.")
-
-    keras.utils.set_random_seed(recipe.seed)
-    from tensorflow.python.framework import config as tf_config
-
-    was_deterministic = tf_config.is_op_determinism_enabled()
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    policy = precision_lib.resolve(recipe.precision, chosen)
-    keras.config.set_dtype_policy(policy)
-    try:
-        examples = _load_examples(recipe, data_dir, log)
-        init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
+    finished = _finished_run(recipe, run_dir, log)
+    if finished is not None:
+        return finished
+    with _process_settings(recipe, chosen, deterministic) as policy:
+        data = _load_data(recipe, run_dir, chief, data_dir, log)
+        info = _run_info(recipe, strategy, chosen, policy, deterministic, data.examples,
+                         command)
         if chief:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        raw_text = zoo.describe(recipe.model)["family"] == "hub"  # its preprocessor tokenizes
-        tokenizer = (_tokenizer(recipe, examples, run_dir, chief, init_dir)
-                     if recipe.task in TOKENIZED and not raw_text else None)
-        info = {
-            "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
-            "training_data": recipe.training_data, "seed": recipe.seed,
-            # The class names, in output order: the harness refuses a benchmark with others.
-            "labels": (list(examples.label_names) if recipe.task in CLASSIFYING
-                       and examples.label_names is not None else None),
-            "strategy": {"name": strategy, **strategies.describe(chosen)},
-            "precision": policy, "precision_requested": recipe.precision,
-            "jit_compile": recipe.jit_compile,
-            "deterministic": deterministic, "init_from": recipe.init_from,
-            "examples": len(examples), "global_batch_size": recipe.batch_size,
-            "provenance": provenance.collect(command),
-        }
-        if chief:
-            atomic.write_json(run_dir / "recipe.json", recipe.to_dict())
-            atomic.write_json(status_path, info)
-
-        def build_optimizer():
-            optimizer = schedules.optimizer(recipe)
-            if policy == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            return optimizer
-
-        parameter_server = strategies.is_parameter_server(chosen)
-
-        def make_dataset(start_step):
-            # A fresh tokenizer each call: under parameter_server this runs on every worker,
-            # which cannot use a lookup table made in the chief's process.
-            own = None if tokenizer is None else type(tokenizer)(**tokenizer.get_config())
-            return inputs.pipeline(
-                recipe.task, examples, recipe.batch_size, recipe.seed, start_step,
-                tokenizer=own, max_length=recipe.max_length,
-                max_predictions=recipe.max_predictions, binarize=recipe.binarize,
-                augment=recipe.augment, raw_text=raw_text, per_worker_order=parameter_server,
-                batching=recipe.batching)
-
-        validate = _bleu_validator(recipe, tokenizer, data_dir) if chief else None
-        log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
-            f"({len(examples):,} examples), {recipe.steps:,} steps of {recipe.batch_size}, "
-            f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {policy}")
-        result = loop.run(
-            chosen, _model_builder(recipe, examples, tokenizer, init_dir, safe_mode),
-            build_optimizer, objectives.get(recipe.task), make_dataset,
-            steps=recipe.steps, global_batch_size=recipe.batch_size, run_dir=run_dir,
-            checkpoint_every=recipe.checkpoint_every, log_every=recipe.log_every,
-            jit_compile=recipe.jit_compile, label_smoothing=recipe.label_smoothing,
-            validate=validate, validate_every=recipe.validation.get("every"), seed=recipe.seed,
-            log=log)
-    finally:
-        keras.config.set_dtype_policy("float32")
-        if not was_deterministic:  # leave the caller's process as it was (XLA decoding)
-            tf_config.disable_op_determinism()
+            _write_start(run_dir, recipe, info)
+        result = _run_loop(recipe, chosen, policy, data, info, run_dir, data_dir, chief,
+                           safe_mode, log)
     digest = weights_digest(result.model)
     if chief:
-        final = run_dir / "model.keras"
-        tmp = run_dir / ".model.tmp.keras"
-        result.model.save(tmp)
-        os.replace(tmp, final)
-        info.update(status="complete", training_seconds=round(result.seconds, 1),
-                    steps=result.steps, weights_sha256=digest,
-                    model_sha256=provenance.sha256_file(final),
-                    final=result.history[-1] if result.history else None,
-                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        atomic.write_json(status_path, info)
+        _save(result, run_dir, info, digest)
     log(f"[train] done: {result.steps:,} steps in {result.seconds:,.1f} s; weights sha256 "
         f"{digest[:16]}{'; wrote ' + str(run_dir) if chief else ''}")
     return {"entry": recipe.entry, "run_dir": run_dir, "steps": result.steps,
@@ -329,3 +224,179 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             "replicas": int(chosen.num_replicas_in_sync), "weights_sha256": digest,
             "final": result.history[-1] if result.history else None, "chief": chief}
 
+
+def _resolve_recipe(recipe, **changes) -> recipes_lib.Recipe:
+    """The `Recipe` to train: `recipe` itself, or the one an entry name or `.toml` path names
+    (a misspelt name fails here, before TensorFlow loads), with the given values that are not
+    None (`steps`, `precision`, `jit_compile`, `seed`) in place of its own."""
+    if not isinstance(recipe, recipes_lib.Recipe):
+        recipe = recipes_lib.get(recipe)
+    changes = {key: value for key, value in changes.items() if value is not None}
+    return recipe.replace(**changes) if changes else recipe
+
+
+def _finished_run(recipe, run_dir: Path, log) -> dict | None:
+    """What `train` returns when `run_dir` already holds the finished run of `recipe` (it is
+    left as it is); None when there is nothing there yet or an unfinished run of the same
+    recipe to resume.
+
+    Raises:
+        TrainingError: `run_dir` holds a run of another recipe.
+    """
+    status_path = run_dir / "run.json"
+    if not status_path.is_file():
+        return None
+    status = json.loads(status_path.read_text(encoding="utf-8"))
+    if status.get("recipe") is not None:  # from before a field was added: its default
+        try:
+            status["recipe"] = recipes_lib.Recipe.from_dict(status["recipe"]).to_dict()
+        except recipes_lib.RecipeError:
+            pass  # a recipe this version cannot read differs from any it can
+    if status.get("status") == "complete" and status.get("recipe") == recipe.to_dict():
+        log(f"[train] {run_dir} already holds the finished run of {recipe.entry}; "
+            "nothing to do (use another --out to train again)")
+        return {"entry": recipe.entry, "run_dir": run_dir, "steps": recipe.steps,
+                "resumed_from": recipe.steps, "seconds": status.get("training_seconds"),
+                "replicas": status.get("strategy", {}).get("replicas"),
+                "weights_sha256": status.get("weights_sha256"), "already_complete": True}
+    if status.get("recipe") not in (None, recipe.to_dict()):
+        raise TrainingError(
+            f"{run_dir} holds a run of a different recipe; resuming it would mix two runs. "
+            "Choose another --out, or delete the folder to start over.")
+    return None
+
+
+@contextlib.contextmanager
+def _process_settings(recipe, chosen, deterministic: bool):
+    """Within: the process-wide settings the run trains under: Keras' random seed (the
+    recipe's `seed`; it stays set after), TensorFlow's op determinism when `deterministic`,
+    and the global dtype policy the recipe's precision resolves to on `chosen` (yielded: a
+    policy name such as "mixed_bfloat16"). After, the policy is float32 again and op
+    determinism is off again unless the caller had it on (XLA decoding needs it off)."""
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    keras.utils.set_random_seed(recipe.seed)
+    was_deterministic = tf_config.is_op_determinism_enabled()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        policy = precision_lib.resolve(recipe.precision, chosen)
+        keras.config.set_dtype_policy(policy)
+        yield policy
+    finally:
+        keras.config.set_dtype_policy("float32")
+        if not was_deterministic:
+            tf_config.disable_op_determinism()
+
+
+def _load_data(recipe, run_dir: Path, chief: bool, data_dir, log) -> _Data:
+    """The run's examples (`recipe.training_data`), the run it starts from (`locate_entry`)
+    and, for a task that reads WordPiece tokens (`TOKENIZED`), its tokenizer: the run
+    folder's (a resumed run), the starting run's, or one trained on the examples. The chief
+    makes the run folder and saves the tokenizer into it."""
+    examples = _load_examples(recipe, data_dir, log)
+    init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    raw_text = catalog.takes_raw_text(recipe.model, recipe.task)  # its own preprocessor
+    tokenizer = (_tokenizer(recipe, examples, run_dir, chief, init_dir)
+                 if tasks.get(recipe.task).TOKENIZED and not raw_text else None)
+    return _Data(examples, tokenizer, raw_text, init_dir)
+
+
+def _run_info(recipe, strategy: str, chosen, policy: str, deterministic: bool, examples,
+              command) -> dict:
+    """The run's `run.json` while it runs (`status: running`): what it trains, on which data
+    (and, for a classifier, its class names in output order: the harness refuses a benchmark
+    with others), how (strategy, replicas, precision, XLA, determinism) and where
+    (`zoo.provenance`)."""
+    return {
+        "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
+        "training_data": recipe.training_data, "seed": recipe.seed,
+        "labels": (list(examples.label_names) if tasks.get(recipe.task).CLASSIFYING
+                   and examples.label_names is not None else None),
+        "strategy": {"name": strategy, **strategies.describe(chosen)},
+        "precision": policy, "precision_requested": recipe.precision,
+        "jit_compile": recipe.jit_compile,
+        "deterministic": deterministic, "init_from": recipe.init_from,
+        "examples": len(examples), "global_batch_size": recipe.batch_size,
+        "provenance": provenance.collect(command),
+    }
+
+
+def _write_start(run_dir: Path, recipe, info: dict) -> None:
+    """Writes (atomically) the resolved `recipe.json` and the running `run.json`."""
+    atomic.write_json(run_dir / "recipe.json", recipe.to_dict())
+    atomic.write_json(run_dir / "run.json", info)
+
+
+def _optimizer_factory(recipe, policy: str):
+    """`build()`: the recipe's optimizer and schedule (`zoo.training.schedules`), wrapped in a
+    `LossScaleOptimizer` under "mixed_float16"."""
+    import keras
+
+    from zoo.training import schedules
+
+    def build_optimizer():
+        optimizer = schedules.optimizer(recipe)
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    return build_optimizer
+
+
+def _dataset_factory(recipe, data: _Data, parameter_server: bool):
+    """`make_dataset(start_step)`: the task kind's training batches from step `start_step` on
+    (`zoo.training.inputs.pipeline`, a function of the recipe's seed and the position)."""
+
+    def make_dataset(start_step):
+        # A fresh tokenizer each call: under parameter_server this runs on every worker,
+        # which cannot use a lookup table made in the chief's process.
+        tokenizer = data.tokenizer
+        own = None if tokenizer is None else type(tokenizer)(**tokenizer.get_config())
+        return inputs.pipeline(
+            recipe.task, data.examples, recipe.batch_size, recipe.seed, start_step,
+            tokenizer=own, max_length=recipe.max_length,
+            max_predictions=recipe.max_predictions, binarize=recipe.binarize,
+            augment=recipe.augment, raw_text=data.raw_text, per_worker_order=parameter_server,
+            batching=recipe.batching)
+
+    return make_dataset
+
+
+def _run_loop(recipe, chosen, policy: str, data: _Data, info: dict, run_dir: Path, data_dir,
+              chief: bool, safe_mode: bool, log):
+    """Runs `zoo.training.loop.run` over the model, optimizer and dataset factories with the
+    task kind's (or the family's own) objective and, on the chief, the kind's validator;
+    returns its `LoopResult`."""
+    from zoo.training import loop
+
+    kind = tasks.get(recipe.task)
+    validate = kind.validator(recipe, data.tokenizer, data_dir) if chief else None
+    log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
+        f"({len(data.examples):,} examples), {recipe.steps:,} steps of {recipe.batch_size}, "
+        f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {policy}")
+    return loop.run(
+        chosen, _model_builder(recipe, data.examples, data.tokenizer, data.init_dir, safe_mode),
+        _optimizer_factory(recipe, policy),
+        catalog.objective_override(recipe.model, recipe.task) or kind.objective,
+        _dataset_factory(recipe, data, strategies.is_parameter_server(chosen)),
+        loop.LoopConfig.from_recipe(recipe, run_dir), validate=validate, log=log)
+
+
+def _save(result, run_dir: Path, info: dict, digest: str) -> None:
+    """Saves the final model (`model.keras`) and the finished `run.json` (`status:
+    complete`, training seconds, steps, weights and file sha256, last history row, time),
+    both atomically."""
+    final = run_dir / "model.keras"
+    with atomic.staged_file(final, suffix=".keras") as tmp:  # Keras saves to *.keras only
+        result.model.save(tmp)
+    info.update(status="complete", training_seconds=round(result.seconds, 1),
+                steps=result.steps, weights_sha256=digest,
+                model_sha256=provenance.sha256_file(final),
+                final=result.history[-1] if result.history else None,
+                finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    atomic.write_json(run_dir / "run.json", info)

@@ -37,7 +37,7 @@ class BertMaskedLM(keras.Model):
     Inputs: the backbone's dict plus `mask_positions` `[batch, num_masked]`;
     output: logits over the vocabulary `[batch, num_masked, vocabulary_size]`.
     The head is dense (gelu) -> layer norm -> tied projection + bias, as in
-    the original. Use `zoo.models.bert.masking.mask_tokens` to make the inputs.
+    the original. Use `zoo.text.masking.mask_tokens` to make the inputs.
     The pooler is frozen: masked-LM does not train it.
 
     Args:

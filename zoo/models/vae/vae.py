@@ -173,15 +173,40 @@ class Autoencoder(keras.Model):
             per_pixel = 0.5 * ops.square((images - logits) / sigma) + self.log_sigma + 0.5 * _LOG_2PI
         return ops.sum(ops.reshape(per_pixel, (ops.shape(images)[0], -1)), axis=-1)
 
+    def _terms(self, images, logits, z_mean, z_log_var):
+        terms = {"reconstruction": self.reconstruction_nats(images, logits)}
+        if z_log_var is not None:
+            terms["kl"] = kl_divergence(z_mean, z_log_var)
+        return terms
+
+    def elbo_terms(self, images, training=False, sample=True):
+        """The terms of the negative ELBO of each image, in nats: `{"reconstruction": [n],
+        "kl": [n]}` (the KL in closed form; the autoencoder has no KL term, only
+        "reconstruction"). Their sum is the negative ELBO (`negative_elbo`).
+
+        The decoder reads one sample of z from q(z|x) (`sample=True`: the ELBO's one-sample
+        estimate, drawn with the model's seed generator) or its mean (`sample=False`). This
+        is the one implementation of the bound: training's objective (`zoo.tasks.
+        image_generation`, sampling only while training), the harness's scores and
+        `negative_elbo` all call it.
+        """
+        images = ops.convert_to_tensor(images, "float32")
+        z_mean, z_log_var = self._latent(images, training=training)
+        z = z_mean if z_log_var is None or not sample else self.reparameterize(z_mean, z_log_var)
+        logits = self.decoder(z, training=training)
+        return self._terms(images, logits, z_mean, z_log_var)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         images = x
         if y_pred is None:
             y_pred = self(images, training=training)
-        reconstruction = ops.mean(self.reconstruction_nats(images, y_pred["reconstruction_logits"]))
+        terms = self._terms(images, y_pred["reconstruction_logits"], y_pred["z_mean"],
+                            y_pred.get("z_log_var"))
+        reconstruction = ops.mean(terms["reconstruction"])
         self.reconstruction_tracker.update_state(reconstruction)
         loss = reconstruction
-        if self.variational:
-            kl = ops.mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]))
+        if "kl" in terms:
+            kl = ops.mean(terms["kl"])
             self.kl_tracker.update_state(kl)
             loss = loss + kl
         return loss
@@ -243,8 +268,7 @@ class VAE(Autoencoder):
         return self.decode(z)
 
     def negative_elbo(self, images):
-        """Negative ELBO per image in nats, with the KL in closed form and one sample of z."""
-        images = ops.convert_to_tensor(images, "float32")
-        z_mean, z_log_var = self._latent(images)
-        logits = self.decoder(self.reparameterize(z_mean, z_log_var), training=False)
-        return self.reconstruction_nats(images, logits) + kl_divergence(z_mean, z_log_var)
+        """Negative ELBO per image in nats, with the KL in closed form and one sample of z:
+        the sum of `elbo_terms`."""
+        terms = self.elbo_terms(images)
+        return terms["reconstruction"] + terms["kl"]

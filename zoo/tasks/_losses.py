@@ -1,22 +1,22 @@
-"""Per-example training losses, one per task, written once for every strategy.
+"""Per-example losses the task kinds' objectives share, written once for every strategy.
 
 An objective maps `(model, x, y, sample_weight, training)` to `(loss, logs)`: `loss` is one
 value per example ([batch]); `logs` holds other per-example values to average (accuracy, the
-VAE's reconstruction and KL terms). The loop averages over the *global* batch
+VAE's reconstruction and KL terms). The training loop averages over the *global* batch
 (`tf.nn.compute_average_loss`), so the loss is right for any number of replicas.
 
 >>> import numpy as np, zoo
->>> from zoo.training import objectives
+>>> from zoo.tasks import _losses
 >>> model = zoo.build("vit_tiny_patch2_8")
->>> loss, logs = objectives.get("image_classification")(
+>>> loss, logs = _losses.classification(
 ...     model, np.zeros((2, 8, 8, 1), "float32"), np.array([1, 2]), np.ones(2, "float32"))
 >>> tuple(loss.shape), sorted(logs)
 ((2,), ['accuracy'])
+
+TensorFlow is imported inside the functions: `import zoo.tasks` stays light.
 """
 
 from __future__ import annotations
-
-import tensorflow as tf
 
 # Below this probability, -log(p) from the softmax loses precision (float32 subnormals): a
 # batch holding such a label takes TensorFlow's log-softmax cross-entropy instead.
@@ -31,6 +31,8 @@ def _cross_entropy_terms(labels, logits):
     Why not `tf.nn.sparse_softmax_cross_entropy_with_logits`: on CPU it makes several passes
     over the logits; over Transformer-tiny's 8,000-way output (1,024 tokens) its forward and
     backward took 28-32 ms against 12-14 ms for this (same loss, gradients within 2e-12)."""
+    import tensorflow as tf
+
     rows = tf.range(tf.shape(labels)[0])
     at_label = tf.stack([rows, labels], axis=1)
 
@@ -67,6 +69,8 @@ def sparse_cross_entropy(labels, logits, label_smoothing=0.0):
     >>> np.round(sparse_cross_entropy(np.array([0, 2]), z).numpy(), 4)
     array([0.1698, 1.0986], dtype=float32)
     """
+    import tensorflow as tf
+
     logits = tf.cast(logits, tf.float32)
     labels = tf.cast(labels, tf.int32)
     shape = tf.shape(labels)
@@ -79,62 +83,38 @@ def sparse_cross_entropy(labels, logits, label_smoothing=0.0):
     return (1.0 - label_smoothing) * ce + label_smoothing * uniform
 
 
-def _correct(labels, logits):
+def correct(labels, logits):
+    """1.0 where the largest logit is at the label, else 0.0 (float32, one per label)."""
+    import tensorflow as tf
+
     return tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
                             tf.cast(labels, tf.int32)), tf.float32)
 
 
-def classification(model, x, y, sample_weight, training=True, label_smoothing=0.0):
-    logits = model(x, training=training)
-    y = tf.cast(y, tf.int32)
-    return sparse_cross_entropy(y, logits, label_smoothing), {"accuracy": _correct(y, logits)}
+def token_mean(values, weights):
+    """The weighted mean of `values` `[batch, tokens]` over each row's tokens: `[batch]`."""
+    import tensorflow as tf
 
-
-def _token_mean(values, weights):
     return tf.reduce_sum(values * weights, -1) / tf.maximum(tf.reduce_sum(weights, -1), 1.0)
 
 
-def masked_lm(model, x, y, sample_weight, training=True, label_smoothing=0.0):
-    """Mean cross-entropy over each sequence's masked tokens (weights mark real predictions)."""
+def classification(model, x, y, sample_weight, training=True, label_smoothing=0.0):
+    """Cross-entropy of each example's logits against its class, and its accuracy."""
+    import tensorflow as tf
+
     logits = model(x, training=training)
     y = tf.cast(y, tf.int32)
-    weights = tf.cast(sample_weight, tf.float32)
-    per_token = sparse_cross_entropy(y, logits, label_smoothing)
-    return _token_mean(per_token, weights), {"accuracy": _token_mean(_correct(y, logits), weights)}
+    return sparse_cross_entropy(y, logits, label_smoothing), {"accuracy": correct(y, logits)}
 
 
-def translation(model, x, y, sample_weight, training=True, label_smoothing=0.0):
-    """Teacher-forced mean cross-entropy over each target's real tokens (not padding)."""
+def per_token(model, x, y, weights, training=True, label_smoothing=0.0):
+    """Mean cross-entropy and accuracy over each sequence's tokens, weighted by `weights`
+    (a function of the int32 targets `[batch, tokens]` -> float32 `[batch, tokens]`: which
+    tokens count)."""
+    import tensorflow as tf
+
     logits = model(x, training=training)
     y = tf.cast(y, tf.int32)
-    weights = tf.cast(tf.not_equal(y, model.pad_id), tf.float32)
-    per_token = sparse_cross_entropy(y, logits, label_smoothing)
-    return _token_mean(per_token, weights), {"accuracy": _token_mean(_correct(y, logits), weights)}
-
-
-def image_generation(model, x, y, sample_weight, training=True, label_smoothing=0.0):
-    """Negative ELBO per image (nats): reconstruction + KL; the autoencoder has no KL."""
-    from zoo.models.vae.vae import kl_divergence
-
-    outputs = model(x, training=training)
-    reconstruction = model.reconstruction_nats(x, outputs["reconstruction_logits"])
-    logs = {"reconstruction": reconstruction}
-    loss = reconstruction
-    if "z_log_var" in outputs:
-        kl = kl_divergence(outputs["z_mean"], outputs["z_log_var"])
-        logs["kl"] = kl
-        loss = loss + kl
-    return loss, logs
-
-
-OBJECTIVES = {
-    "image_classification": classification,
-    "text_classification": classification,
-    "masked_lm": masked_lm,
-    "translation": translation,
-    "image_generation": image_generation,
-}
-
-
-def get(task: str):
-    return OBJECTIVES[task]
+    weights = weights(y)
+    loss = sparse_cross_entropy(y, logits, label_smoothing)
+    return token_mean(loss, weights), {"accuracy": token_mean(correct(y, logits), weights)}

@@ -1,4 +1,5 @@
-"""Scores computed with scikit-learn and sacrebleu, each with a bootstrap interval.
+"""Scores computed with scikit-learn and sacrebleu, each with a bootstrap interval
+(`zoo.metrics.bootstrap`). A layer below the task kinds (`zoo.tasks`), whose `score` uses them.
 
 Each scorer returns headline metrics as `{"value", "low", "high", ...settings}`
 plus the per-resample values (kept in memory for paired tests, not stored).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.harness import bootstrap
+from zoo.metrics import bootstrap
 
 
 def _metric(value, samples, **settings):

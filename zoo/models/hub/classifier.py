@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import keras
 
-from zoo import textio
 from zoo.hub.layer import HubLayer, refuse_in_safe_mode
 from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import check_positive, check_rate
@@ -74,47 +73,3 @@ class HubTextClassifier(keras.Model):
         for key in ("encoder_handle", "preprocessor_handle"):  # both run a SavedModel's graph
             refuse_in_safe_mode(config.get(key), safe_mode)
         return cls(**config)
-
-
-def as_bert_classifier(model):
-    """The zoo `BertClassifier` that a `HubTextClassifier` on a zoo entry's exported encoder
-    is: the same weights in the zoo's own layers. Returns `(classifier, tokenizer,
-    seq_length)`, the tokenizer and sequence length being those of the entry's preprocessor.
-
-    Compact exports need it (`zoo export --weights stored`): a TF Hub encoder's functions
-    read their own float32 variables, while a zoo model can be run on weights kept as the
-    entry stores them. Raises `ValueError` for encoders that are not a zoo entry's
-    (`zoo:ENTRY/encoder` with `zoo:ENTRY/preprocessor`).
-    """
-
-    import zoo.entries as entries
-    from zoo.hub.resolve import parse_zoo_handle
-    from zoo.models.bert.bert_tasks import BertClassifier
-    from zoo.text import WordPieceTokenizer
-
-    encoder = parse_zoo_handle(model.encoder_handle)
-    if (encoder is None or encoder[1] != "encoder"
-            or parse_zoo_handle(model.preprocessor_handle) != (encoder[0], "preprocessor")):
-        raise ValueError(
-            f"Only a classifier on a zoo entry's encoder and preprocessor (zoo:ENTRY/encoder, "
-            f"zoo:ENTRY/preprocessor) converts to a zoo BERT classifier; this one uses "
-            f"{model.encoder_handle} and {model.preprocessor_handle}.")
-    folder = entries.folder(encoder[0])
-    source = entries.load_folder(folder)
-    backbone = getattr(source, "backbone", source)
-    classifier = BertClassifier(num_classes=model.num_classes,
-                                classifier_dropout=model.classifier_dropout,
-                                **backbone.backbone_config())
-    # The encoder SavedModel lists its variables in the backbone's order (zoo.hub.export).
-    saved = list(model.get_layer("encoder")._obj.variables)
-    targets = classifier.backbone.variables
-    if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in targets]:
-        raise ValueError(f"{model.encoder_handle}'s variables do not match the backbone of "
-                         f"{encoder[0]}; was the entry re-published since?")
-    for target, value in zip(targets, saved):
-        target.assign(value.numpy())
-    classifier.get_layer("classifier").set_weights(model.get_layer("classifier").get_weights())
-    from zoo.hub.export import sequence_length_of
-
-    recipe = textio.read_json(folder / "recipe.json")
-    return classifier, WordPieceTokenizer.load(folder / "tokenizer"), sequence_length_of(recipe)

@@ -1,0 +1,1 @@
+"""The "hub" family: zoo models built on TF Hub handles (`zoo.hub.HubLayer`)."""

@@ -1,0 +1,1 @@
+"""lenet family: LeNet-style convolutional image classifiers; see presets.py for its variants."""
