@@ -2,7 +2,7 @@
 """Set up zoo in its own virtual environment and run a job: the README's two commands.
 
     python3 scripts/bootstrap.py quickstart   # train + evaluate a tiny model of each family
-    python3 scripts/bootstrap.py test         # the whole test suite
+    python3 scripts/bootstrap.py test         # the whole test suite (pytest -m "")
     python3 scripts/bootstrap.py zoo ARGS...  # any `zoo` command
 
 Needs only Python 3.10+ with pip. The environment lives in `.venv` beside this
@@ -65,9 +65,12 @@ def main(argv):
     if job == "quickstart":
         command = [BIN / "zoo", "quickstart", *rest]
     elif job == "test":
-        # One worker per core unless the caller chose (`-n 0` runs in one process).
+        # One worker per core unless the caller chose (`-n 0` runs in one process); every
+        # test unless the caller chose (`-m slow`): pyproject's default leaves out the slow,
+        # browser and multiprocess ones, a developer's quick lane.
         parallel = [] if any(a.startswith("-n") for a in rest) else ["-n", "auto"]
-        command = [PYTHON, "-m", "pytest", *parallel, *rest]
+        lanes = [] if any(a.startswith("-m") for a in rest) else ["-m", ""]
+        command = [PYTHON, "-m", "pytest", *parallel, *lanes, *rest]
     else:
         command = [BIN / "zoo", *rest]
     return subprocess.run([str(c) for c in command], cwd=ROOT, env=env).returncode

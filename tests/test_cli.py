@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zoo.cli import main
-from zoo.harness.bootstrap import format_interval
+from zoo.metrics.bootstrap import format_interval
 
 
 def run_cli(*args):

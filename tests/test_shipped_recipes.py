@@ -51,6 +51,7 @@ def test_init_from_names_the_places_it_looked(fresh_clone):
 
 
 @needs_data
+@pytest.mark.slow
 def test_a_fine_tuning_recipe_trains_from_a_fresh_clone(fresh_clone):
     from zoo.cli import main
 

@@ -3,10 +3,13 @@
     zoo list [PATTERN]      registered models (shell-style pattern)
     zoo entries [PATTERN]   published entries (trained models): score, size, input
     zoo info NAME [--json]  family, config, parameter count and paper of a model
-    zoo quickstart          train and evaluate a tiny model of each family on shipped data
+    zoo quickstart          the whole pipeline on shipped data: recipes, training, benchmarks,
+                            a leaderboard of the run (runs/quickstart/site/index.html)
     zoo bench list|show|run|compare   benchmarks, evaluation runs, paired tests
 
 Exit codes: 0 success, 1 a failed run, 2 bad usage (unknown command, model or argument).
+TensorFlow's native log lines are kept off the terminal (`zoo.quiet`); `zoo --verbose COMMAND`
+shows them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ import json
 import sys
 from pathlib import Path
 
+from zoo import entries
+from zoo.training import precision as training_precision
+
 USER_RESULTS = "runs/results"  # a user's records; benchmarks/results/ holds the published ones
+EXPORTS = "benchmarks/exports"  # the published TF Hub archives (scripts/export_entries.py)
 
 
 class UsageError(Exception):
@@ -51,9 +58,9 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_entries(args) -> int:
-    from zoo import entries
-    from zoo.harness.bootstrap import decimals
+    from zoo.metrics.bootstrap import decimals
 
+    _warn_unreadable(entries.scan(), "entries")
     names = entries.list_entries(args.pattern)
     if not names:
         print(f"No entry matches '{args.pattern}'. Try `zoo entries` for all.", file=sys.stderr)
@@ -63,8 +70,7 @@ def _cmd_entries(args) -> int:
         scores.setdefault(score["entry"], []).append(score)
     rows = []
     for name in names:
-        folder = entries.folder(name)
-        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+        size = entries.size(name) / 1e6
         published = ", ".join(
             f"{s['benchmark']} {s['metric']} {s['value']:.{decimals(s['low'], s['high'])}f}"
             for s in scores.get(name, [])) or "-"
@@ -95,8 +101,9 @@ def _cmd_info(args) -> int:
 def _cmd_quickstart(args) -> int:
     from zoo import quickstart
 
-    results = quickstart.run(steps=args.steps, out=args.out, seed=args.seed)
-    return 0 if all(r["ok"] for r in results) else 1
+    quickstart.run(steps=args.steps, out=args.out, seed=args.seed,
+                   log=lambda message: print(message, flush=True))
+    return 0
 
 
 def _warn_unreadable(scan, command, skip=()):
@@ -158,7 +165,7 @@ def _cmd_bench_run(args) -> int:
 def _print_record(record: dict) -> None:
     """The run's scores on stdout, each rounded to what its 95% interval supports; an untrained
     model's run says first that it is a floor."""
-    from zoo.harness.bootstrap import format_interval
+    from zoo.metrics.bootstrap import format_interval
 
     if record["flags"].get("untrained"):
         print("untrained model: a floor, not a score (random weights; give --weights or "
@@ -177,7 +184,7 @@ def _cmd_bench_compare(args) -> int:
     from zoo.harness.compare import compare
 
     result = compare(args.a, args.b, metric=args.metric)
-    from zoo.harness.bootstrap import decimals, format_interval
+    from zoo.metrics.bootstrap import decimals, format_interval
 
     verdict = "significant" if result["significant"] else "not significant"
     places = decimals(result["low"], result["high"])  # the values to the difference's precision
@@ -235,16 +242,16 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_publish(args) -> int:
-    from zoo import entries
-
-    dest = args.dest or entries.ENTRIES_DIR
     try:
-        print(entries.publish(args.run_dir, dest_root=dest, precision=args.precision,
-                              safe_mode=not args.unsafe_allow_code))
+        folder = entries.publish(args.run_dir, dest_root=args.dest, precision=args.precision,
+                                 safe_mode=not args.unsafe_allow_code)
     except (ValueError, FileNotFoundError) as error:
         if type(error) not in (ValueError, FileNotFoundError):
             raise
         raise UsageError(f"{args.run_dir}: {error}") from None
+    print(folder)
+    if folder.parent.resolve() not in {p.resolve() for p in entries.search_path()}:
+        print(f"load it by name with ZOO_ENTRIES_PATH={folder.parent}", file=sys.stderr)
     return 0
 
 
@@ -252,7 +259,11 @@ def _cmd_leaderboard_build(args) -> int:
     from zoo.leaderboard import site
 
     try:
-        report = site.build(args.results, args.out, force=args.force,
+        exports = args.exports or (EXPORTS if Path(EXPORTS).is_dir() else None)
+        if exports is not None and not Path(exports).is_dir():
+            raise UsageError(f"--exports {exports} is not a folder (of <entry>/<part>.tar.gz "
+                             "archives, as scripts/export_entries.py writes)")
+        report = site.build(args.results, args.out, force=args.force, exports_dir=exports,
                             warn=lambda message: print(f"warning: {message}", file=sys.stderr))
     except site.SiteError as error:
         raise UsageError(str(error)) from None
@@ -265,18 +276,23 @@ def _cmd_leaderboard_serve(args) -> int:
     import functools
     import http.server
 
-    folder = Path(args.dir)
+    folder = Path(args.dir).resolve()
+    root = folder.parent if args.root is None else Path(args.root).resolve()
     if not (folder / "index.html").is_file():
         raise UsageError(f"{folder} holds no built site (index.html); run `zoo leaderboard build`.")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    if not folder.is_relative_to(root):
+        raise UsageError(f"--dir {folder} is not inside --root {root}: serve a folder that holds "
+                         "the site and the records it links (--root)")
+    page = folder.relative_to(root).as_posix()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     except OSError as error:  # the port is taken, privileged or out of range
         raise UsageError(f"cannot serve on 127.0.0.1:{args.port} ({error.strerror or error}); "
                          "choose another with --port N (--port 0 picks a free one)") from None
     with server:
-        print(f"serving {folder} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)",
-              flush=True)
+        url = f"http://127.0.0.1:{server.server_address[1]}/{'' if page == '.' else page + '/'}"
+        print(f"serving {folder} at {url} (Ctrl-C stops)", flush=True)
         server.serve_forever()
     return 0
 
@@ -291,11 +307,15 @@ def _add_unsafe_flag(parser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from zoo import quickstart  # no TensorFlow: its defaults for the help
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="Keras 3 model zoo: models, benchmarks and a leaderboard.",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's native log lines (oneDNN and CUDA notices, "
+                        "absl warnings), which zoo keeps off the terminal by default")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -317,13 +337,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quickstart",
-        help="train and evaluate a tiny model of each family on shipped data",
-        description="Build, train briefly and evaluate a tiny model of each family on data "
-        "that ships with zoo and its dependencies (scikit-learn's digits, a Tatoeba sample).",
-    )
-    p.add_argument("--steps", type=int, default=None, help="training steps per model")
-    p.add_argument("--out", default="runs/quickstart", help="where to write results.json")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+        help="the whole pipeline on shipped data: recipes, training, benchmarks, leaderboard",
+        description="Write a recipe for a tiny model of each family on data that ships with "
+        "zoo (scikit-learn's digits, Tatoeba samples), train each with `zoo train`'s code, "
+        "score each on its benchmark with `zoo bench run`'s code and build a leaderboard of "
+        "the records: OUT/recipes, OUT/runs, OUT/results, OUT/site/index.html. A few minutes "
+        "on two CPU cores; no download.")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps of every model, exactly (default: each model's own, "
+                   f"{min(quickstart.DEFAULT_STEPS):,} to {max(quickstart.DEFAULT_STEPS):,})")
+    p.add_argument("--out", default="runs/quickstart",
+                   help="the quickstart's folder: new, empty or written by an earlier "
+                   "quickstart, whose results it replaces (default runs/quickstart)")
+    p.add_argument("--seed", type=int, default=0, help="every recipe's seed (default 0)")
     p.set_defaults(func=_cmd_quickstart)
 
     p = sub.add_parser("recipes", help="list training recipes (leaderboard entries)",
@@ -344,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "/cpu:0,/cpu:1 (split the CPU with ZOO_CPU_DEVICES=2)")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--steps", type=int, help="override the recipe's optimizer steps")
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+    p.add_argument("--precision", choices=training_precision.CHOICES,
                    help="override the recipe's precision (auto: the fastest measured correct "
                         "for the device; see zoo/training/precision.py)")
     p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
@@ -357,9 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export", help="export an entry as TF Hub SavedModels",
-        description="Write an entry as SavedModels that follow TF Hub's common signatures "
-        "(BERT: encoder, preprocessor, classifier; ViT: classifier, feature_vector; "
-        "Transformer: translator; VAE: vae), one folder per part, with a model card.")
+        description="Write an entry as SavedModels that follow TF Hub's common signatures, "
+        "one folder per export part its family declares (zoo/models/<family>/family.py; e.g. "
+        "a ViT's classifier and feature_vector), with a model card.")
     p.add_argument("entry", help="an entry name (see `zoo bench run --entry`) or entry folder")
     p.add_argument("dir", help="output folder")
     p.add_argument("--format", choices=["tfhub"], default="tfhub", help="export format")
@@ -377,8 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(float16 by default), tokenizer/, run.json, recipe.json.")
     p.add_argument("run_dir", help="the run folder `zoo train` wrote (or a published entry's "
                    "folder, to store its weights again in a narrower precision)")
-    p.add_argument("--dest", help="folder of entry folders (default: zoo's own entries)")
-    p.add_argument("--precision", default="float16", choices=["float16", "float32", "int8"],
+    p.add_argument("--dest", help="folder of entry folders (default: zoo/entries/ in a "
+                   "checkout, else entries/ here)")
+    p.add_argument("--precision", default="float16", choices=entries.STORAGE_PRECISIONS,
                    help="how weights are stored (int8: matrices quantized with a scale per "
                    "row, for large entries; measure the entry after publishing)")
     _add_unsafe_flag(p, "the run's model")
@@ -389,22 +416,31 @@ def build_parser() -> argparse.ArgumentParser:
     board_sub = board.add_subparsers(dest="leaderboard_command", metavar="ACTION")
     board_sub.required = True
     p = board_sub.add_parser("build", help="build the site from the result records",
-                             description="Build the static site (HTML, CSS, SVG, PNG, JSON, CSV).")
+                             description="Build the static site (HTML, CSS, SVG, PNG, JSON, "
+                             "CSV). Pages link the records and archives where they lie; the "
+                             "site copies none.")
     p.add_argument("--results", default="benchmarks/results", help="folder of result records")
     p.add_argument("--out", default="leaderboard",
                    help="the site's folder, replaced as a whole by each build (default "
                    "leaderboard)")
+    p.add_argument("--exports", help="folder of exported TF Hub archives "
+                   "(<entry>/<part>.tar.gz) that entry pages link, where they lie (default "
+                   f"{EXPORTS}, if present)")
     p.add_argument("--force", action="store_true",
                    help="replace --out even if it is a folder that is not a zoo site")
     p.set_defaults(func=_cmd_leaderboard_build)
     p = board_sub.add_parser("serve", help="serve the built site on 127.0.0.1",
                              description="Serve the built site on 127.0.0.1 for a local look.")
     p.add_argument("--dir", default="leaderboard", help="the built site")
+    p.add_argument("--root", help="the folder served, which holds the site and the records and "
+                   "archives its pages link (default: the site's parent: a checkout's root for "
+                   "leaderboard/)")
     p.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     p.set_defaults(func=_cmd_leaderboard_serve)
 
     bench = sub.add_parser("bench", help="benchmarks: list, show, run, compare",
-                           description="Benchmarks declared as data in benchmarks/*.toml.")
+                           description="Benchmarks declared as data: zoo/benchmarks/*.toml "
+                           "and the folders on $ZOO_BENCHMARKS_PATH.")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="ACTION")
     bench_sub.required = True
     p = bench_sub.add_parser("list", help="list benchmarks", description="List benchmarks.")
@@ -454,25 +490,39 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zoo.datasets.errors import DatasetError
-    from zoo.harness.benchmarks import BenchmarkError
-    from zoo.harness.records import RecordError
-    from zoo.harness.tasks import EvaluationError
-    from zoo.hub.resolve import HubError
-    from zoo.registry import UnknownNameError
-    from zoo.safety import LinkedFileError, ModelFileError, UnsafeCodeError
-    from zoo.training import RecipeError, StrategyError, TrainingError
+    """Runs a `zoo` command; returns its exit code. As the program (`argv` None: the command
+    line), TensorFlow's native log lines are kept off the terminal unless `--verbose`
+    (`zoo.quiet`); called with `argv` from Python, the caller's streams are left alone."""
+    from zoo import quiet
 
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     if args.command in ("quickstart", "train") and args.steps is not None and args.steps <= 0:
         parser.error("--steps must be a positive number of training steps")
+    with quiet.quiet(enabled=argv is None and not args.verbose):
+        return _run(args)
+
+
+def _run(args) -> int:
+    """The command `args` names, its errors printed as one line with the exit code they
+    mean."""
+    from zoo.datasets.errors import DatasetError
+    from zoo.harness.benchmarks import BenchmarkError
+    from zoo.hub.resolve import HubError
+    from zoo.models.catalog import FamilyError
+    from zoo.quickstart import QuickstartError
+    from zoo.records import RecordError
+    from zoo.registry import UnknownNameError
+    from zoo.safety import LinkedFileError, ModelFileError, UnsafeCodeError
+    from zoo.tasks import EvaluationError, TaskError
+    from zoo.training import RecipeError, StrategyError, TrainingError
+
     try:
         return args.func(args)
     except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
-            StrategyError, HubError, UnsafeCodeError, LinkedFileError,
-            ModelFileError) as error:
+            StrategyError, HubError, UnsafeCodeError, LinkedFileError, ModelFileError,
+            QuickstartError, entries.EntryError, FamilyError, TaskError) as error:
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
     except (RecordError, DatasetError, TrainingError) as error:
