@@ -2,16 +2,19 @@
 """Speed of zoo's models side by side with KerasHub's, and against this machine's limit.
 
     pip install -e .[bench]            # adds keras-hub (the package itself never needs it)
-    python scripts/bench_performance.py [--quick] [--out perf.json]
+    python scripts/bench_performance.py [--quick] [--families gpt ...] [--only models ...]
+                                        [--out perf.json]
 
 In one process: a float32 matrix-multiply peak (FLOP/s), then for each family at a
 tiny and a small size, training-step and inference throughput (examples/s and
 tokens/s), peak memory (each model trained again in a fresh process) and MFU
 (achieved FLOP/s / the measured peak) for zoo and for the same configuration built
-from KerasHub (BertBackbone, ViTBackbone, and a seq2seq model from
-keras_hub.layers.TransformerEncoder/Decoder), each trained with its library's Adam (zoo's
-fused update and Keras'; zoo's model is timed with Keras' Adam too). Then greedy and
-beam decoding with and without the key/value cache, and `import zoo` time on top of
+from KerasHub (BertBackbone, ViTBackbone, a seq2seq model from
+keras_hub.layers.TransformerEncoder/Decoder, and GPT2Backbone with GPT2CausalLM's tied output
+projection), each trained with its library's Adam (zoo's fused update and Keras'; zoo's model
+is timed with Keras' Adam too). Then the Transformer's greedy and beam decoding with and
+without the key/value cache, GPT's greedy generation of 256 tokens with and without the cache
+(and KerasHub's GPT2CausalLM.generate), and `import zoo` time on top of
 `import tensorflow`. Warm-up is excluded; each figure is the median of repeated timings, the
 rows compared taking turns within each round (zoo, KerasHub; float32, bfloat16);
 ratios are zoo / KerasHub (above 1 means zoo is faster). Baselines: KerasHub, and the
@@ -199,6 +202,9 @@ SIZES = {
             "small": dict(num_layers=8, hidden_dim=192, num_heads=4, intermediate_dim=384)},
     "transformer": {"tiny": dict(layers=2, hidden_dim=64, num_heads=4, intermediate_dim=256),
                     "small": dict(layers=3, hidden_dim=256, num_heads=4, intermediate_dim=1024)},
+    # nanoGPT's character-level Shakespeare models: gpt_char_small and gpt_char_base.
+    "gpt": {"tiny": dict(num_layers=4, hidden_dim=128, num_heads=4, intermediate_dim=512),
+            "small": dict(num_layers=6, hidden_dim=384, num_heads=6, intermediate_dim=1536)},
 }
 
 
@@ -273,6 +279,62 @@ def transformer_pair(size, batch, seq, vocab=8000):
                            keras.layers.Dense(vocab)(d))
 
     return {"zoo": ours, "kerashub": theirs}, x, tgt, seq
+
+
+def gpt_pair(size, batch, seq, vocab=67):
+    """zoo's `GPTCausalLM` and KerasHub's `GPT2Backbone` with GPT2CausalLM's head (logits from
+    the tied token embedding), both on token ids alone (KerasHub's padding mask is all ones,
+    made inside its model) with the next tokens as labels; GPT-2's tanh GELU on both sides."""
+    import keras_hub
+
+    cfg = SIZES["gpt"][size]
+    rng = np.random.default_rng(0)
+    stream = rng.integers(1, vocab, (batch, seq + 1)).astype("int32")
+
+    def ours():
+        return zoo.build("gpt_char_small", vocabulary_size=vocab, max_sequence_length=seq,
+                         dropout=0.0, **cfg)
+
+    def theirs():
+        backbone = keras_hub.models.GPT2Backbone(vocabulary_size=vocab, max_sequence_length=seq,
+                                                 dropout=0.0, **cfg)
+        ids = keras.Input((None,), dtype="int32", name="token_ids")
+        hidden = backbone({"token_ids": ids, "padding_mask": keras.ops.ones_like(ids)})
+        return keras.Model(ids, backbone.token_embedding(hidden, reverse=True))
+
+    return {"zoo": ours, "kerashub": theirs}, stream[:, :-1], stream[:, 1:], seq
+
+
+def gpt_generation(batch=4, prompt=16, new_tokens=256, size="small"):
+    """Tokens/s of greedy generation of `new_tokens` tokens after `prompt`-token prompts:
+    zoo's `generate` with the key/value cache (its default) and without (re-running the whole
+    sequence each step), and KerasHub's `GPT2CausalLM.generate` (cached, greedy sampler,
+    no XLA as zoo's), at the same size; medians of three interleaved rounds."""
+    import keras_hub
+
+    cfg, vocab, length = SIZES["gpt"][size], 67, prompt + new_tokens
+    model = zoo.build("gpt_char_small", vocabulary_size=vocab, max_sequence_length=length,
+                      dropout=0.0, **cfg)
+    ids = np.random.default_rng(0).integers(1, vocab, (batch, prompt)).astype("int32")
+    backbone = keras_hub.models.GPT2Backbone(vocabulary_size=vocab, max_sequence_length=length,
+                                             dropout=0.0, **cfg)
+    theirs = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
+    theirs.compile(sampler="greedy", jit_compile=False)
+    padded = np.zeros((batch, length), "int32")
+    padded[:, :prompt] = ids
+    mask = np.arange(length)[None, :].repeat(batch, 0) < prompt
+    runs = {
+        "cached": lambda: model.generate(ids, max_new_tokens=new_tokens).numpy(),
+        "uncached": lambda: model.generate(ids, max_new_tokens=new_tokens,
+                                           use_cache=False).numpy(),
+        "kerashub_cached": lambda: theirs.generate({"token_ids": padded, "padding_mask": mask},
+                                                   stop_token_ids=None),
+    }
+    seconds = interleaved_seconds(runs, steps=1, repeats=3, warmup=1)
+    rows = {name: batch * new_tokens / seconds[name] for name in runs}
+    rows["cache_speedup"] = rows["cached"] / rows["uncached"]
+    rows["ratio_kerashub_cached"] = rows["cached"] / rows["kerashub_cached"]
+    return rows
 
 
 def build_under(policy, build):
@@ -443,14 +505,17 @@ SECTIONS = ("models", "decoding", "harness", "precision", "import")
 # off generate's default XLA.
 FAMILIES = (("bert", lambda s: bert_pair(s, 32, 128)),
             ("vit", lambda s: vit_pair(s, 64)),
-            ("transformer", lambda s: transformer_pair(s, 32, 32)))
+            ("transformer", lambda s: transformer_pair(s, 32, 32)),
+            # gpt tiny: gpt_char_small's recipe context; small: gpt_char_base's context, at a
+            # quarter of its recipe's batch of 64.
+            ("gpt", lambda s: gpt_pair(s, 32, 64) if s == "tiny" else gpt_pair(s, 16, 256)))
 
 
-def model_rows(sizes, peak, jit):
+def model_rows(families, sizes, peak, jit):
     rows = []
     print(f"{'model':<18}{'side':<9}{'train ex/s':>11}{'tokens/s':>11}{'infer ex/s':>11}"
           f"{'MFU':>7}{'mem MB':>9}{'ratio train':>12}{'ratio infer':>12}{'same opt':>11}")
-    for family, make in FAMILIES:
+    for family, make in families:
         for size in sizes:
             builders, x, y, tokens = make(size)
             models = {"zoo": (builders["zoo"](), "zoo"),
@@ -491,6 +556,10 @@ def main():
     parser.add_argument("--jit", action="store_true", help="compile with XLA")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="sections to run (default: all)")
+    parser.add_argument("--families", nargs="+", choices=[f for f, _ in FAMILIES],
+                        default=[f for f, _ in FAMILIES],
+                        help="families of the models, decoding and precision sections "
+                        "(default: all)")
     parser.add_argument("--harness-entry", default="vit_tiny_patch4_28.mnist",
                         help="entry whose benchmark run is timed against bare inference")
     parser.add_argument("--harness-benchmark", default="mnist")
@@ -511,9 +580,19 @@ def main():
                           "python": platform.python_version(), "packages": package_versions()},
               "matmul_peak_flops": peak, "jit_compile": args.jit,
               "command": " ".join(["python"] + sys.argv)}
+    families = [pair for pair in FAMILIES if pair[0] in args.families]
     if "models" in args.only:
-        report["rows"] = model_rows(["tiny"] if args.quick else ["tiny", "small"], peak, args.jit)
-    if "decoding" in args.only:
+        report["rows"] = model_rows(families, ["tiny"] if args.quick else ["tiny", "small"],
+                                    peak, args.jit)
+    if "decoding" in args.only and "gpt" in args.families:
+        generation = gpt_generation()
+        print("gpt generation tokens/s (gpt_char_base layout, batch 4, 16-token prompts, 256 new "
+              "tokens, greedy): " + ", ".join(f"{k} {generation[k]:,.0f}" for k in (
+                  "cached", "uncached", "kerashub_cached")))
+        print(f"  cache speed-up {generation['cache_speedup']:.2f}x (bar: 3x); zoo / KerasHub "
+              f"cached {generation['ratio_kerashub_cached']:.2f}", flush=True)
+        report["gpt_generation_tokens_per_s"] = generation
+    if "decoding" in args.only and "transformer" in args.families:
         decode = decoding()
         print("decoding tokens/s (transformer_small, batch 8, 64 output tokens): " + ", ".join(
             f"{k} {v:,.0f}" for k, v in decode.items()))
@@ -525,7 +604,7 @@ def main():
         report["harness"] = harness_overhead(args.harness_entry, args.harness_benchmark,
                                              args.data_dir)
     if "precision" in args.only:
-        report["precision"] = precision_rows(FAMILIES, "tiny" if args.quick else "small")
+        report["precision"] = precision_rows(families, "tiny" if args.quick else "small")
         report["precision_training"] = precision_training_check()
     if "import" in args.only:
         seconds = import_time()

@@ -3,6 +3,8 @@ import pytest
 from keras import ops
 
 from zoo.layers import (
+    CausalSelfAttentionBlock,
+    FeedForward,
     MultiHeadAttention,
     SinusoidalPositionEmbedding,
     TransformerDecoderBlock,
@@ -72,6 +74,54 @@ def test_blocks_are_shared_by_all_transformer_families():
     assert expected <= block_types(zoo.build("vit_tiny_patch2_8"))
     types = block_types(zoo.build("transformer_tiny", vocabulary_size=50))
     assert {TransformerEncoderBlock, TransformerDecoderBlock} <= types
+    gpt = block_types(zoo.build("gpt_tiny"))
+    assert {CausalSelfAttentionBlock, MultiHeadAttention, FeedForward} <= gpt
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_causal_block_is_causal_and_its_cache_gives_the_same_outputs(normalize_first):
+    """Position t reads positions <= t (and no padded one); a prompt written into the cache at
+    once, then one position at a time, gives the outputs of the whole sequence."""
+    rng = np.random.default_rng(5)
+    block = CausalSelfAttentionBlock(num_heads=2, intermediate_dim=32,
+                                     normalize_first=normalize_first)
+    x = rng.normal(size=(2, 6, 8)).astype("float32")
+    full = ops.convert_to_numpy(block(x))
+    changed = x.copy()
+    changed[:, 4:] = rng.normal(size=(2, 2, 8))
+    after = ops.convert_to_numpy(block(changed))
+    np.testing.assert_allclose(after[:, :4], full[:, :4], atol=1e-6)
+    assert not np.allclose(after[:, 4:], full[:, 4:])
+    cache = np.zeros((2, 2, 6, 2, 4), "float32")
+    first, cache = block(x[:, :3], self_attention_cache=cache, cache_update_index=0)
+    steps = [ops.convert_to_numpy(first)]
+    for t in range(3, 6):
+        out, cache = block(x[:, t:t + 1], self_attention_cache=cache, cache_update_index=t)
+        steps.append(ops.convert_to_numpy(out))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+    # Left padding: garbage at padded positions changes nothing after them.
+    mask = np.array([[False, False, True, True, True, True]] * 2)
+    noisy = x.copy()
+    noisy[:, :2] *= 100
+    a = ops.convert_to_numpy(block(x, padding_mask=mask))
+    b = ops.convert_to_numpy(block(noisy, padding_mask=mask))
+    np.testing.assert_allclose(a[:, 2:], b[:, 2:], atol=1e-5)
+    np.testing.assert_allclose(a[:, 2:], ops.convert_to_numpy(block(x[:, 2:])), atol=1e-5)
+
+
+def test_feed_forward_with_the_tanh_gelu_equals_keras_dense_layers():
+    """"gelu_approximate" (no Keras name): the same on zoo's fast path and on Keras' path."""
+    import keras
+
+    from zoo.layers import projection
+
+    x = np.random.default_rng(6).normal(size=(2, 3, 8)).astype("float32")
+    ffn = FeedForward(16, activation="gelu_approximate")
+    fast = ops.convert_to_numpy(ffn(x))
+    expected = ffn.outer(keras.activations.gelu(ffn.inner(x), approximate=True))
+    np.testing.assert_allclose(fast, ops.convert_to_numpy(expected), atol=1e-5)
+    with projection.keras_path():
+        np.testing.assert_allclose(ops.convert_to_numpy(ffn(x)), fast, atol=1e-6)
 
 
 def _walk(layer):
@@ -133,23 +183,27 @@ def test_layer_norm_under_mixed_precision_and_its_fallbacks():
                                    ops.convert_to_numpy(theirs(x)), atol=1e-6)
 
 
+@pytest.mark.parametrize("approximate", [False, True], ids=["exact", "tanh"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_gelu_values_and_gradient_equal_keras(dtype):
+def test_gelu_values_and_gradient_equal_keras(dtype, approximate):
     import keras
     import tensorflow as tf
 
-    from zoo.layers.activations import gelu
+    from zoo.layers.activations import gelu, gelu_approximate
 
     x = tf.cast(tf.linspace(-6.0, 6.0, 241), dtype)
     results = []
-    for fn in (gelu, lambda t: keras.activations.gelu(t, approximate=False)):
+    ours = gelu_approximate if approximate else gelu
+    for fn in (ours, lambda t: keras.activations.gelu(t, approximate=approximate)):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = fn(x)
         grad = tape.gradient(y, x)
         assert y.dtype == x.dtype and grad.dtype == x.dtype
         results.append([ops.convert_to_numpy(ops.cast(t, "float32")) for t in (y, grad)])
-    tolerance = 1e-6 if dtype == "float32" else 2e-2
+    # The tanh form's gradient: ours and Keras' are each within 4e-6 of float64's, not of
+    # each other's to 1e-6.
+    tolerance = (1e-5 if approximate else 1e-6) if dtype == "float32" else 2e-2
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, atol=tolerance, rtol=tolerance)
 

@@ -8,11 +8,13 @@ import zoo
 CANONICAL = {
     "bert_base": 109_482_240,
     "bert_tiny": 4_385_920,
+    "gpt2_small": 124_439_808,
     "vit_base_patch16_224": 86_567_656,
     "vit_small_patch16_224": 22_050_664,
     "vit_tiny_patch16_224": 5_717_416,
 }
-LARGE = {"bert_base", "vit_base_patch16_224", "transformer_big", "transformer_base"}
+LARGE = {"bert_base", "vit_base_patch16_224", "transformer_big", "transformer_base",
+         "gpt2_small"}
 
 
 def test_canonical_counts_are_documented():

@@ -9,12 +9,14 @@ from zoo.layers.embeddings import (
 from zoo.layers.feed_forward import FeedForward
 from zoo.layers.normalization import LayerNorm
 from zoo.layers.transformer_blocks import (
+    CausalSelfAttentionBlock,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
     causal_attention_mask,
 )
 
 __all__ = [
+    "CausalSelfAttentionBlock",
     "FeedForward",
     "LayerNorm",
     "MultiHeadAttention",

@@ -2,8 +2,12 @@
 
 import keras
 
-from zoo.layers.activations import gelu
+from zoo.layers.activations import gelu, gelu_approximate
 from zoo.layers.projection import project
+
+#: Activations Keras has no name for: the hidden Dense is linear, and the activation is applied
+#: to its output on either projection path (`zoo.layers.projection`).
+_OWN_ACTIVATIONS = {"gelu_approximate": gelu_approximate}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -14,7 +18,8 @@ class FeedForward(keras.layers.Layer):
         intermediate_dim: int. Width of the hidden layer.
         activation: str. Activation of the hidden layer ("relu", "gelu", ...).
             "gelu" is the exact (erf) form, as in BERT and ViT, with its closed-form
-            gradient (`zoo.layers.activations.gelu`).
+            gradient (`zoo.layers.activations.gelu`); "gelu_approximate" is GPT-2's tanh
+            form (`zoo.layers.activations.gelu_approximate`).
         dropout: float. Dropout after the activation.
 
     Example:
@@ -34,8 +39,10 @@ class FeedForward(keras.layers.Layer):
 
     def build(self, input_shape):
         dim = input_shape[-1]
+        own = self.activation in _OWN_ACTIVATIONS
         self.inner = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="intermediate", dtype=self.dtype_policy
+            self.intermediate_dim, activation=None if own else self.activation,
+            name="intermediate", dtype=self.dtype_policy
         )
         self.outer = keras.layers.Dense(dim, name="output", dtype=self.dtype_policy)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
@@ -45,8 +52,11 @@ class FeedForward(keras.layers.Layer):
     def call(self, x, training=None):
         # Each Dense as one two-dimensional matmul (zoo/layers/projection.py says why), "gelu"
         # as the exact GELU with its closed-form gradient (zoo/layers/activations.py says why).
+        own = _OWN_ACTIVATIONS.get(self.activation)
         h = project(self.inner, x, self.compute_dtype,
                     activation=gelu if self.activation == "gelu" else None)
+        if own is not None:  # the Dense is linear: the same on the fast and on Keras' path
+            h = own(h)
         h = self.dropout_layer(h, training=training)
         return project(self.outer, h, self.compute_dtype)
 

@@ -1,7 +1,7 @@
-"""Transformer encoder and decoder blocks, shared by the Transformer, BERT and ViT.
+"""Transformer encoder and decoder blocks, shared by the Transformer, BERT, ViT and GPT.
 
-Both blocks support post-LN (the original Transformer and BERT) and pre-LN
-(`normalize_first=True`, as in ViT and most modern seq2seq models).
+Every block supports post-LN (the original Transformer and BERT) and pre-LN
+(`normalize_first=True`, as in ViT, GPT-2 and most modern seq2seq models).
 """
 
 import keras
@@ -268,3 +268,97 @@ class TransformerDecoderBlock(_Block):
         if self_attention_cache is not None:
             return x, new_cache[0]
         return x
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CausalSelfAttentionBlock(_Block):
+    """GPT's block: causal self-attention and feed-forward, each with a residual and a layer
+    norm (pre-LN with `normalize_first=True`, as GPT-2); no cross-attention.
+
+    Arguments are those of `TransformerEncoderBlock`.
+
+    Call arguments:
+        x: `[batch, length, dim]`.
+        padding_mask: bool `[batch, key_length]`, False at padding (left padding of a prompt
+            batch): no position attends to a padded one. `key_length` is `length`, or the
+            cache's `max_len` with a cache.
+        self_attention_cache: `[batch, 2, max_len, heads, head_dim]`. With
+            `cache_update_index`, `x` holds the tokens at positions `cache_update_index ...
+            cache_update_index + length - 1`; their keys and values are written into the cache
+            there, they attend to every cached position up to their own, and the call returns
+            `(x, updated_cache)`.
+        cache_update_index: int or scalar int tensor.
+        attention_mask: bool `[batch or 1, length, key_length]`, True where a position may
+            attend: given, it replaces the causal and padding mask the block would build (a
+            model builds it once for all its blocks).
+
+    Example:
+
+    >>> import numpy as np
+    >>> block = CausalSelfAttentionBlock(num_heads=2, intermediate_dim=16, normalize_first=True)
+    >>> x = np.random.default_rng(0).normal(size=(1, 4, 8)).astype("float32")
+    >>> y = block(x)
+    >>> np.allclose(block(x[:, :2]), y[:, :2], atol=1e-5)  # position t reads positions <= t
+    True
+    >>> cache = np.zeros((1, 2, 4, 2, 4), "float32")
+    >>> y0, cache = block(x[:, :3], self_attention_cache=cache, cache_update_index=0)
+    >>> y1, cache = block(x[:, 3:], self_attention_cache=cache, cache_update_index=3)
+    >>> np.allclose(y1, y[:, 3:], atol=1e-5)
+    True
+    """
+
+    def build(self, input_shape):  # `input_shape`, as `compute_output_shape` reads it
+        self.self_attention = MultiHeadAttention(
+            self.num_heads, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy
+        )
+        self.self_attention.build(input_shape)
+        self.self_attention_norm = self._norm("self_attention_norm")
+        self.self_attention_norm.build(input_shape)
+        self.feed_forward = FeedForward(
+            self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+            name="feed_forward",
+            dtype=self.dtype_policy,
+        )
+        self.feed_forward.build(input_shape)
+        self.feed_forward_norm = self._norm("feed_forward_norm")
+        self.feed_forward_norm.build(input_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def call(
+        self,
+        x,
+        padding_mask=None,
+        self_attention_cache=None,
+        cache_update_index=None,
+        attention_mask=None,
+        training=None,
+    ):
+        cached = self_attention_cache is not None and cache_update_index is not None
+        if attention_mask is None:
+            length = ops.shape(x)[1]
+            if cached:
+                attention_mask = causal_attention_mask(
+                    length, ops.shape(self_attention_cache)[2], offset=cache_update_index)
+            else:
+                attention_mask = causal_attention_mask(length)
+            if padding_mask is not None:
+                attention_mask = ops.logical_and(
+                    attention_mask, padding_to_attention_mask(padding_mask))
+        new_cache = []
+
+        def attend(h):
+            if not cached:
+                return self.self_attention(h, attention_mask=attention_mask, training=training)
+            out, cache = self.self_attention(
+                h, attention_mask=attention_mask, cache=self_attention_cache,
+                cache_update_index=cache_update_index, training=training)
+            new_cache.append(cache)
+            return out
+
+        x = self._residual(x, attend, self.self_attention_norm, training)
+        x = self._residual(
+            x, lambda h: self.feed_forward(h, training=training), self.feed_forward_norm, training
+        )
+        return (x, new_cache[0]) if cached else x

@@ -1,5 +1,17 @@
-"""Text processing: tokenizers."""
+"""Text processing: tokenizers (`tokenizers` learns and loads them by kind).
 
-from zoo.text.wordpiece import WordPieceTokenizer
+The classes load on first use (PEP 562), so `zoo.text.tokenizers` (which names the kinds a
+recipe may choose) imports without TensorFlow.
+"""
 
-__all__ = ["WordPieceTokenizer"]
+import importlib
+
+_CLASSES = {"WordPieceTokenizer": "zoo.text.wordpiece", "CharacterTokenizer": "zoo.text.characters"}
+
+__all__ = ["CharacterTokenizer", "WordPieceTokenizer"]
+
+
+def __getattr__(name):
+    if name in _CLASSES:
+        return getattr(importlib.import_module(_CLASSES[name]), name)
+    raise AttributeError(f"module 'zoo.text' has no attribute {name!r}")

@@ -283,6 +283,21 @@ class WordPieceTokenizer:
             ids = ids[:, : self.sequence_length]
         return ids[0] if rank == 0 else ids
 
+    def encode(self, text: str):
+        """The int32 ids of one (long) string as a NumPy array `[tokens]`, all of them
+        whatever `sequence_length` is (that cuts each sequence a model reads, not a corpus):
+        a language model's text as one token stream.
+
+        >>> tokenizer = WordPieceTokenizer.train(["low lower lowest"] * 2, vocabulary_size=40,
+        ...                                      sequence_length=1)
+        >>> [tokenizer.vocabulary[i] for i in tokenizer.tokenize("low lower")]  # cut
+        ['low']
+        >>> [tokenizer.vocabulary[i] for i in tokenizer.encode("low lower")]
+        ['low', 'lower']
+        """
+        batch = _spaces_to_ascii(tf.constant([_as_str(text)]))
+        return self._tokenizer.tokenize(batch).merge_dims(-2, -1)[0].numpy()
+
     def detokenize(self, ids) -> tf.Tensor:
         """Turns ids back into text.
 

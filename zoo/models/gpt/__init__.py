@@ -1,0 +1,1 @@
+"""gpt family: see presets.py for its variants."""
