@@ -142,7 +142,7 @@ MALFORMED = {
     "misspelt preprocessing": (GOOD.replace("[files]", "[preprocessing]\nmax_lenght = 64\n"
                                             "[files]"),
                                "unknown field 'preprocessing.max_lenght' (Did you mean: "
-                               "'max_length'?)"),
+                               "'max_length'"),
     "beam width zero": (GOOD.replace("[files]", "[decoding]\nbeam_width = 0\n[files]"),
                         "decoding.beam_width must be a positive integer, got 0"),
     "resamples a string": (GOOD.replace("[files]", "[bootstrap]\nresamples = \"many\"\n[files]"),

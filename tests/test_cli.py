@@ -38,6 +38,19 @@ def test_listings_print_a_header_row(capsys, command, header):
     assert out[0].split() == header and len(out) > 2
 
 
+@pytest.mark.parametrize("command, message", [
+    (["list", "nope*"], "No model matches 'nope*'. Try `zoo list` for all."),
+    (["entries", "nope*"], "No entry matches 'nope*'. Try `zoo entries` for all."),
+    (["recipes", "nope*"], "No recipe matches 'nope*'. Try `zoo recipes` for all."),
+    (["bench", "list", "nope*"], "No benchmark matches 'nope*'. Try `zoo bench list` for all."),
+])
+def test_listings_say_when_nothing_matches(capsys, command, message):
+    """A pattern that matches nothing says so on stderr (exit 1), not an empty table."""
+    assert main(command) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == message and captured.out == ""
+
+
 def test_info_prints_json(capsys):
     assert main(["info", "vit_base_patch16_224", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -126,6 +139,12 @@ FAST_FAILURES = [
     (["info", "vit_tiny_patch2_x"], "Did you mean: 'vit_tiny_patch2_8'"),
     (["bench", "show", "digitz"], "Did you mean: 'digits'"),
     (["export", "vit_tiny_patch2_8.digitz", "out"], "Did you mean: 'vit_tiny_patch2_8.digits'"),
+    (["export", "vit_tiny_patch2_8.digits", "out", "--part", "clasifier"],
+     "A vit export has parts classifier, feature_vector; not 'clasifier'. Did you mean: "
+     "'classifier'?"),
+    (["export", "bert_mini.sst2", "out", "--part", "classifier", "--part", "encodr"],
+     "Did you mean: 'encoder'?"),
+    (["publish", "runs/no-such-run"], "runs/no-such-run has no run.json"),
     (["bench", "run", "--model", "vit_tiny_patch2_8", "--benchmark", "sst2"],
      "Model 'vit_tiny_patch2_8' is a vit model: it cannot be evaluated on benchmark 'sst2'"),
     (["bench", "run", "--entry", "vit_tiny_patch4_28.mnist", "--benchmark", "sst2"],

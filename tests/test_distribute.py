@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import SHARED_DATA
 
 import zoo
 from zoo.training import Recipe, StrategyError, TrainingError, strategies
@@ -42,7 +43,12 @@ RECIPES = {
     # The autoencoder shares the VAE's encoder and decoder but draws no noise, which would
     # differ per replica; the VAE itself is trained under the mirrored strategy below.
     "vae": dict(entry="t.ae", model="ae_tiny", task="image_generation", dataset="digits"),
+    "gpt": dict(entry="t.gpt", model="gpt_tiny", task="language_modeling",
+                dataset="tinyshakespeare", max_length=16, tokenizer={"kind": "characters"},
+                model_overrides={"dropout": 0.0, "num_layers": 1}),
 }
+#: Where the families whose data is a file read it (the shared data folder).
+DATA_DIR = {"gpt": SHARED_DATA}
 
 
 def recipe(family, **changes):
@@ -53,10 +59,11 @@ def recipe(family, **changes):
 @pytest.mark.parametrize("family", sorted(RECIPES))
 @pytest.mark.slow
 def test_mirrored_over_two_devices_matches_one_device(family, tmp_path):
+    data_dir = DATA_DIR.get(family)
     one = train(recipe(family), out=tmp_path / "one", strategy="one_device",
-                devices=["/cpu:0"], **QUIET)
+                devices=["/cpu:0"], data_dir=data_dir, **QUIET)
     two = train(recipe(family), out=tmp_path / "two", strategy="mirrored",
-                devices=["/cpu:0", "/cpu:1"], **QUIET)
+                devices=["/cpu:0", "/cpu:1"], data_dir=data_dir, **QUIET)
     assert (one["replicas"], two["replicas"]) == (1, 2)
     a = zoo.load_model(tmp_path / "one" / "model.keras").get_weights()
     b = zoo.load_model(tmp_path / "two" / "model.keras").get_weights()
@@ -93,7 +100,8 @@ def test_same_seed_same_result_and_outputs_of_a_run(tmp_path):
                           "seconds": a["final"]["seconds"]}
     run = json.loads((tmp_path / "a" / "run.json").read_text())
     assert run["status"] == "complete" and run["steps"] == 20 and run["seed"] == 0
-    assert run["training_data"] == [{"dataset": "digits", "split": "train"}]
+    source, = run["training_data"]  # with its files' and examples' sha256
+    assert (source["dataset"], source["split"], source["examples"]) == ("digits", "train", 1437)
     assert run["provenance"]["packages"]["tensorflow"] and run["precision"] == "float32"
     assert json.loads((tmp_path / "a" / "recipe.json").read_text())["steps"] == 20
     assert list((tmp_path / "a" / "logs").glob("events.out.tfevents.*"))
@@ -294,10 +302,12 @@ KILLED = {
     "vit": dict(family="vit", steps=400, model_overrides={"dropout": 0.1}),
     "bert_masked_lm": dict(family="bert", entry="t.bert-mlm", task="masked_lm", steps=150,
                            max_predictions=3, model_overrides={"dropout": 0.1}),
+    "gpt": dict(family="gpt", steps=400, model_overrides={"dropout": 0.1, "num_layers": 1}),
 }
 
 
-@pytest.mark.parametrize("kind", ["vit", pytest.param("bert_masked_lm", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["vit", pytest.param("bert_masked_lm", marks=pytest.mark.slow),
+                                  pytest.param("gpt", marks=pytest.mark.slow)])
 @pytest.mark.slow
 @pytest.mark.multiprocess
 def test_sigkill_mid_run_then_resume_ends_at_the_same_step(kind, tmp_path):
@@ -305,7 +315,9 @@ def test_sigkill_mid_run_then_resume_ends_at_the_same_step(kind, tmp_path):
     path = _write_recipe(tmp_path, checkpoint_every=25, log_every=25, batch_size=32,
                          **KILLED[kind])
     out = tmp_path / "run"
-    process = _zoo("train", str(path), "--out", str(out))
+    data_dir = DATA_DIR.get(KILLED[kind]["family"])
+    data = ["--data-dir", data_dir] if data_dir else []
+    process = _zoo("train", str(path), "--out", str(out), *data)
     deadline = time.time() + 240
     while time.time() < deadline:
         latest = tf.train.latest_checkpoint(str(out / "checkpoints"))
@@ -317,7 +329,7 @@ def test_sigkill_mid_run_then_resume_ends_at_the_same_step(kind, tmp_path):
     killed_at = int(tf.train.latest_checkpoint(str(out / "checkpoints")).rsplit("-", 1)[1])
     assert 50 <= killed_at < total, "the kill must land mid-run"
     assert not (out / "model.keras").exists()
-    process = _zoo("train", str(path), "--out", str(out))
+    process = _zoo("train", str(path), "--out", str(out), *data)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     assert "resuming from" in stderr and f"at step {killed_at}" in stderr
@@ -331,7 +343,7 @@ def test_sigkill_mid_run_then_resume_ends_at_the_same_step(kind, tmp_path):
     if (out / "tokenizer").is_dir():
         shutil.copytree(out / "tokenizer", tmp_path / "whole" / "tokenizer")
     whole = train(Recipe(**json.loads((out / "recipe.json").read_text())),
-                  out=tmp_path / "whole", **QUIET)
+                  out=tmp_path / "whole", data_dir=data_dir, **QUIET)
     assert json.loads(stdout.strip().splitlines()[-1])["weights_sha256"] == whole["weights_sha256"]
 
 

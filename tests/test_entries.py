@@ -101,6 +101,33 @@ def test_an_entry_is_narrowed_to_int8_from_its_own_folder_but_never_widened(run_
     assert main(["publish", str(tmp_path / "nothing")]) == 2
 
 
+def test_publish_copies_the_training_history_and_the_package_ships_it(run_folder, tmp_path):
+    """The run's history.jsonl goes into the entry as it is (`zoo bench run` draws the
+    entry's training curve from it), and again when the entry is re-published; every file
+    `publish` writes but the weights matches the package data of pyproject.toml, so an
+    installed zoo has it too."""
+    import tomllib
+    from pathlib import PurePosixPath
+
+    run, _ = run_folder
+    copy = shutil.copytree(run, tmp_path / "run")
+    history = '{"loss": 2.5, "seconds": 1.0, "step": 1}\n{"loss": 2.0, "seconds": 2.0, "step": 2}\n'
+    (copy / "history.jsonl").write_text(history)
+    entry = entries.publish(copy, dest_root=tmp_path / "entries")
+    assert (entry / "history.jsonl").read_text() == history
+    again = entries.publish(entry, dest_root=tmp_path / "again", precision="int8")
+    assert (again / "history.jsonl").read_text() == history
+    assert not (entries.publish(run, dest_root=tmp_path / "none") / "history.jsonl").exists()
+
+    pyproject = tomllib.loads((entries.ENTRIES_DIR.parents[1] / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["zoo"]
+    for name in _files(entry):
+        if name != entries.WEIGHTS:
+            path = PurePosixPath("entries", entry.name, name)  # `*` within one folder
+            assert any(path.match(pattern) for pattern in shipped), \
+                f"{name} is not in the package data {shipped}"
+
+
 def model_weights(folder):
     return entries.load_folder(folder).get_weights()
 

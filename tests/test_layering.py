@@ -26,8 +26,9 @@ LAYERS = [
     ("zoo.models",),
     # 3: task kinds (input pipelines, objectives, predictions, scores)
     ("zoo.tasks",),
-    # 4: published entries (weights, tokenizers, zoo: handle names)
-    ("zoo.entries",),
+    # 4: published entries (weights, tokenizers, zoo: handle names); benchmark definitions
+    # (data that training reads too: a recipe may train on a benchmark's training data)
+    ("zoo.entries", "zoo.harness.benchmarks"),
     # 5: TF Hub handles and SavedModel export
     ("zoo.hub",),
     # 6: families built from other entries' exported parts (a TF Hub handle inside a model)

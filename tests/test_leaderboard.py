@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA
 
+from zoo import records
 from zoo.harness import runner
 from zoo.leaderboard import site
 
@@ -238,8 +239,9 @@ def test_pages_in_headless_chromium(results, built, tmp_path):
 
 #: Per page, in the browser: [page width, window width, smallest drawn SVG text in px, plots
 #: lacking an x or y axis label, the ranked table's [box scroll width, box width, tallest row
-#: / line height], index: the right edge of the first leader's score].
-_LAYOUT_JS = """
+#: / line height], index: the right edge of the first leader's score, the places where a
+#: heading's line ends mid-word (not at a space or after '.', '_', '-' or '/')].
+_LAYOUT_JS = r"""
 const pictures = Array.from(document.querySelectorAll('svg.plot, svg.matrix'));
 const texts = Array.from(document.querySelectorAll('svg text')).map(t => {
   const svg = t.ownerSVGElement;
@@ -257,9 +259,29 @@ if (ranked) {
   table = [box.scrollWidth, box.clientWidth, tallest / line];
 }
 const score = document.querySelector('main table tbody tr td.num');
+const breaks = [];  // where a heading's line ends other than at a space or after . _ - /
+for (const h of document.querySelectorAll('h1, h2')) {
+  const walker = document.createTreeWalker(h, NodeFilter.SHOW_TEXT);
+  let top = null, before = '';
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    for (let i = 0; i < n.data.length; i++) {
+      const range = document.createRange();
+      range.setStart(n, i);
+      range.setEnd(n, i + 1);
+      const box = range.getClientRects()[0];
+      if (box && box.width) {
+        const wrapped = top !== null && box.top > top + 2;
+        if (wrapped && !/[\s._\-\/]/.test(before) && /\S/.test(n.data[i]))
+          breaks.push(h.textContent.trim() + ': ' + before + '|' + n.data[i]);
+        top = box.top;
+      }
+      before = n.data[i];
+    }
+  }
+}
 return [document.documentElement.scrollWidth, window.innerWidth,
         texts.length ? Math.min(...texts) : null, unlabelled, table,
-        score ? score.getBoundingClientRect().right : null];
+        score ? score.getBoundingClientRect().right : null, breaks];
 """
 
 
@@ -268,7 +290,9 @@ def test_every_page_reads_on_a_phone_and_a_laptop(tmp_path):
     """The committed records' site at 390 and 1280 px: no page scrolls sideways, the index
     shows the leaders' scores on a phone, a ranked table fits a laptop one line per run, every
     plot is inline with labelled axes, text of 11 px or more, and points that link to their
-    runs; entry pages say how to use the entry and show provenance as a table."""
+    runs; a long name in a heading wraps between its parts, never mid-word (it broke as
+    "vit_tiny_patch4_28.mni|st" on a phone); image entry pages show their misclassified
+    images as thumbnails."""
     from selenium.webdriver.common.by import By
 
     tree = _repository_tree(tmp_path)
@@ -286,10 +310,18 @@ def test_every_page_reads_on_a_phone_and_a_laptop(tmp_path):
             browser.set_window_size(width, 900)
             for relative in pages:
                 browser.get(base + relative)
-                page_width, window, smallest, unlabelled, table, score = (
+                page_width, window, smallest, unlabelled, table, score, breaks = (
                     browser.execute_script(_LAYOUT_JS))
                 where = f"{relative} at {width} px"
                 assert page_width <= window, f"{where} scrolls sideways ({page_width} px)"
+                assert not breaks, f"{where}: a heading breaks mid-word: {breaks}"
+                if "Misclassified examples" in browser.page_source and ".mnist-" in relative:
+                    thumbs = browser.execute_script(
+                        "return Array.from(document.querySelectorAll('td img.thumb')).map("
+                        "i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
+                    assert len(thumbs) == 15 and all(
+                        done and natural == 28 and 40 <= shown <= 56
+                        for done, natural, shown in thumbs), (where, thumbs)
                 assert unlabelled == 0, f"{where}: {unlabelled} plots without axis labels"
                 assert smallest is None or smallest >= 11, f"{where}: {smallest:.1f} px text"
                 assert not browser.find_elements(By.CSS_SELECTOR, "img[src$='.svg']"), where
@@ -322,22 +354,124 @@ def test_every_page_reads_on_a_phone_and_a_laptop(tmp_path):
 
 
 def test_entry_pages_say_how_to_use_the_entry_and_tabulate_provenance(tmp_path):
-    """Each entry page has a usage line (load in Python, score with the CLI); provenance is a
-    table with the raw JSON one click away; an image entry's errors have no empty text column."""
+    """Each entry page has a usage line: the input the entry takes (the words of `zoo
+    entries`), how to load and call it (a text model that takes token ids through its TF Hub
+    part, on raw strings) and how to score it again; provenance is a table with the raw JSON
+    one click away; an image entry's errors are thumbnails with their true and predicted
+    classes and confidence (no empty text column, no "look it up")."""
+    import base64
+    import struct
+    from html import escape
+
+    import zoo
+
     out = tmp_path / "site"
     site.build(ROOT / "benchmarks" / "results", out, warn=lambda m: None)
+    usages = {}
     for path in sorted((ROOT / "benchmarks" / "results").glob("*/*.json")):
         record = json.loads(path.read_text())
         entry, bench = record["model"]["entry"], record["benchmark"]["id"]
         html = (out / "entries" / f"{record['run_id']}.html").read_text()
-        assert f'zoo.load("{entry}")' in html, path
-        assert f"zoo bench run --entry {entry} --benchmark {bench}" in html, path
+        usage = usages[entry] = html.split("<p class=usage>")[1].split("</p>")[0]
+        assert f'zoo.load("{entry}")' in usage, path
+        assert escape(zoo.entries.expected_input(entry)) in usage, (path, usage)
+        assert f"zoo bench run --entry {entry} --benchmark {bench}" in usage, path
         assert "<table class=provenance>" in html and "<summary>Raw JSON</summary>" in html
         assert "provenance.<wbr>git.<wbr>commit" in html
         assert "<th scope=row>seeds.<wbr>bootstrap</th><td>20261122</td>" in html
         if record["benchmark"]["definition"]["task"] == "image_classification":
             errors = html.split("<h2>Misclassified examples</h2>")[1].split("<h2")[0]
-            assert "<th scope=col>text</th>" not in errors and "test index" in errors
+            assert "<th scope=col>text</th>" not in errors and "look it up" not in errors
+            heads = re.findall(r"<th scope=col[^>]*>([^<]+)</th>", errors)
+            assert heads == ["image", "test index", "true", "predicted", "confidence"], heads
+            rows = errors.split("<tbody>")[1].split("<tr>")[1:]
+            wrong = [r for r in records.read_predictions(path)
+                     if r["prediction"] != r["target"]]
+            assert len(rows) == min(15, len(wrong)) > 0
+            size = record["model"]["config"]["image_size"]
+            for row in rows:
+                png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"',
+                                                 row).group(1))
+                assert png[:8] == b"\x89PNG\r\n\x1a\n"
+                assert struct.unpack(">II", png[16:24]) == (size, size)
+    assert ('<code>model = zoo.hub.load("zoo:bert_mini.sst2/classifier")</code>, then '
+            "<code>model(tf.constant([...]))</code> (raw strings -&gt; logits)"
+            in usages["bert_mini.sst2"])
+    assert ('zoo.hub.load("zoo:transformer_small.spa-eng/translator")'
+            in usages["transformer_small.spa-eng"])
+    assert ('zoo.load("hub_bert_classifier.sst2")</code>, then <code>model(tf.constant([...]))'
+            in usages["hub_bert_classifier.sst2"])
+    assert ('zoo.load("vit_tiny_patch4_28.mnist")</code>, then <code>model.predict(x)</code>, '
+            "x: images (N, 28, 28, 1) float32 in [0, 1]" in usages["vit_tiny_patch4_28.mnist"])
+
+
+def test_image_scores_keep_the_first_errors_pixels_as_the_committed_records_show(tmp_path):
+    """`zoo bench run` of an image classifier keeps its first 15 errors' pixels in the report
+    (the entry page's thumbnails). The committed records' thumbnails (added to them from the
+    benchmark data at their recorded indices) are what scoring the entry again keeps (digits),
+    and the benchmark data's images at those indices (MNIST, Fashion-MNIST)."""
+    import zoo
+    from zoo import datasets
+    from zoo.harness import benchmarks
+    from zoo.tasks import _classification
+
+    committed = {path.parent.name: path
+                 for path in (ROOT / "benchmarks" / "results").glob("*/*.json")}
+    fresh, _ = runner.run("vit_tiny_patch2_8", "digits", results_dir=tmp_path, progress=False,
+                          weights=zoo.entries.folder("vit_tiny_patch2_8.digits"))
+    want = json.loads(committed["digits"].read_text())["report"]["images"]
+    assert json.loads(json.dumps(fresh["report"]["images"])) == want
+    assert len(want["misclassified"]) == 10 and len(want["misclassified"][0]) == 8
+    if not os.path.isdir(SHARED_DATA):
+        return
+    for benchmark in ("mnist", "fashion-mnist"):
+        spec = benchmarks.get(benchmark)
+        examples = datasets.load(spec.dataset, spec.split, data_dir=SHARED_DATA)
+        rows = records.read_predictions(committed[benchmark])
+        want = json.loads(committed[benchmark].read_text())["report"]["images"]
+        assert _classification.error_pixels(examples, rows) == want["misclassified"]
+        assert len(want["misclassified"]) == 15
+
+
+def test_colour_images_are_kept_and_shown_in_colour(tmp_path):
+    """An RGB benchmark's errors are kept as [red, green, blue] pixels and drawn as RGB PNGs,
+    large images averaged down to at most 64 pixels a side; a picture list that mixes grey
+    and RGB pixels is refused (the record is skipped)."""
+    import base64
+    import zlib
+
+    import numpy as np
+
+    from zoo.datasets import Examples
+    from zoo.leaderboard import pictures
+    from zoo.tasks import _classification
+
+    images = np.random.default_rng(0).random((12, 4, 6, 3)).astype("float32")
+    rows = [{"index": i, "target": 0, "prediction": i % 2} for i in range(12)]
+    pixels = _classification.error_pixels(Examples(images, np.zeros(12, int)), rows)
+    assert np.array_equal(pixels, np.rint(images[1::2] * 255).astype("uint8"))
+    large = np.zeros((2, 224, 200, 3), "float32")
+    large[1, :4, :4] = 1.0  # one 4x4 block of the error (index 1): one white pixel
+    thumbnail = np.array(_classification.error_pixels(Examples(large, np.zeros(2, int)),
+                                                      rows[:2]))
+    assert thumbnail.shape == (1, 56, 50, 3) and thumbnail.sum() == 3 * 255
+
+    png = pictures.png(pixels[0])
+    assert png[25] == 2  # IHDR colour type: RGB
+    idat = png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8]
+    raw = zlib.decompress(idat)
+    assert [raw[k * 19] for k in range(4)] == [0] * 4  # a filter byte before each row
+    assert list(raw[1:19]) == [v for pixel in pixels[0][0] for v in pixel]
+
+    results = tmp_path / "results"
+    _record(results, "colour-run", _set("report.images", {"misclassified": pixels}),
+            rows="".join(json.dumps(dict(r, confidence=0.5)) + "\n" for r in rows))
+    warnings = []
+    site.build(results, tmp_path / "site", warn=warnings.append)
+    assert warnings == []
+    html = (tmp_path / "site" / "entries" / "colour-run.html").read_text()
+    shown = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(shown) == 6 and base64.b64decode(shown[0]) == png
 
 
 def test_the_published_site_is_what_the_committed_records_build():
@@ -474,6 +608,8 @@ def test_record_values_never_become_paths_outside_the_site_or_the_results(tmp_pa
     ("report.confusion_matrix", _set("report.confusion_matrix", [[1, 2], [3]]), None),
     ("report.label_names", _set("report.label_names", ["0", "1"]), None),
     ("report.images", _set("report", {"images": {"samples": [[[0, 300]]]}}), None),
+    ("report.images.misclassified", _set("report", {"images": {
+        "misclassified": [[[0, [1, 2, 3]]]]}}), None),
     ("flags.dirty", _set("flags.dirty", "no"), None),
     ("model.training_data", _set("model.training_data", "sst2"), None),
     ("line 2", None, '{"index": 0, "prediction": 1, "target": 1}\n[1, 2]\n'),
@@ -636,3 +772,158 @@ def test_the_site_is_never_built_inside_the_results(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "inside the results folder" in error and len(error.strip().splitlines()) == 1
     assert not (results / "site").exists() and not (results / "digits" / "site").exists()
+
+
+# --- Training curves ---------------------------------------------------------------------------
+
+VERSE = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
+         "\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n") * 3
+VERSE_BENCHMARK = '''id = "verse"
+version = 1
+task = "language_modeling"
+description = "a few lines of verse"
+dataset = "files"
+split = "test"
+metrics = ["nats_per_char"]
+main_metric = "nats_per_char"
+[files]
+kind = "text"
+path = "verse.txt"
+[preprocessing]
+context_length = 16
+segment_length = 50
+[samples]
+prompts = ["All:"]
+max_new_tokens = 4
+'''
+
+
+@pytest.fixture(scope="module")
+def curves(tmp_path_factory):
+    """A real short training run (a one-block GPT, 6 steps on a text file, the loss logged
+    every step and the validation loss every 3), scored from its run folder and, published,
+    as an entry, and a site built from both records and an untrained run's."""
+    import zoo
+    from zoo import entries
+    from zoo.training import recipes
+
+    folder = tmp_path_factory.mktemp("curves")
+    (folder / "train.txt").write_text(VERSE, encoding="utf-8")
+    (folder / "verse.txt").write_text(VERSE[::-1], encoding="utf-8")
+    (folder / "verse.toml").write_text(VERSE_BENCHMARK, encoding="utf-8")
+    recipe = recipes.get("gpt_char_small.tinyshakespeare").replace(
+        entry="mine.verse", benchmark=None, dataset="files",
+        files={"kind": "text", "path": str(folder / "train.txt")}, steps=6, batch_size=4,
+        max_length=16, log_every=1, checkpoint_every=6,
+        model_overrides={"num_layers": 1, "num_heads": 2, "hidden_dim": 32,
+                         "intermediate_dim": 64},
+        validation={"files": {"kind": "text", "path": str(folder / "verse.txt")},
+                    "examples": 2, "every": 3})
+    run = zoo.train(recipe, out=folder / "run", log=lambda *_: None)["run_dir"]
+    entry = entries.publish(run, dest_root=folder / "entries")
+    results = folder / "results"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOO_BENCHMARKS_PATH", str(folder))
+        patch.setenv("ZOO_CACHE_DIR", str(folder / "cache"))
+        for weights in (run, entry, None):
+            runner.run("gpt_char_small", "verse", weights=weights, results_dir=results,
+                       progress=False)
+    site.build(results, folder / "site", warn=lambda m: None)
+    return folder, run, entry
+
+
+def _history(folder):
+    return [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()]
+
+
+def test_a_training_run_and_its_entry_are_scored_with_their_training_curve(curves):
+    """`zoo bench run` keeps the history of the run or entry folder it scores in the record;
+    `zoo publish` copies the history into the entry."""
+    folder, run, entry = curves
+    history = _history(run)
+    assert (entry / "history.jsonl").read_bytes() == (run / "history.jsonl").read_bytes()
+    assert [row["step"] for row in history] == [1, 2, 3, 4, 5, 6]
+    read = [records.read(p) for p in sorted((folder / "results" / "verse").glob("*[0-9a-f].json"))]
+    trained = [r for r in read if not r["flags"]["untrained"]]
+    assert len(trained) == 2 and len(read) == 3
+    for record in trained:
+        curve = record["training_curve"]
+        assert curve["rows"] == 6 and curve["source"] == "history.jsonl"
+        assert curve["series"]["loss"] == {"step": [1, 2, 3, 4, 5, 6],
+                                           "value": [row["loss"] for row in history],
+                                           "seconds": [row["seconds"] for row in history]}
+        assert curve["series"]["val_loss"]["step"] == [3, 6]
+        assert curve["series"]["val_loss"]["value"] == [history[2]["val_loss"],
+                                                        history[5]["val_loss"]]
+    assert [r["training_curve"] for r in read if r["flags"]["untrained"]] == [None]
+
+
+def test_an_entry_page_draws_the_training_curve_with_labelled_axes(curves):
+    folder, _, _ = curves
+    pages = {p: p.read_text() for p in (folder / "site" / "entries").glob("*.html")}
+    drawn = [p for p, text in pages.items() if "Training curve" in text]
+    assert len(drawn) == 2 and len(pages) == 3
+    for page in drawn:
+        text = pages[page]
+        [svg] = re.findall(r'<svg[^>]*class="plot".*?</svg>', text, re.S)
+        assert '<text class="x-label"' in svg and ">training step</text>" in svg
+        assert '<text class="y-label"' in svg and ">loss</text>" in svg
+        assert svg.count('<polyline class="series"') == 2  # training and validation loss
+        assert ">training loss</text>" in svg and ">validation loss</text>" in svg  # the key
+        assert ("From the training history of these weights (<code>history.jsonl</code>: 6 "
+                "logged steps, to step 6 after") in " ".join(text.split())
+        svg_file = page.with_name(page.stem + "-curve-0.svg")
+        assert svg_file.read_text() == svg and f'href="{svg_file.name}"' in text
+    # The untrained run's page has no such section, not even an empty one.
+    [bare] = [text for p, text in pages.items() if p not in drawn]
+    assert "id=training-curve" not in bare and "Training curve" not in bare
+    assert "-curve-" not in bare and 'class="plot"' not in bare
+
+
+def test_pages_of_records_without_a_training_curve_show_no_section(built):
+    """Records of `.keras` files (no run folder), untrained runs and every record made before
+    records kept the history: no training-curve section, heading or picture."""
+    out, _, _ = built
+    for page in (out / "entries").glob("*.html"):
+        assert "Training curve" not in page.read_text(), page.name
+    assert not list((out / "entries").glob("*-curve-*.svg"))
+
+
+@pytest.mark.browser
+def test_a_training_curve_reads_on_a_phone_and_a_laptop(curves, tmp_path):
+    """The curve of a long run (5,000 steps, losses and a validation BLEU, thinned to 200
+    points) on its entry page at 390 and 1280 px: inline, axes labelled, no text under 11 px,
+    nothing scrolls sideways, the last x tick inside the picture."""
+    import math
+
+    folder, _, _ = curves
+    results = tmp_path / "results"
+    shutil.copytree(folder / "results", results)
+    path = next(p for p in sorted((results / "verse").glob("*[0-9a-f].json"))
+                if json.loads(p.read_text())["training_curve"])
+    record = json.loads(path.read_text())
+    rows = [{"step": s, "loss": 4 * math.exp(-s / 800) + 1.4, "seconds": s / 10}
+            for s in range(10, 5001, 10)]
+    for row in rows[49::50]:
+        row.update(val_loss=row["loss"] + 0.1, val_bleu=40 - 30 * math.exp(-row["step"] / 999))
+    record["training_curve"] = records.training_curve(rows, "history.jsonl", "0" * 64)
+    path.write_text(json.dumps(record))
+    site.build(results, tmp_path / "site", warn=lambda m: None)
+    server, _, base = _serve_site(tmp_path / "site", results)
+    browser = _chromium()
+    try:
+        for width in (390, 1280):
+            browser.set_window_size(width, 900)
+            browser.get(f"{base}entries/{path.stem}.html")
+            page_width, window, smallest, unlabelled, _, _, _ = browser.execute_script(
+                _LAYOUT_JS)
+            plots = browser.execute_script(
+                "return Array.from(document.querySelectorAll('#training-curve ~ .plots svg"
+                ".plot')).map(s => { const box = s.getBoundingClientRect(); return [box.right,"
+                " Math.max(...Array.from(s.querySelectorAll('text.tick')).map("
+                "t => t.getBoundingClientRect().right))]; })")
+            assert page_width <= window and unlabelled == 0 and smallest >= 11, width
+            assert len(plots) == 2 and all(ticks <= right for right, ticks in plots), plots
+    finally:
+        browser.quit()
+        server.shutdown()

@@ -51,7 +51,8 @@ MALFORMED = {
     "nan learning rate": (GOOD.replace("learning_rate = 0.002", "learning_rate = nan"),
                           "learning_rate must be a positive number, got nan"),
     "validation outside translation": (GOOD + 'validation = { split = "test" }\n',
-                                       "validation (BLEU on a held-out split) is for translation"),
+                                       "validation (held-out scores during training) is for "
+                                       "language_modeling or translation recipes"),
     # Checked against the model registry (without TensorFlow): were a traceback in `zoo train`.
     "misspelt model argument": (GOOD + "model_overrides = { dropot = 0.1 }\n",
                                 "unknown field 'model_overrides.dropot' (Did you mean: "

@@ -4,6 +4,7 @@ recorded, and rerunning with the recorded seeds gives the recorded numbers."""
 
 import dataclasses
 import json
+import re
 import shutil
 
 import keras
@@ -56,9 +57,12 @@ def spec_of(record):
 
 
 def test_committed_version_1_records_migrate_to_the_declared_schema():
-    for path in committed_records():
+    old = [path for path in committed_records()
+           if json.loads(path.read_text()).get("schema") == 1]
+    assert len(old) >= 10  # the records published before version 2
+    for path in old:
         raw = json.loads(path.read_text())
-        assert raw["schema"] == 1 and "schema_version" not in raw
+        assert "schema_version" not in raw
         assert raw["evaluation"]["seed"] == 0  # what version 1 said, whatever was used
         record = records.read(path)
         assert record["schema_version"] == records.SCHEMA_VERSION
@@ -85,7 +89,7 @@ def test_a_version_1_record_without_a_recipe_leaves_its_training_seed_unknown():
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda r: r.update(schema_version=3), "schema_version 3 is newer than this zoo reads (2); "
+    (lambda r: r.update(schema_version=4), "schema_version 4 is newer than this zoo reads (3); "
                                            "upgrade zoo"),
     (lambda r: r.update(seed=0), "unknown field 'seed' (Did you mean: 'seeds'"),
     (lambda r: r["seeds"].update(bootstrap="20261122"),
@@ -215,3 +219,75 @@ def test_a_vae_record_holds_its_sampling_seeds_and_its_noise_is_theirs_alone(tmp
     np.testing.assert_array_equal(  # the binarization seed is the recorded one
         kind.binarize(examples.inputs, spec),
         (np.random.default_rng(4).random(examples.inputs.shape) < examples.inputs))
+
+
+# --- Training curves ----------------------------------------------------------------------
+
+
+def test_a_training_history_is_thinned_to_a_curve_of_its_own_values():
+    """Loss and validation values, at most 200 points a series, evenly spaced over the rows
+    that have each (first and last kept, values the rows' own); rows a record could not hold
+    (no step, a step that does not rise, a value that is not a finite number) are left out."""
+    rows = [{"step": s, "loss": 10 / s, "accuracy": 0.5, "learning_rate": 1e-3,
+             "seconds": s * 0.5} for s in range(1, 1202)]
+    rows[7]["loss"] = float("nan")
+    rows[9]["loss"] = True  # not a number
+    for s in range(100, 1202, 100):
+        rows[s - 1]["val_loss"] = 1 / s
+    rows += [{"step": 5, "loss": 1.0}, {"loss": 2.0}, "not a row", {"step": -1, "loss": 1.0}]
+    curve = records.training_curve(rows, "history.jsonl", "ab" * 32)
+    assert curve["source"] == "history.jsonl" and curve["sha256"] == "ab" * 32
+    assert curve["rows"] == 1202  # rows with a step
+    assert list(curve["series"]) == ["loss", "val_loss"]  # not accuracy or the learning rate
+    loss = curve["series"]["loss"]
+    assert len(loss["step"]) == records.CURVE_POINTS == 200
+    assert loss["step"][0] == 1 and loss["step"][-1] == 1201  # not the later step 5
+    assert 8 not in loss["step"] and 10 not in loss["step"]  # NaN, True
+    assert all(b > a for a, b in zip(loss["step"], loss["step"][1:]))
+    assert all(v == 10 / s and t == s * 0.5 for s, v, t in
+               zip(loss["step"], loss["value"], loss["seconds"]))
+    assert curve["series"]["val_loss"] == {"step": list(range(100, 1202, 100)),
+                                           "value": [1 / s for s in range(100, 1202, 100)],
+                                           "seconds": [s * 0.5 for s in range(100, 1202, 100)]}
+    record = records.validate(records.example(training_curve=curve))
+    assert record["training_curve"]["series"]["loss"]["step"][-1] == 1201
+    assert records.training_curve([{"step": 1, "accuracy": 0.5}], "h", "0") is None
+    no_time = records.training_curve([{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}],
+                                     "h", "0")
+    assert no_time["series"]["loss"]["seconds"] is None
+
+
+def _curve(**series):
+    return {"source": "history.jsonl", "sha256": "0" * 64, "rows": 3,
+            "series": series or {"loss": {"step": [1, 2], "value": [2.0, 1.0],
+                                          "seconds": [0.5, 1.0]}}}
+
+
+@pytest.mark.parametrize("curve, message", [
+    (_curve(loss={"step": [1, 2], "value": [1.0], "seconds": None}),
+     "must have as many values (and seconds) as steps"),
+    (_curve(loss={"step": [2, 1], "value": [1.0, 2.0], "seconds": None}),
+     "steps must rise"),
+    (_curve(loss={"step": list(range(1, 1002)), "value": [1.0] * 1001, "seconds": None}),
+     "training_curve.series.loss.step must be an array of at least 1 items"),
+    (_curve(loss={"step": [1], "value": ["1.0"], "seconds": None}),
+     "training_curve.series.loss.value[0] must be a number"),
+    (dict(_curve(), colour="red"), "unknown field 'training_curve.colour'"),
+])
+def test_a_training_curve_that_does_not_fit_the_declaration_is_refused(tmp_path, curve,
+                                                                        message):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(records.example(training_curve=curve)))
+    with pytest.raises(records.RecordError, match=re.escape(message)):
+        records.read(path)
+
+
+def test_records_before_training_curves_read_as_having_none():
+    """A version 2 record kept no history: migrated, its curve is None (a version 3 record
+    written before the field lacks it, which the declaration allows)."""
+    version_2 = dict(records.example(), schema_version=2)
+    assert records.validate(records.migrate(version_2))["training_curve"] is None
+    assert "training_curve" not in records.validate(records.example())
+    for path in committed_records():
+        if json.loads(path.read_text()).get("schema") == 1:  # written before curves
+            assert records.read(path).get("training_curve") is None

@@ -14,7 +14,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import SHARED_DATA
 
+import zoo
 from zoo import tasks
 from zoo.models import seeding
 from zoo.training import Recipe, TrainingError, loop, strategies
@@ -39,7 +41,12 @@ FAMILIES = {
                         model_overrides={"dropout": 0.1}),
     "vae": dict(model="vae_tiny", task="image_generation", dataset="digits",
                 binarize="stochastic"),
+    "gpt": dict(model="gpt_tiny", task="language_modeling", dataset="tinyshakespeare",
+                max_length=16, tokenizer={"kind": "characters"},
+                model_overrides={"dropout": 0.1, "num_layers": 1}),
 }
+#: The training options of families whose data is a file (read from the shared data folder).
+OPTIONS = {"gpt": {"data_dir": SHARED_DATA}}
 
 
 def family_recipe(family, **changes):
@@ -62,8 +69,8 @@ def stop_at(step):
 
 def history(run_dir):
     rows = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("seconds", "examples_per_second")}
-            for r in rows]
+    timing = ("seconds", "examples_per_second", "tokens_per_second")
+    return [{k: v for k, v in r.items() if k not in timing} for r in rows]
 
 
 # Tokenizers trained once per dataset and reused (a run folder's `tokenizer/` is loaded, not
@@ -98,7 +105,7 @@ def assert_resumes_bit_for_bit(recipe, tmp_path, **options):
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.slow
 def test_a_stopped_run_resumes_to_the_same_weights_with_dropout_and_noise(family, tmp_path):
-    assert_resumes_bit_for_bit(family_recipe(family), tmp_path)
+    assert_resumes_bit_for_bit(family_recipe(family), tmp_path, **OPTIONS.get(family, {}))
 
 
 @pytest.mark.slow
@@ -191,6 +198,28 @@ def run_loop(run_dir, devices, build_optimizer, steps, large=1.0, policy="float3
                         log=log)
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def test_the_history_gives_tokens_per_second_when_the_model_reads_token_ids(tmp_path):
+    """Tokens per example come from the batches' shape (an integer `[batch, length]` input),
+    not from what the task or model is called: 12 here; images have none."""
+    ids = np.random.default_rng(0).integers(1, 50, size=(64, 12)).astype("int32")
+
+    def make_dataset(start):
+        data = tf.data.Dataset.from_tensor_slices((ids, ids, np.ones(64, "float32")))
+        return data.batch(8, drop_remainder=True).repeat().skip(start)
+
+    config = loop.LoopConfig(steps=2, global_batch_size=8, run_dir=tmp_path / "lm", log_every=1)
+    result = loop.run(strategies.make("one_device", devices=ONE),
+                      lambda: zoo.build("gpt_tiny", vocabulary_size=50, max_sequence_length=12),
+                      lambda: keras.optimizers.SGD(0.01),
+                      tasks.get("language_modeling").objective, make_dataset, config,
+                      log=lambda *_: None)
+    for row in result.history:
+        assert row["tokens_per_second"] == pytest.approx(12 * row["examples_per_second"],
+                                                         rel=0.01)
+    images = run_loop(tmp_path / "images", ONE, lambda: keras.optimizers.SGD(0.01), 2)
+    assert all("tokens_per_second" not in row for row in images.history)
 
 
 def loss_scaled():

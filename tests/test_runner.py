@@ -240,11 +240,15 @@ def records_sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def test_text_benchmark_without_a_tokenizer_is_refused(tmp_path):
+def test_text_weights_without_a_tokenizer_are_refused(tmp_path, text_weights):
+    """A trained text model needs the tokenizer it was trained with (an untrained one learns
+    one from the benchmark's training data: tests/test_own_data.py)."""
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "model.keras").write_bytes((text_weights / "model.keras").read_bytes())
     with pytest.raises(EvaluationError, match="tokenizer"):
-        runner.run("bert_tiny", "tatoeba-langid-sample", limit=4, results_dir=tmp_path,
-                   progress=False)
-    assert _records(tmp_path) == []
+        runner.run("bert_tiny", "tatoeba-langid-sample", weights=tmp_path / "bare", limit=4,
+                   results_dir=tmp_path / "results", progress=False)
+    assert _records(tmp_path / "results") == []
 
 
 @pytest.mark.slow

@@ -25,8 +25,8 @@ def test_an_unknown_kind_is_answered_with_the_closest_names():
     with pytest.raises(UnknownNameError, match="Unknown task kind 'image_clasification'. Did "
                                                "you mean: 'image_classification'"):
         tasks.get("image_clasification")
-    assert tasks.names() == ["image_classification", "image_generation", "masked_lm",
-                             "text_classification", "translation"]
+    assert tasks.names() == ["image_classification", "image_generation", "language_modeling",
+                             "masked_lm", "text_classification", "translation"]
 
 
 @pytest.mark.parametrize("name", tasks.names())
@@ -118,16 +118,16 @@ RECIPE = dict(entry="x.y", model="vit_tiny_patch2_8", task="image_classification
 
 @pytest.mark.parametrize("change, message", [
     ({"label_smoothing": 0.1, "model": "vae_tiny", "task": "image_generation"},
-     "label_smoothing is for image_classification or masked_lm or text_classification or "
-     "translation recipes, not image_generation"),
+     "label_smoothing is for image_classification or language_modeling or masked_lm or "
+     "text_classification or translation recipes, not image_generation"),
     ({"binarize": "stochastic"}, "binarize (of training images) is for image_generation "
                                  "recipes, not image_classification"),
     ({"augment": "flip", "model": "transformer_tiny", "task": "translation",
       "dataset": "tatoeba-en-es-sample"}, "augment (flip or shift of training images) is for "
                                           "image_classification recipes, not translation"),
     ({"max_predictions": 5}, "max_predictions is for masked_lm recipes"),
-    ({"tokenizer": {"vocabulary_size": 300}}, "tokenizer is for masked_lm or "
-                                              "text_classification or translation recipes"),
+    ({"tokenizer": {"vocabulary_size": 300}}, "tokenizer is for language_modeling or masked_lm "
+                                              "or text_classification or translation recipes"),
 ])
 def test_a_recipe_setting_a_field_its_kind_ignores_is_refused(change, message):
     """Each of these was silently ignored by the training run."""
@@ -167,8 +167,9 @@ def test_masked_lm_is_trained_but_never_benchmarked(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(BENCHMARK.replace('"image_classification"', '"masked_lm"'))
     with pytest.raises(benchmarks.BenchmarkError, match="task must be one of image_classification"
-                                                        ", image_generation, text_classification"
-                                                        ", translation, got 'masked_lm'"):
+                                                        ", image_generation, language_modeling"
+                                                        ", text_classification, translation, got "
+                                                        "'masked_lm'"):
         benchmarks.parse(path)
     with pytest.raises(EvaluationError, match="masked-LM task, which zoo does not benchmark"):
         list(tasks.get("masked_lm").predict(None, None, None, benchmarks.get("digits"), 8))

@@ -41,13 +41,19 @@ def _print_table(header: tuple, rows: list[tuple], right: tuple = ()) -> None:
         print("  ".join([*cells, row[-1]]).rstrip())
 
 
+def _none_match(what: str, pattern: str, command: str) -> int:
+    """Says on stderr that no `what` matches `pattern` (`zoo COMMAND` lists all); exit code 1."""
+    print(f"No {what} matches '{pattern}'. Try `zoo {command}` for all." if pattern else
+          f"No {what} found.", file=sys.stderr)
+    return 1
+
+
 def _cmd_list(args) -> int:
     from zoo.models.catalog import get_spec, list_models
 
     names = list_models(args.pattern)
     if not names:
-        print(f"No model matches '{args.pattern}'. Try `zoo list` for all.", file=sys.stderr)
-        return 1
+        return _none_match("model", args.pattern, "list")
     rows = []
     for name in names:
         spec = get_spec(name)
@@ -63,8 +69,7 @@ def _cmd_entries(args) -> int:
     _warn_unreadable(entries.scan(), "entries")
     names = entries.list_entries(args.pattern)
     if not names:
-        print(f"No entry matches '{args.pattern}'. Try `zoo entries` for all.", file=sys.stderr)
-        return 1
+        return _none_match("entry", args.pattern, "entries")
     scores = {}
     for score in entries.published_scores():
         scores.setdefault(score["entry"], []).append(score)
@@ -120,6 +125,8 @@ def _cmd_bench_list(args) -> int:
     found = benchmarks.scan()
     _warn_unreadable(found, "bench list")
     specs = [found.registry.get(i) for i in found.registry.names(args.pattern)]
+    if not specs:
+        return _none_match("benchmark", args.pattern, "bench list")
     rows = [(s.id, f"v{s.version}", s.task, f"{s.dataset}/{s.split}", s.main_metric) for s in specs]
     _print_table(("benchmark", "version", "task", "data", "main metric"), rows)
     return 0
@@ -130,7 +137,7 @@ def _cmd_bench_show(args) -> int:
 
     found = benchmarks.scan()
     _warn_unreadable(found, "bench show", skip=(args.id,))
-    spec = found.get(args.id)
+    spec = benchmarks.get(args.id, found)
     print(json.dumps({"file": spec.path, **spec.to_dict()}, indent=2, ensure_ascii=False))
     return 0
 
@@ -156,6 +163,7 @@ def _cmd_bench_run(args) -> int:
         batch_size=args.batch_size, data_dir=args.data_dir, results_dir=args.results,
         command=["zoo", *args.argv] if args.command_line is None else args.command_line,
         safe_mode=not args.unsafe_allow_code, label_map=args.label_map,
+        adapter=args.adapter, adapt=args.adapt or (),
     )
     _print_record(record)
     print(f"wrote {path}")
@@ -186,7 +194,9 @@ def _cmd_bench_compare(args) -> int:
     result = compare(args.a, args.b, metric=args.metric)
     from zoo.metrics.bootstrap import decimals, format_interval
 
-    verdict = "significant" if result["significant"] else "not significant"
+    verdict = "not significant"
+    if result["significant"]:  # which is better, in words: on some metrics less is better
+        verdict = f"significant, {result['better'].upper()} is better"
     places = decimals(result["low"], result["high"])  # the values to the difference's precision
     print(f"{result['metric']}: A {result['value_a']:.{places}f} vs B "
           f"{result['value_b']:.{places}f}, difference "
@@ -200,12 +210,26 @@ def _cmd_recipes(args) -> int:
 
     found = recipes.scan()
     _warn_unreadable(found, "recipes")
+    names = found.registry.names(args.pattern)
+    if not names:
+        return _none_match("recipe", args.pattern, "recipes")
     rows = []
-    for name in found.registry.names(args.pattern):
+    for name in names:
         recipe = found.registry.get(name)
-        rows.append((name, recipe.model, f"{recipe.dataset}/{recipe.split}",
-                     f"{recipe.steps:,}"))
+        rows.append((name, recipe.model, recipe.data_description, f"{recipe.steps:,}"))
     _print_table(("recipe (entry)", "model", "training data", "steps"), rows, right=(3,))
+    return 0
+
+
+def _cmd_init(args) -> int:
+    from zoo.training import starter
+
+    try:
+        path = starter.write(args.file, args.model, task=args.task, files=args.files,
+                             benchmark=args.benchmark)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {path}; edit it, then: zoo train {path}")
     return 0
 
 
@@ -358,6 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_recipes)
 
     p = sub.add_parser(
+        "init", help="write a commented starting recipe for a model and a task",
+        description="Write a commented starting recipe (a new .toml file, never over an "
+        "existing one) that trains MODEL for a task on your own files, or on a benchmark's "
+        "training data, with the settings of a shipped recipe of the same model or family. "
+        "Then: zoo train FILE.")
+    p.add_argument("file", help="the recipe to write, e.g. my-tickets.toml (its name is the "
+                   "run's entry name)")
+    p.add_argument("--model", required=True, help="registered model name (see `zoo list`)")
+    p.add_argument("--task", help="the task kind (default: the one the model's family serves, "
+                   "or the benchmark's)")
+    p.add_argument("--files", help="the training data, an existing file or folder: a TSV/CSV "
+                   "of text and labels, a source<TAB>target TSV, a folder with a subfolder of "
+                   "images per class, an .npz, a plain-text file (default: a placeholder path "
+                   "to edit)")
+    p.add_argument("--benchmark", help="train on this benchmark's training data (its "
+                   "train_split or [train_files]) instead of files")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser(
         "train", help="train a recipe into a run folder (resumes if interrupted)",
         description="Train a recipe through tf.distribute into a run folder (model.keras, "
         "tokenizer/, recipe.json, run.json, history.jsonl, logs/, checkpoints/). Running the "
@@ -454,12 +497,22 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="evaluate a model on a benchmark and write a result record",
         description="Evaluate a model on a benchmark; write a result record (JSON) and its "
         "per-example predictions (JSON lines) under --results/<benchmark>/.")
-    p.add_argument("--model", help="registered model name (see `zoo list`)")
+    p.add_argument("--model", help="registered model name (see `zoo list`), or a model zoo did "
+                   "not train: a .keras file, a SavedModel folder or .tar.gz, a URL, a TF Hub "
+                   "/ Kaggle handle or zoo:ENTRY/PART (with --adapter)")
     p.add_argument("--entry", help="a published entry (zoo/entries/), instead of --model and "
                    "--weights")
     p.add_argument("--benchmark", required=True, help="benchmark id (see `zoo bench list`)")
     p.add_argument("--weights", help="a .keras file or a run folder (model.keras, tokenizer/); "
                    "without it the model has random weights")
+    p.add_argument("--adapter", metavar="FILE",
+                   help="how to call a model zoo did not train: a .toml or .json file of "
+                   "labels (its class names, in output order) or labels_file, outputs (logits or "
+                   "probabilities), signature, output_key, image_size, channels, input_range, "
+                   "mean, std, layout, preprocessor, name (see the README, \"Your own model\")")
+    p.add_argument("--adapt", action="append", metavar="KEY=VALUE",
+                   help="an adapter field, over the --adapter file's (repeatable), e.g. "
+                   "--adapt outputs=probabilities --adapt 'input_range=[0, 255]'")
     p.add_argument("--limit", type=int, help="evaluate only the first N examples")
     p.add_argument("--label-map", metavar="MODEL=BENCHMARK,...",
                    help="which of the model's classes is which benchmark label, e.g. "
@@ -471,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=USER_RESULTS,
                    help=f"where records are written (default {USER_RESULTS}, outside the "
                    "published records; publish with --results benchmarks/results)")
-    _add_unsafe_flag(p, "the --weights or --entry model")
+    _add_unsafe_flag(p, "the --weights, --entry or --model .keras model")
     p.set_defaults(func=_cmd_bench_run, command_line=None)
     p = bench_sub.add_parser(
         "compare", help="paired bootstrap test between two result records",
@@ -504,6 +557,16 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
+def _one_line(error) -> str:
+    """An error's message on one line: a library's message that spans lines (tarfile's, one
+    line per method it tried) joined by spaces.
+
+    >>> _one_line(ValueError("could not open:\\n- method gz: not gzip\\n- method xz: not xz"))
+    'could not open: - method gz: not gzip - method xz: not xz'
+    """
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 def _run(args) -> int:
     """The command `args` names, its errors printed as one line with the exit code they
     mean."""
@@ -523,10 +586,10 @@ def _run(args) -> int:
     except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
             StrategyError, HubError, UnsafeCodeError, LinkedFileError, ModelFileError,
             QuickstartError, entries.EntryError, FamilyError, TaskError) as error:
-        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        print(f"zoo {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except (RecordError, DatasetError, TrainingError) as error:
-        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        print(f"zoo {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()

@@ -3,8 +3,8 @@
 An entry folder (`zoo/entries/<entry>/`) holds `model.json` (the Keras config), `weights.npz`
 (the weights, stored as float16, or as int8 matrices with a float32 scale per row for the
 larger entries, when the entry's published scores were measured with them), `weights.json`
-(their sha256 and size), `tokenizer/` for text models, and the training run's `run.json` and
-`recipe.json`.
+(their sha256 and size), `tokenizer/` for text models, and the training run's `run.json`,
+`recipe.json` and `history.jsonl` (its training curve; entries published before it lack it).
 
 The installed package ships every entry without its `weights.npz`: `weights_file` takes it
 from the folder when there (a checkout), else from the cache (`$ZOO_CACHE_DIR/entries/`, default
@@ -271,14 +271,20 @@ def load(entry: str):
 
 
 def load_tokenizer(entry: str):
-    from zoo.text import WordPieceTokenizer
+    """The tokenizer of a published entry (of the kind its `tokenizer.json` names)."""
+    from zoo.text import tokenizers
 
-    return WordPieceTokenizer.load(folder(entry) / "tokenizer")
+    return tokenizers.load(folder(entry) / "tokenizer")
 
 
 #: What `publish` reads from a run (or entry) folder; `export_entry` and `init_from` read the
 #: same. None may be a link (`zoo.safety.check_own_files`).
-COPIED = ("run.json", "recipe.json", "model.keras", "model.json", "weights.npz", "tokenizer")
+COPIED = ("run.json", "recipe.json", "model.keras", "model.json", "weights.npz", "tokenizer",
+          "history.jsonl")
+#: The training history `zoo train` writes into a run folder (one JSON row per logged step),
+#: copied into the entry as it is when the run has one: `zoo bench run` draws the entry's
+#: training curve from it (`zoo.records.training_curve`).
+HISTORY = "history.jsonl"
 
 
 def publish_root() -> Path:
@@ -292,7 +298,8 @@ def publish(run_dir, dest_root=None, precision="float16", safe_mode=True) -> Pat
     """Copies a finished run into an entry folder (atomically): config, weights (`precision`:
     "float16" by default, "float32", or "int8": matrices as int8 with a scale per row, vectors
     as float16, for entries too large to commit otherwise), weights.json (their sha256 and
-    size), tokenizer, run.json and recipe.json. Returns the entry folder, under `dest_root`
+    size), tokenizer, run.json, recipe.json and the training history (history.jsonl, when
+    the run has one). Returns the entry folder, under `dest_root`
     (default `publish_root()`). A link among those files (`COPIED`) raises
     `zoo.safety.LinkedFileError`: it would copy a file from elsewhere into the entry.
 
@@ -301,8 +308,8 @@ def publish(run_dir, dest_root=None, precision="float16", safe_mode=True) -> Pat
     weights were narrowed from. Measure the entry again after either.
 
     The model loads in Keras' safe mode (`zoo.safety`; `safe_mode=False` lets its code run),
-    and the entry name in run.json must be a plain name: it becomes the folder's name."""
-    import keras
+    and the entry name in run.json must be a plain name: it becomes the folder's name. The
+    checks of the arguments and of the folder come before TensorFlow is imported."""
     import numpy as np
 
     if precision not in STORAGE_PRECISIONS:
@@ -319,6 +326,8 @@ def publish(run_dir, dest_root=None, precision="float16", safe_mode=True) -> Pat
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a finished run (status {info.get('status')!r}).")
     entry = safety.check_name(info.get("entry"), "its entry name", run_dir / "run.json")
+    import keras
+
     if is_entry_folder(run_dir):
         # Re-publishing an entry can only narrow its weights: a float16 entry has no float32
         # weights to give.
@@ -355,4 +364,6 @@ def publish(run_dir, dest_root=None, precision="float16", safe_mode=True) -> Pat
         info["published"] = published
         (staging / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         shutil.copy2(run_dir / "recipe.json", staging / "recipe.json")
+        if (run_dir / HISTORY).is_file():
+            shutil.copy2(run_dir / HISTORY, staging / HISTORY)
     return target

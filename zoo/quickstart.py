@@ -27,7 +27,7 @@ import shutil
 import time
 from pathlib import Path
 
-from zoo import atomic, records
+from zoo import atomic, records, textio
 
 #: The file that marks a folder as the quickstart's own: it replaces runs, records and the site
 #: there, and refuses any other non-empty folder.
@@ -112,20 +112,6 @@ def recipe_for(job: Job, steps: int | None = None, seed: int = 0) -> dict:
     return recipe
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {value!r}")
-
-
 def toml_text(recipe: dict) -> str:
     """A recipe (a flat table: strings, numbers, booleans, lists, inline tables) as TOML.
 
@@ -134,7 +120,7 @@ def toml_text(recipe: dict) -> str:
     steps = 3
     tokenizer = { lowercase = true }
     """
-    return "".join(f"{key} = {_toml_value(value)}\n" for key, value in recipe.items())
+    return "".join(f"{key} = {textio.toml_value(value)}\n" for key, value in recipe.items())
 
 
 def claim(out) -> Path:

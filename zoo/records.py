@@ -16,6 +16,16 @@ Versions (`schema_version`):
    0 whatever the run used; the bootstrap's seed was `evaluation.bootstrap.seed`.
 2. every seed the run used is in `seeds` (see `SEEDS`); `evaluation.seed` and
    `evaluation.bootstrap.seed` are gone. `migrate` turns a version 1 record into this one.
+3. a model zoo did not train (a `.keras` file, SavedModel or TF Hub handle given to `zoo bench
+   run --model`) can be scored: `model.source` says where it came from and the sha256 of its
+   files (None: a model zoo trained or built), `evaluation.adapter` how it was called (None:
+   zoo's own model). `migrate` adds both as None to a version 2 record. Test data seen in
+   training is found by content: `contamination` counts the evaluated examples the training
+   data held (see `CONTAMINATION`); an untrained text model's tokenizer is described in
+   `model.tokenizer`, and `flags.tokenizer_from_test_data` says when it was learned from the
+   test data. Older records lack these three (unknown). `training_curve` keeps the training
+   history of the weights evaluated (their run or entry folder's `history.jsonl`, thinned;
+   None: untrained, or no history); `migrate` gives a version 2 record None.
 
 Files are written atomically and never overwrite each other: a name that exists is refused,
 and names carry the time and a random suffix. A run that fails writes nothing.
@@ -42,7 +52,7 @@ from pathlib import Path
 
 from zoo import atomic, safety, schema, textio
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class RecordError(ValueError):
@@ -78,7 +88,11 @@ PARAMS = schema.Int(min=0, max=10**15 - 1)
 SECONDS = schema.Float(min=0, max=10**10)  # about 300 years
 SEED = schema.Int(min=0, max=2**64 - 1)
 MAX_CLASSES = 1000  # label names and confusion matrix rows (ImageNet has 1000)
-PIXELS = schema.List(schema.List(schema.Int(min=0, max=255), min_length=1, max_length=512),
+#: An image as rows of pixels: grey values 0..255, or [red, green, blue] triples.
+_LEVEL = schema.Int(min=0, max=255)
+PIXELS = schema.List(schema.List(schema.OneOf(_LEVEL, schema.List(_LEVEL, min_length=3,
+                                                                   max_length=3)),
+                                 min_length=1, max_length=512),
                      min_length=1, max_length=512)
 DATE = schema.Str(pattern=r"\d{4}-\d\d-\d\d([T ][0-9:.]+(Z|[+-]\d\d:?\d\d)?)?",
                   what="a date and time as text (ISO 8601, 2026-01-31T12:00:00Z)")
@@ -106,16 +120,39 @@ def _square_matrix(report):
 
 
 def _one_size(images):
-    sizes = {(len(image), len(image[0])) for grid in images.values() for image in grid}
-    rows = {len(row) for grid in images.values() for image in grid for row in image}
-    if len(sizes) > 1 or len(rows) > 1:
-        return "report.images must all have one size (rows of equal length)"
+    """Each list of pictures in `report.images` has one size and one kind of pixel (grey or
+    RGB): each becomes one grid or table of PNGs."""
+    for key, grid in images.items():
+        sizes = {(len(image), len(image[0])) for image in grid}
+        rows = {len(row) for image in grid for row in image}
+        kinds = {isinstance(pixel, list | tuple) for image in grid for row in image
+                 for pixel in row}
+        if len(sizes) > 1 or len(rows) > 1:
+            return f"report.images.{key} must all have one size (rows of equal length)"
+        if len(kinds) > 1:
+            return f"report.images.{key} must be all grey or all RGB pixels"
     return None
 
 
+#: `[[relative path, sha256], ...]`: the files of a model zoo did not train.
+FILE_HASHES = schema.List(schema.List(TEXT, min_length=2, max_length=2))
+#: Where a model zoo did not train came from: a `.keras` file or a SavedModel (folder,
+#: archive, URL or handle), as given (`location`), the sha256 of its files and of the whole
+#: (`zoo.harness.foreign.tree_sha256`), of a local archive, and of its text preprocessor's.
+SOURCE = _closed({
+    "kind": _f(schema.Str(choices=("keras", "saved_model")), True),
+    "location": _f(TEXT, True),
+    "sha256": _f(TEXT, True),
+    "files": _f(FILE_HASHES),
+    "archive_sha256": _f(TEXT, nullable=True),
+    "preprocessor": _f(_closed({"location": _f(TEXT, True), "sha256": _f(TEXT, True),
+                                "files": _f(FILE_HASHES)}, "the preprocessor's source"),
+                       nullable=True),
+}, "the model's source")
 #: The model evaluated: its registry name, the published entry or run it came from (None for
 #: a bare .keras file or an untrained model), its class, config and size, the weights file
-#: and what the run.json of its training says (recipe, training data, seconds).
+#: and what the run.json of its training says (recipe, training data, seconds); for a model
+#: zoo did not train, its `source` (its training data is unknown: None).
 MODEL = _closed({
     "name": _f(TEXT, True),
     "entry": _f(NAME, nullable=True),
@@ -128,6 +165,13 @@ MODEL = _closed({
     "recipe": _f(schema.Table(values=schema.Anything()), nullable=True),
     "training_data": _f(schema.List(_open({"via": _f(TEXT, nullable=True)})), nullable=True),
     "training_seconds": _f(SECONDS, nullable=True),
+    "source": _f(SOURCE, nullable=True),
+    "tokenizer": _f(_open({"learned_from": _f(TEXT, True), "split": _f(TEXT, nullable=True),
+                           "examples": _f(COUNT), "examples_sha256": _f(TEXT),
+                           "kind": _f(TEXT), "vocabulary_size": _f(COUNT),
+                           "settings": _f(schema.Table(values=schema.Anything())),
+                           "settings_of": _f(TEXT, nullable=True)},
+                          "the untrained model's tokenizer"), nullable=True),
 }, "the model's table")
 #: The benchmark: its id and version, the definition it was run with (the benchmark file's
 #: own declaration, `zoo.harness.benchmarks`), the data's and the examples' sha256 and counts.
@@ -151,7 +195,9 @@ BENCHMARK = _closed({
                             "limit": _f(COUNT, nullable=True)}), True),
 }, "the benchmark's table")
 #: How the run evaluated: batch size, the precision the model computed in, the bootstrap's
-#: settings (its seed is in `seeds`), translation decoding and how class names were matched.
+#: settings (its seed is in `seeds`), translation decoding, how class names were matched and
+#: the adapter a model zoo did not train was called through (`zoo.harness.adapter`: its file,
+#: the file's sha256, the `--adapt` options and every setting).
 EVALUATION = _closed({
     "batch_size": _f(schema.Int(min=1, max=10**9)),
     "precision": _f(TEXT, nullable=True),
@@ -160,6 +206,9 @@ EVALUATION = _closed({
                              "method": _f(TEXT, True)}), True),
     "decoding": _f(schema.Table(values=schema.Anything()), nullable=True),
     "labels": _f(schema.Table(values=schema.Anything()), nullable=True),
+    "adapter": _f(_open({"file": _f(TEXT, nullable=True), "file_sha256": _f(TEXT, nullable=True),
+                         "options": _f(schema.List(TEXT), nullable=True)}, "the adapter"),
+                  nullable=True),
 }, "the evaluation's table")
 #: Every seed the run used, by what it seeded: `bootstrap`, the resample indices
 #: (`zoo.metrics.bootstrap.indices(n, evaluation.bootstrap.resamples, seeds.bootstrap)`);
@@ -195,10 +244,66 @@ THROUGHPUT = _closed({
     "wall_seconds": _f(SECONDS),
     "hardware": _f(TEXT, nullable=True),
 }, "the throughput's table")
-#: Why a run may not be ranked with full runs (see `flags`); `untrained`: random weights.
+#: Why a run may not be ranked with full runs (see `flags`); `untrained`: random weights;
+#: `tokenizer_from_test_data`: an untrained model's tokenizer learned from the test examples.
 FLAGS = _closed({key: _f(schema.Bool(), nullable=True)
-                 for key in ("untrained", "limited", "dirty", "test_data_in_training")},
+                 for key in ("untrained", "limited", "dirty", "test_data_in_training",
+                             "tokenizer_from_test_data")},
                 "the flags' table")
+#: Test examples found in the model's training data by content (`zoo.harness.contamination`):
+#: how they were compared; whether a training source names the benchmark's own split
+#: (`by_name`); how many evaluated examples the training data holds (`examples_in_training`:
+#: more than 0 sets `flags.test_data_in_training`); how many only another split of the
+#: benchmark's own dataset holds (the dataset's own duplicates, which do not flag a run; None:
+#: not counted); and the sources that could not be compared, each with why.
+CONTAMINATION = _closed({
+    "method": _f(TEXT, True),
+    "by_name": _f(schema.Bool(), True),
+    "examples_in_training": _f(COUNT, True),
+    "examples_in_other_splits": _f(COUNT, nullable=True),
+    "unchecked": _f(schema.List(TEXT)),
+}, "the contamination table")
+#: The most points a series of `training_curve` may hold (the harness keeps `CURVE_POINTS`).
+MAX_CURVE_POINTS = 1000
+MAX_CURVE_SERIES = 16
+
+
+def _aligned(series):
+    """A series' `step`, `value` and `seconds` (when given) run in step, and the steps rise."""
+    steps = series["step"]
+    if len(series["value"]) != len(steps) or (
+            series.get("seconds") is not None and len(series["seconds"]) != len(steps)):
+        return "a training_curve series must have as many values (and seconds) as steps"
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        return "a training_curve series' steps must rise"
+    return None
+
+
+def _few_series(series):
+    if len(series) > MAX_CURVE_SERIES:
+        return f"training_curve.series must hold at most {MAX_CURVE_SERIES} series"
+    return None
+
+
+_POINTS = {"min_length": 1, "max_length": MAX_CURVE_POINTS}
+#: One curve of a training history: the optimizer steps it was logged at, its values and the
+#: training seconds at each (None: the history did not say).
+CURVE_SERIES = _closed({
+    "step": _f(schema.List(COUNT, **_POINTS), True),
+    "value": _f(schema.List(NUMBER, **_POINTS), True),
+    "seconds": _f(schema.List(SECONDS, **_POINTS), nullable=True),
+}, "a series (step, value, seconds)", rules=(_aligned,))
+#: The training history of the weights evaluated (`training_curve`, made by
+#: `training_curve`): where it was read (`source`: the file name in the run or entry folder,
+#: its sha256 and row count) and its series by name: `loss` (the training objective's mean
+#: over each logging window) and each validation value (`val_loss`, `val_bleu`), each
+#: thinned to at most `CURVE_POINTS` points.
+TRAINING_CURVE = _closed({
+    "source": _f(TEXT, True),
+    "sha256": _f(TEXT, True),
+    "rows": _f(COUNT, True),
+    "series": _f(schema.Table(values=CURVE_SERIES, rules=(_few_series,)), True),
+}, "the training curve")
 #: The record, version `SCHEMA_VERSION`.
 RECORD = _closed({
     "schema_version": _f(schema.Int(min=SCHEMA_VERSION, max=SCHEMA_VERSION), True),
@@ -215,6 +320,8 @@ RECORD = _closed({
     "throughput": _f(THROUGHPUT, True),
     "provenance": _f(_open({"command": _f(TEXT, nullable=True)}), True),
     "flags": _f(FLAGS, True),
+    "contamination": _f(CONTAMINATION, nullable=True),
+    "training_curve": _f(TRAINING_CURVE, nullable=True),
 }, "a result record", rules=(_real_date,))
 #: One line of a predictions file: the fields the pages and the paired test read.
 PREDICTION = _open({"index": _f(COUNT), "confidence": _f(NUMBER, nullable=True),
@@ -222,6 +329,72 @@ PREDICTION = _open({"index": _f(COUNT), "confidence": _f(NUMBER, nullable=True),
                     **{key: _f(TEXT, nullable=True)
                        for key in ("text", "source", "hypothesis", "reference")}},
                    "a JSON object")
+
+
+# --- Training curves ----------------------------------------------------------------------
+
+#: The points the harness keeps of each series of a training history: enough for a plot's
+#: width, few enough that a record of a long run stays small.
+CURVE_POINTS = 200
+
+
+def _curve_value(value, type_) -> bool:
+    """Whether `value` fits `type_` (NUMBER, SECONDS): a number a record may hold."""
+    return not schema.problems(value, type_, "value")
+
+
+def _series_names(rows) -> list[str]:
+    """The series of a history worth a curve: the training loss and every validation value
+    (`val_...`), in that order."""
+    names = {key for row in rows for key in row if key == "loss" or key.startswith("val_")}
+    return sorted(names, key=lambda name: (name != "loss", name))
+
+
+def _thinned(points: list, max_points: int) -> list:
+    """At most `max_points` of `points`, evenly spaced, the first and last always kept."""
+    n = len(points)
+    if n <= max_points:
+        return points
+    if max_points == 1:
+        return points[-1:]
+    return [points[round(i * (n - 1) / (max_points - 1))] for i in range(max_points)]
+
+
+def training_curve(rows, source: str, sha256: str, max_points: int = CURVE_POINTS):
+    """The `training_curve` of a training history (`rows`: the dicts of its `history.jsonl`),
+    or None when it has no series: `loss` and each `val_...` value over the steps, each thinned
+    to at most `max_points` points evenly spaced over the rows that have it (first and last
+    kept: values are the rows' own, never averaged). Rows without a whole-number step, steps
+    that do not rise, and values that are not finite numbers within a record's bounds are
+    left out; seconds are None for a series when a kept row lacks them.
+
+    >>> rows = [{"step": s, "loss": 5 / s, "seconds": s / 10} for s in range(1, 1001)]
+    >>> rows[-1]["val_loss"] = 0.5
+    >>> curve = training_curve(rows, "history.jsonl", "0" * 64)
+    >>> len(curve["series"]["loss"]["step"]), curve["series"]["loss"]["step"][-1]
+    (200, 1000)
+    >>> curve["series"]["val_loss"]
+    {'step': [1000], 'value': [0.5], 'seconds': [100.0]}
+    """
+    rows = [row for row in rows if isinstance(row, dict) and _curve_value(row.get("step"), COUNT)]
+    series = {}
+    for name in _series_names(rows)[:MAX_CURVE_SERIES]:
+        points, last = [], -1
+        for row in rows:
+            step, value = row["step"], row.get(name)
+            if step > last and _curve_value(value, NUMBER):
+                points.append((step, value, row.get("seconds")))
+                last = step
+        points = _thinned(points, max_points)
+        if not points:
+            continue
+        seconds = [p[2] for p in points]
+        series[name] = {"step": [p[0] for p in points], "value": [p[1] for p in points],
+                        "seconds": seconds if all(_curve_value(s, SECONDS) for s in seconds)
+                        else None}
+    if not series:
+        return None
+    return {"source": source, "sha256": sha256, "rows": len(rows), "series": series}
 
 
 # --- Older records ------------------------------------------------------------------------
@@ -259,12 +432,25 @@ def _v1_seeds(record: dict) -> dict:
     return seeds
 
 
+def _v2_to_v3(record: dict) -> dict:
+    """A version 2 record as version 3 (a copy): its model was trained or built by zoo and
+    called without an adapter, so `model.source` and `evaluation.adapter` are None; it kept
+    no training history (`training_curve` None)."""
+    record = dict(copy.deepcopy(record), schema_version=3)
+    record.setdefault("training_curve", None)
+    for table, key in (("model", "source"), ("evaluation", "adapter")):
+        if isinstance(record.get(table), dict):
+            record[table].setdefault(key, None)
+    return record
+
+
 def migrate(record: dict, path="<record>") -> dict:
     """`record` as a version `SCHEMA_VERSION` record (a copy; the same dict when it is one).
 
     Version 1 records (`"schema": 1`, no `schema_version`) get `seeds` (`_v1_seeds`) and lose
-    `evaluation.seed` and `evaluation.bootstrap.seed`. A record that is neither is left for
-    `validate` to name what it lacks.
+    `evaluation.seed` and `evaluation.bootstrap.seed`, which makes them version 2; version 2
+    records get `model.source`, `evaluation.adapter` and `training_curve` (`_v2_to_v3`). A record that is
+    neither is left for `validate` to name what it lacks.
 
     Raises:
         RecordError: a `schema_version` this zoo does not know (a newer zoo's record: upgrade).
@@ -274,7 +460,9 @@ def migrate(record: dict, path="<record>") -> dict:
         record = copy.deepcopy(record)
         del record["schema"]
         seeds = _v1_seeds(record)
-        return {"schema_version": SCHEMA_VERSION, **record, "seeds": seeds}
+        record, version = {"schema_version": 2, **record, "seeds": seeds}, 2
+    if version == 2 and not isinstance(version, bool):
+        record = _v2_to_v3(record)
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise RecordError(f"{path}: schema_version {version} is newer than this zoo reads "
                           f"({SCHEMA_VERSION}); upgrade zoo to read it.")
@@ -345,7 +533,8 @@ def read_predictions(record_path) -> list[dict]:
 
 def flags(record: dict) -> list[str]:
     """Why a record is not ranked with full runs (empty for a full run): a dirty git tree,
-    `--limit`, or test data in the model's training data."""
+    `--limit`, test data in the model's training data, or an untrained model's tokenizer
+    learned from the test data."""
     f = record.get("flags", {})
     reasons = []
     if f.get("dirty"):
@@ -354,6 +543,8 @@ def flags(record: dict) -> list[str]:
         reasons.append("--limit")
     if f.get("test_data_in_training"):
         reasons.append("test data in training")
+    if f.get("tokenizer_from_test_data"):
+        reasons.append("tokenizer from test data")
     return reasons
 
 

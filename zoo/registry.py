@@ -66,6 +66,30 @@ def did_you_mean(name, names, n: int = 3) -> str:
     return f"Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
 
 
+def did_you_mean_path(path, n: int = 3) -> str:
+    """`did_you_mean` for a file or folder that does not exist: the closest entries of the
+    folder it names (a typo in its last part), written as the path was (`data/trian` ->
+    `'data/train'`); "" when its folder does not exist or holds nothing close.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "my_digits").mkdir()
+    >>> did_you_mean_path(folder / "my_digit").endswith("my_digits'?")
+    True
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(os.fspath(path))
+    try:
+        names = [p.name for p in path.expanduser().parent.iterdir() if p.name != path.name]
+    except OSError:
+        return ""
+    close = closest(path.name, names, n)
+    return (f"Did you mean: {', '.join(repr(str(path.with_name(c))) for c in close)}?"
+            if close else "")
+
+
 class Registry:
     """A strict, typo-tolerant name -> entry mapping.
 

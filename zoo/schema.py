@@ -377,8 +377,9 @@ class Table(Type):
             if key in self.fields:
                 continue
             hint = did_you_mean(str(key), known)
-            problems.append(f"unknown field '{prefix}{key}'{f' ({hint})' if hint else ''}; fields"
-                            f"{' of ' + name if name else ''}: {', '.join(known)}")
+            problems.append(f"unknown field '{prefix}{key}'{f' ({hint})' if hint else ''}")
+        if problems:  # the known fields once, after the last unknown one
+            problems[-1] += f"; fields{' of ' + name if name else ''}: {', '.join(known)}"
         return problems
 
 
@@ -457,6 +458,27 @@ class Scan:
 def toml_files(folder):
     """The `*.toml` files of `folder`, sorted: what `scan` reads by default."""
     return sorted(folder.glob("*.toml"))
+
+
+def toml_files_but(key: str, own_key: str):
+    """A `files` lister for `scan`: the `*.toml` files of a folder, except those of another
+    kind of definition, which have `key` and not `own_key` (recipes, with an `entry`, beside
+    benchmarks, with an `id`, in one folder a user keeps both in). A file that cannot be read
+    as TOML is listed: parsing it says what is wrong."""
+    from zoo import textio
+
+    def listed(folder):
+        kept = []
+        for file in toml_files(folder):
+            try:
+                table = textio.read_toml(file)
+            except (OSError, UnicodeDecodeError, ValueError):
+                table = {}
+            if not (key in table and own_key not in table):
+                kept.append(file)
+        return kept
+
+    return listed
 
 
 def scan(folders, parse, name_of, kind: str, error: type, *, files=toml_files, shipped=None,

@@ -64,3 +64,23 @@ def read_json_object(path, error=ValueError, what="a JSON object") -> dict:
 def read_toml(path) -> dict:
     """A TOML file's table (UTF-8, with or without a byte-order mark)."""
     return tomllib.loads(read_text(path))
+
+
+def toml_value(value) -> str:
+    """`value` (a string, number, boolean, list or dict of them) as a TOML value (a dict
+    as an inline table).
+
+    >>> toml_value({"path": "a b.tsv", "header": False, "labels": [1, 2]})
+    '{ path = "a b.tsv", header = false, labels = [1, 2] }'
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")

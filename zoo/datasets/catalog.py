@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from zoo import schema
 from zoo.datasets import formats
 from zoo.datasets.errors import DataFormatError, DatasetError
 from zoo.datasets.sources import RemoteFile, fetch, sha256_of
-from zoo.registry import Registry
+from zoo.registry import Registry, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,55 @@ class Examples:
         """The first `n` examples."""
         targets = None if self.targets is None else self.targets[:n]
         return dataclasses.replace(self, inputs=self.inputs[:n], targets=targets)
+
+    def sha256(self) -> str:
+        """sha256 of exactly these examples: their inputs, targets and class names (not the
+        files they came from), so that a corrected file, even of the same size, is new data."""
+        digest = hashlib.sha256()
+        for part in (self.inputs, self.targets):
+            if isinstance(part, np.ndarray) and part.dtype != object:
+                digest.update(f"{part.dtype.str}{part.shape}\0".encode())
+                digest.update(np.ascontiguousarray(part).tobytes())
+            else:
+                digest.update(b"none\0" if part is None else f"list {len(part)}\0".encode())
+                for item in part if part is not None else ():
+                    data = str(item).encode("utf-8", "surrogatepass")
+                    digest.update(len(data).to_bytes(8, "little") + data)
+        digest.update(json.dumps(self.label_names).encode())
+        return digest.hexdigest()
+
+    def digests(self) -> np.ndarray:
+        """One uint64 per example, `[n]`: the first 8 bytes of the sha256 of its input and
+        target (a class by its name, so that two files numbering their classes differently
+        still agree). Equal examples have equal digests wherever they were read from (a PNG
+        folder or an .npz of the same pixels, a TSV or a CSV of the same text and label);
+        the harness compares a benchmark's with a model's training examples by them."""
+        names = self.label_names
+        out = np.empty(len(self), np.uint64)
+        for i in range(len(self)):
+            digest = hashlib.sha256(_item_bytes(self.inputs[i]))
+            if self.targets is not None:
+                target = self.targets[i]
+                if names is not None and isinstance(target, int | np.integer):
+                    target = names[int(target)]
+                digest.update(b"\0target\0" + _item_bytes(target))
+            out[i] = int.from_bytes(digest.digest()[:8], "little")
+        return out
+
+
+def _item_bytes(item) -> bytes:
+    """One input or target as bytes that only an equal value has: a string's UTF-8, an
+    image's shape and pixels at 8 bits (`round(x * 255)` of floats in [0, 1], so that an
+    image saved to a PNG or an 8-bit .npz is the example it was made from), another array's
+    dtype, shape and bytes, anything else its `str`."""
+    if isinstance(item, np.ndarray):
+        if item.dtype.kind == "f":
+            item = np.round(item * 255.0).astype(np.uint8)
+        return f"array {item.dtype.str}{item.shape}\0".encode() + np.ascontiguousarray(
+            item).tobytes()
+    if isinstance(item, bytes):
+        return b"bytes\0" + item
+    return b"str\0" + str(item).encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)
@@ -138,6 +188,13 @@ _MULTI30K_SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
 SPA_ENG_FILE = _file("spa-eng/spa-eng.zip",
                      "http://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip",
                      "0c4fd7825d3d872488d38c157f784e035edab4f2ff0df25a2a208790ecb5b58f")
+TINYSHAKESPEARE_FILE = _file(
+    "tinyshakespeare/input.txt",
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+    "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed")
+#: The share of Tiny Shakespeare's characters, from the start, that is the training split
+#: (nanoGPT's `int(n * 0.9)`); the rest is the validation split.
+TINYSHAKESPEARE_TRAIN_SHARE = 0.9
 
 
 def remote_files(name: str) -> list[RemoteFile]:
@@ -152,6 +209,8 @@ def remote_files(name: str) -> list[RemoteFile]:
         return [_file(f"multi30k/{f}", _MULTI30K_URL + f, sha) for f, sha in _MULTI30K_SHA.items()]
     if name == "spa-eng":
         return [SPA_ENG_FILE]
+    if name == "tinyshakespeare":
+        return [TINYSHAKESPEARE_FILE]
     return []
 
 
@@ -320,6 +379,22 @@ def _spa_eng(split, data_dir, progress):
                     f"spa-eng.zip, {split} split of random.Random(42)")
 
 
+# --- Language modelling -------------------------------------------------------------------
+
+
+@_register("tinyshakespeare", "language_modeling", ("train", "val"),
+           "Tiny Shakespeare (Karpathy, 2015): 1,115,394 characters of Shakespeare's plays in "
+           "one text, split by position as nanoGPT does: the first 90% train (1,003,854 "
+           "characters), the last 10% val (111,540).", "Public domain")
+def _tinyshakespeare(split, data_dir, progress):
+    path, sha = _get(TINYSHAKESPEARE_FILE, data_dir, progress)
+    text = formats.read_text(path)
+    cut = int(len(text) * TINYSHAKESPEARE_TRAIN_SHARE)
+    start, end = (0, cut) if split == "train" else (cut, len(text))
+    return Examples([text[start:end]], None, None, [sha],
+                    f"Tiny Shakespeare input.txt, {split} split: characters {start:,} to {end:,}")
+
+
 # --- Public interface -----------------------------------------------------------------------
 
 
@@ -373,11 +448,14 @@ def _known_encoding(options):
 
 
 def _columns_by_index_without_header(options):
+    """A file without a header has no column names: both columns are numbers, given (the
+    defaults, "text" and "label", are names)."""
     if options.get("header", True) is False:
-        named = [k for k in ("text_column", "label_column") if isinstance(options.get(k), str)]
+        named = [k for k in ("text_column", "label_column")
+                 if not isinstance(options.get(k, "name"), int)]
         if named:
             return (f"with header = false, {' and '.join(named)} must be column numbers "
-                    "(0 for the first)")
+                    "(0 for the first), e.g. text_column = 0 and label_column = 1")
     return None
 
 
@@ -407,11 +485,69 @@ FILES = schema.Tagged("kind", {
     "translation": schema.Table({
         "kind": _KIND, "path": _F(schema.Path()), "source_path": _F(schema.Path()),
         "target_path": _F(schema.Path()), "header": _F(schema.Bool()),
-    }, rules=(_one_translation_layout,)),
+        "encoding": _F(schema.Str()),
+    }, rules=(_one_translation_layout, _known_encoding)),
     "image_folder": schema.Table({"kind": _KIND, "path": _PATH}),
     "npz": schema.Table({"kind": _KIND, "path": _PATH}),
-}, what="a table with a kind (text_classification, translation, image_folder or npz) and "
-        "its options")
+    "text": schema.Table({"kind": _KIND, "path": _PATH, "encoding": _F(schema.Str())},
+                         rules=(_known_encoding,)),
+}, what="a table with a kind (text_classification, translation, image_folder, npz or text) "
+        "and its options")
+#: A path of the usual shape for each kind of files, for a starting recipe to edit (`zoo init`).
+EXAMPLE_PATHS = {"text_classification": "train.tsv", "translation": "train.tsv",
+                 "image_folder": "images/train", "npz": "train.npz", "text": "train.txt"}
+#: Each `[files]` kind's data, in words (an error naming what a recipe reads).
+FILE_KIND_DESCRIPTIONS = {
+    "image_folder": "a folder with a subfolder of images per class",
+    "npz": "an .npz of images and labels", "text": "a plain-text file",
+    "text_classification": "a TSV or CSV file of texts and labels",
+    "translation": "a source<TAB>target TSV file"}
+
+
+def kind_of_path(path, kinds: tuple) -> str:
+    """The kind among `kinds` (a task's `FILE_KINDS`) that the files at `path` look like: a
+    folder is an image folder, an `.npz` holds images, else the first of `kinds`."""
+    if path is not None:
+        looks = ("image_folder" if Path(path).is_dir() else
+                 "npz" if str(path).lower().endswith(".npz") else None)
+        if looks in kinds:
+            return looks
+    return kinds[0]
+
+
+#: A label set as a benchmark or recipe file declares it: class names (numbers become
+#: strings), in index order, at least two, each once.
+LABELS = schema.List(schema.Converted(schema.OneOf(schema.Str(), schema.Int()), str),
+                     min_length=2, unique=True)
+
+
+def files_rule(d: dict, kinds: tuple, what: str, key: str = "files") -> str | None:
+    """The rule a benchmark or recipe file (`what`; its fields `d`) keeps about the user's own
+    files: `dataset = "files"` exactly when it has a `[files]` table (`key`), whose kind is
+    one its task kind reads (`kinds`: the kind's `FILE_KINDS`). None when kept, else the
+    problem in words."""
+    if (d.get("dataset") == "files") != (key in d):
+        return f'a {what} over your own files sets dataset = "files" and a [{key}] table'
+    if key in d and d[key]["kind"] not in kinds:
+        if not kinds:
+            return f"a {d['task']} {what} cannot read your own files (no file kind holds its data)"
+        return (f"{key}.kind '{d[key]['kind']}' cannot hold a {d['task']} {what}; use "
+                f"{' or '.join(kinds)}")
+    return None
+
+
+def resolve_paths(files: dict, folder) -> dict:
+    """A `[files]` table with each path (a key ending in "path") made absolute, relative to
+    `folder` (that of the file holding the table)."""
+    return {key: str((Path(folder) / value).resolve()) if key.endswith("path") else value
+            for key, value in files.items()}
+
+
+def load_table(files: dict, labels=None) -> Examples:
+    """The examples a `[files]` table (as a benchmark or recipe holds it, `kind` included)
+    names: `load_files`."""
+    options = dict(files)
+    return load_files(options.pop("kind"), labels=labels, **options)
 
 
 def _nonempty(examples: Examples, path, what: str) -> Examples:
@@ -431,10 +567,13 @@ def load_files(kind: str, labels=None, **options) -> Examples:
       files), `header` (true) and `encoding` ("utf-8"). Labels must be among `labels` when
       given.
     - `translation`: `source_path` and `target_path` (line-aligned files), or `path` to a
-      `source<TAB>target` TSV (optional `header`, false).
-    - `image_folder`: `path` to a folder with one subfolder of PNG/JPEG images per class.
+      `source<TAB>target` TSV (optional `header`, false); optional `encoding` ("utf-8").
+    - `image_folder`: `path` to a folder with one subfolder of images (PNG, JPEG, BMP, GIF, TIFF,
+      WebP) per class; any other file in them is refused, hidden ones skipped.
     - `npz`: `path` to an .npz with `images` ([n, h, w] or [n, h, w, c], uint8 or finite
       floats in [0, 1]) and `labels` (ints, or strings among `labels`).
+    - `text`: `path` to a plain-text file (optional `encoding`, "utf-8"): one document, its
+      whole text (language modelling).
 
     Options are checked against `FILES` (an unknown or misspelt option, a wrong type: a
     DatasetError naming it). Text files are UTF-8 (a byte-order mark is dropped). Files with
@@ -445,8 +584,9 @@ def load_files(kind: str, labels=None, **options) -> Examples:
                                   error=DatasetError)
     except DatasetError as error:
         if isinstance(kind, str) and kind not in FILES.variants:
-            raise DatasetError(f"Unknown file kind '{kind}'; choose text_classification, "
-                               "translation, image_folder or npz.") from None
+            hint = did_you_mean(kind, FILES.variants)
+            raise DatasetError(f"Unknown file kind '{kind}'.{' ' + hint if hint else ''} "
+                               f"Choose {', '.join(FILES.variants)}.") from None
         raise error from None
     options.pop("kind")
     if kind == "text_classification":
@@ -460,17 +600,25 @@ def load_files(kind: str, labels=None, **options) -> Examples:
                                   [(str(path), sha256_of(path))],
                                   f"{path.name} (text classification)"), path, "labeled text")
     if kind == "translation":
+        encoding = options.pop("encoding", "utf-8")
         if "path" in options:
             path = Path(options.pop("path"))
-            sources, targets = formats.read_parallel_tsv(path, header=options.pop("header", False))
+            sources, targets = formats.read_parallel_tsv(path, header=options.pop("header", False),
+                                                         encoding=encoding)
             files = [(str(path), sha256_of(path))]
         else:
             path, target = Path(options.pop("source_path")), Path(options.pop("target_path"))
-            sources, targets = formats.read_parallel(path, target)
+            sources, targets = formats.read_parallel(path, target, encoding)
             files = [(str(path), sha256_of(path)), (str(target), sha256_of(target))]
         return _nonempty(Examples(sources, targets, None, files, "parallel text (translation)"),
                          path, "sentence pair")
     path = Path(options.pop("path"))
+    if kind == "text":
+        text = formats.read_text(path, options.pop("encoding", "utf-8"))
+        if not text:
+            raise DataFormatError(path, None, "at least one character of text", "an empty file")
+        return Examples([text], None, None, [(str(path), sha256_of(path))],
+                        f"{path.name} (plain text)")
     if kind == "image_folder":
         images, found = formats.read_image_folder(path)
         names = _declared_labels(path, labels, found)

@@ -20,6 +20,7 @@ import numpy as np
 
 from zoo import textio
 from zoo.datasets.errors import DataFormatError, DatasetError
+from zoo.registry import did_you_mean, did_you_mean_path
 
 _GZIP_MAGIC = b"\x1f\x8b"
 IDX_IMAGES_MAGIC = 2051
@@ -27,7 +28,23 @@ IDX_LABELS_MAGIC = 2049
 TREC_COARSE = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
 SPA_ENG_MEMBER = "spa-eng/spa.txt"
 SPA_ENG_SIZES = {"train": 83_276, "val": 17_844, "test": 17_844}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: The image files an image folder holds (what Pillow reads); any other file in a class folder
+#: is refused, except hidden ones (a name starting with ".") and `SKIPPED_FILES`.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: Files an operating system leaves in folders, skipped in an image folder.
+SKIPPED_FILES = ("thumbs.db", "desktop.ini")
+
+
+def _missing(path, what: str) -> str:
+    """The message for a `what` ("file" or "folder") that is not there: the path, and the
+    closest names in its folder (a typo); or that the path is the other one (a folder given
+    for a file)."""
+    path = Path(path)
+    if path.exists():
+        other = "folder" if path.is_dir() else "file"
+        return f"{path} is a {other}; expected a {what} here"
+    hint = did_you_mean_path(path)
+    return f"No such {what}: {path}{'. ' + hint if hint else ''}"
 
 
 def _read_bytes(path) -> bytes:
@@ -35,8 +52,8 @@ def _read_bytes(path) -> bytes:
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"No such file: {path}") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise DatasetError(_missing(path, "file")) from None
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
@@ -62,8 +79,18 @@ def _decode(path, data: bytes, encoding: str) -> str:
         line = data.count(b"\n", 0, error.start) + 1
         raise DataFormatError(
             path, line, f"text encoded as {encoding}",
-            f"undecodable byte(s) {data[error.start:error.end]!r}",
+            f"undecodable byte(s) {data[error.start:error.end]!r} ({_encoding_hint(data)})",
         ) from None
+
+
+def _encoding_hint(data: bytes) -> str:
+    """What to do about a file that is not in the encoding it was read in: name its encoding
+    (a [files] table's `encoding`), or save it as UTF-8."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return 'it starts with a UTF-16 byte-order mark: set encoding = "utf-16", or save it ' \
+               "as UTF-8"
+    return ('a file saved in another encoding: name it with encoding, e.g. encoding = '
+            '"cp1252" for one saved by Windows, or save it as UTF-8')
 
 
 def _split_lines(text: str) -> list[str]:
@@ -119,9 +146,11 @@ def _column_index(path, header: list[str] | None, column, role: str) -> int:
     if header is None:
         raise ValueError(f"With header=False the {role} column must be an int index, got {column!r}.")
     if column not in header:
+        hint = did_you_mean(column, header)
         raise DataFormatError(
-            path, 1, f"a header naming the {role} column {column!r}", f"columns {header}"
-        )
+            path, 1, f"a header naming the {role} column {column!r}", f"columns {header} ("
+            + (hint if hint else "a file without a header line: set header = false, and "
+               "text_column and label_column to column numbers, 0 for the first") + ")")
     return header.index(column)
 
 
@@ -223,14 +252,33 @@ def read_trec(path) -> tuple[list[str], list[str], list[str]]:
     return questions, coarse, fine
 
 
-def read_lines(path) -> list[str]:
-    """UTF-8 text (plain or gzip), one item a line, without line endings."""
-    return _split_lines(_decode(path, _read_bytes(path), "utf-8"))
+def read_text(path, encoding: str = "utf-8") -> str:
+    """The whole text of a file (plain or gzip), line breaks and all, each as "\\n": "\\r\\n"
+    (Windows) and a lone "\\r" are read as "\\n", as Python's text mode reads them (and
+    nanoGPT, which reads its text so), so that a text has one token stream and one score
+    whichever system saved it. UTF-8 drops a leading byte-order mark. Undecodable bytes are
+    refused with their line.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.txt"
+    >>> _ = path.write_bytes(b"to be\\r\\nor not\\r")
+    >>> read_text(path)
+    'to be\\nor not\\n'
+    """
+    return _decode(path, _read_bytes(path), encoding).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_parallel(source_path, target_path) -> tuple[list[str], list[str]]:
-    """Line-aligned source and target files; both must have the same number of non-empty lines."""
-    sources, targets = read_lines(source_path), read_lines(target_path)
+def read_lines(path, encoding: str = "utf-8") -> list[str]:
+    """Text (plain or gzip; UTF-8 unless `encoding` says), one item a line, without line
+    endings."""
+    return _split_lines(_decode(path, _read_bytes(path), encoding))
+
+
+def read_parallel(source_path, target_path, encoding: str = "utf-8") -> tuple[list[str],
+                                                                             list[str]]:
+    """Line-aligned source and target files (both in `encoding`); both must have the same
+    number of non-empty lines."""
+    sources, targets = read_lines(source_path, encoding), read_lines(target_path, encoding)
     if len(sources) != len(targets):
         raise DataFormatError(
             source_path, None,
@@ -258,9 +306,10 @@ def _pairs_from_tsv(path, text: str, header: bool) -> list[tuple[str, str]]:
     return pairs
 
 
-def read_parallel_tsv(path, header: bool = False) -> tuple[list[str], list[str]]:
-    """'source<TAB>target' lines (UTF-8, plain or gzip)."""
-    pairs = _pairs_from_tsv(path, _decode(path, _read_bytes(path), "utf-8"), header)
+def read_parallel_tsv(path, header: bool = False,
+                      encoding: str = "utf-8") -> tuple[list[str], list[str]]:
+    """'source<TAB>target' lines (plain or gzip; UTF-8 unless `encoding` says)."""
+    pairs = _pairs_from_tsv(path, _decode(path, _read_bytes(path), encoding), header)
     return [s for s, _ in pairs], [t for _, t in pairs]
 
 
@@ -323,12 +372,20 @@ def _bad_pixel(file, bad, values, expected):
                           "pixel(s) affected)")
 
 
+def _grey_palette(img) -> bool:
+    """Whether a palette image's colours are all grey (red = green = blue): a grey image saved
+    as a GIF, read as grey as it was saved."""
+    palette = img.getpalette("RGB") or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
+
+
 def _image_pixels(img, file) -> np.ndarray:
     """One opened image as `[h, w]` (grey) or `[h, w, 3]` (colour) pixels: uint8 for 8-bit
     images, float32 in [0, 1] for 16-bit and floating-point ones. By Pillow mode:
 
-    - "1", "L", "LA", "La": 8-bit grey (alpha dropped); "P", "PA", "RGB", "RGBA", "RGBX",
-      "RGBa", "CMYK", "YCbCr", "LAB", "HSV": converted to 8-bit RGB (alpha dropped).
+    - "1", "L", "LA", "La", and "P", "PA" of a grey palette (a grey GIF): 8-bit grey (alpha
+      dropped); "P", "PA" of colours, "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB",
+      "HSV": converted to 8-bit RGB (alpha dropped).
     - "I;16" (and its byte orders), 16-bit grey (a 16-bit PNG): divided by 65535.
     - "I", 32-bit integer grey: values must be in [0, 65535] (a 16-bit image opened as "I")
       and are divided by 65535; others are refused (no scale is known for them).
@@ -337,6 +394,8 @@ def _image_pixels(img, file) -> np.ndarray:
     - any other mode: refused, naming it.
     """
     mode = img.mode
+    if mode in ("P", "PA") and _grey_palette(img):
+        return np.asarray(img.convert("L"), dtype=np.uint8)
     if mode in _GREY_8BIT:
         return np.asarray((img.convert("LA") if mode == "La" else img).convert("L"),
                           dtype=np.uint8)
@@ -364,53 +423,83 @@ def _image_pixels(img, file) -> np.ndarray:
                           + ", I, F)", f"mode {mode!r}")
 
 
+def _skipped(path: Path) -> bool:
+    """A hidden file or folder, or one an operating system leaves (`SKIPPED_FILES`)."""
+    return path.name.startswith(".") or path.name.lower() in SKIPPED_FILES
+
+
+def _image_files(root: Path, classes: list) -> list:
+    """`[(class folder, image file)]` in sorted order. Every other entry of a class folder (a
+    text file, a subfolder) and an image outside the class folders are refused, naming it: a
+    file that is silently left out changes the examples without a word."""
+    shown = ", ".join(IMAGE_SUFFIXES)
+    strays = sorted(p for p in root.iterdir()
+                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not _skipped(p))
+    if strays:
+        raise DataFormatError(strays[0], None, "images inside one subfolder per class (its "
+                              "name is the class)", f"an image outside the class folders; move "
+                              f"it into its class's folder ({len(strays):,} such image(s))")
+    found = []
+    for folder in classes:
+        for file in sorted(folder.iterdir()):
+            if _skipped(file):
+                continue
+            if not file.is_file() or file.suffix.lower() not in IMAGE_SUFFIXES:
+                raise DataFormatError(
+                    file, None, f"only image files ({shown}) in the class folder "
+                    f"{folder.name}", f"{'a folder' if file.is_dir() else 'another file'}; "
+                    f"move it out of {folder} (hidden files, starting with '.', are skipped)")
+            found.append((folder, file))
+    return found
+
+
 def read_image_folder(root) -> tuple[np.ndarray, list[str]]:
-    """Images from `root/<class>/*.png|jpg|jpeg` as [n, h, w, c] and their class names:
-    uint8 when every image is 8-bit, else float32 in [0, 1] (8-bit images divided by 255).
+    """Images from `root/<class>/*` (`IMAGE_SUFFIXES`: PNG, JPEG, BMP, GIF, TIFF, WebP) as
+    [n, h, w, c] and their class names: uint8 when every image is 8-bit, else float32 in
+    [0, 1] (8-bit images divided by 255).
 
     Classes and files are read in sorted order. Grayscale images get one channel, others are
-    converted to RGB; all images must share one size and channel count. How each Pillow mode
-    is read (16-bit scaled by 65535, floats kept in [0, 1], NaN/infinity refused with the
-    file and pixel, unknown modes refused): see `_image_pixels`.
+    converted to RGB; all images must share one size and channel count. Another file in a
+    class folder, or an image beside them, is refused (hidden files are skipped). How each
+    Pillow mode is read (16-bit scaled by 65535, floats kept in [0, 1], NaN/infinity refused
+    with the file and pixel, unknown modes refused): see `_image_pixels`.
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"No such folder: {root}")
+        raise DatasetError(_missing(root, "folder"))
     image_module = _pillow()
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p))
     if not classes:
-        raise DataFormatError(root, None, "one subfolder per class holding PNG/JPEG images",
+        raise DataFormatError(root, None, "one subfolder per class holding images",
                               "no subfolders")
     images, labels = [], []
     first_shape, first_file = None, None
-    for folder in classes:
-        for file in sorted(folder.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES or not file.is_file():
-                continue
-            try:
-                with image_module.open(file) as img:
-                    img.load()
-                    array = _image_pixels(img, file)
-            except DataFormatError:
-                raise
-            except Exception as error:  # Pillow raises many types for unreadable images.
-                raise DataFormatError(file, None, "a readable PNG or JPEG image",
-                                      f"{type(error).__name__}: {error}") from None
-            if array.ndim == 2:
-                array = array[:, :, None]
-            if first_shape is None:
-                first_shape, first_file = array.shape, file
-            elif array.shape != first_shape:
-                raise DataFormatError(
-                    file, None,
-                    f"the size of the other images, {first_shape[0]}x{first_shape[1]}x"
-                    f"{first_shape[2]} (as {first_file.name})",
-                    f"{array.shape[0]}x{array.shape[1]}x{array.shape[2]}",
-                )
-            images.append(array)
-            labels.append(folder.name)
+    for folder, file in _image_files(root, classes):
+        try:
+            with image_module.open(file) as img:
+                img.load()
+                array = _image_pixels(img, file)
+        except DataFormatError:
+            raise
+        except Exception as error:  # Pillow raises many types for unreadable images.
+            raise DataFormatError(file, None, f"a readable {file.suffix.lstrip('.').upper()} "
+                                  "image", f"{type(error).__name__}: {error}") from None
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if first_shape is None:
+            first_shape, first_file = array.shape, file
+        elif array.shape != first_shape:
+            raise DataFormatError(
+                file, None,
+                f"the size of the other images, {first_shape[0]}x{first_shape[1]}x"
+                f"{first_shape[2]} (as {first_file.name})",
+                f"{array.shape[0]}x{array.shape[1]}x{array.shape[2]}; save every image at one "
+                "size, all grey or all colour",
+            )
+        images.append(array)
+        labels.append(folder.name)
     if not images:
-        raise DataFormatError(root, None, "PNG or JPEG images in the class subfolders", "none")
+        raise DataFormatError(root, None, "images in the class subfolders", "none")
     if all(image.dtype == np.uint8 for image in images):
         return np.stack(images), labels
     return np.stack([image.astype("float32") / 255.0 if image.dtype == np.uint8 else image
@@ -421,7 +510,12 @@ def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels from an .npz file with keys `images`/`x` and `labels`/`y`."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"No such file: {path}")
+        raise DatasetError(_missing(path, "file"))
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start != b"PK\x03\x04":  # an .npz is a zip of .npy arrays
+        raise DataFormatError(path, None, "a NumPy .npz file (np.savez: a zip of arrays)",
+                              f"a file that starts with {start!r}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())

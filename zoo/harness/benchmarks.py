@@ -21,9 +21,10 @@ import tomllib
 from pathlib import Path
 
 from zoo import schema, tasks, textio
+from zoo.datasets import catalog
 from zoo.datasets.catalog import FILES
 from zoo.metrics import bootstrap
-from zoo.registry import Registry
+from zoo.registry import Registry, UnknownNameError
 
 
 def task_kinds() -> tuple[str, ...]:
@@ -51,9 +52,11 @@ class BenchmarkSpec:
     train_split: str | None = None
     labels: tuple | None = None
     files: dict | None = None
+    train_files: dict | None = None
     preprocessing: dict = dataclasses.field(default_factory=dict)
     bleu: dict = dataclasses.field(default_factory=dict)
     decoding: dict = dataclasses.field(default_factory=dict)
+    samples: dict = dataclasses.field(default_factory=dict)
     bootstrap: dict = dataclasses.field(default_factory=dict)
     licence: str = ""
     path: str = ""
@@ -102,17 +105,33 @@ def _metrics_of_the_task(d):
     return None
 
 
+def _own_files(d):
+    """A benchmark over the user's own files (`dataset = "files"`) has a `[files]` table (its
+    test split) and may have `[train_files]` (its training split, named by `train_split`),
+    each of a file kind its task reads; a benchmark of a named dataset has neither."""
+    kinds = tasks.get(d["task"]).FILE_KINDS
+    problem = catalog.files_rule(d, kinds, "benchmark")
+    if problem is None and "train_files" in d:
+        problem = (catalog.files_rule(d, kinds, "benchmark", "train_files")
+                   if d["dataset"] == "files" else
+                   'train_files are the training data of a benchmark over your own files '
+                   '(dataset = "files"); a named dataset\'s is its train_split')
+    if problem is None and d["dataset"] == "files" and "train_split" in d and (
+            "train_files" not in d):
+        problem = ("train_split of a benchmark over your own files names its [train_files] "
+                   "table; add that table (or leave train_split out)")
+    return problem
+
+
 def _dataset_and_splits(d):
     from zoo import datasets
 
-    if (d["dataset"] == "files") != ("files" in d):
-        return 'a benchmark over your own files sets dataset = "files" and a [files] table'
-    if d["dataset"] == "files":
-        kinds = tasks.get(d["task"]).FILE_KINDS
-        if d["files"]["kind"] not in kinds:
-            return (f"files.kind '{d['files']['kind']}' cannot hold a {d['task']} benchmark; "
-                    f"use {' or '.join(kinds)}")
-        return None
+    if d.get("train_split") is not None and d.get("train_split") == d["split"]:
+        return (f"train_split must be another split than split ('{d['split']}'): the "
+                "training data is not the test data")
+    problem = _own_files(d)
+    if problem is not None or d["dataset"] == "files":
+        return problem
     try:
         info = datasets.info(d["dataset"])
     except datasets.DatasetError as error:
@@ -182,9 +201,9 @@ def file_schema() -> schema.Table:
         "main_metric": _F(schema.Str(), required=True),
         "metrics": _F(schema.List(schema.Str(), min_length=1, unique=True), required=True),
         "train_split": _F(schema.Str()),
-        "labels": _F(schema.List(schema.Converted(schema.OneOf(schema.Str(), schema.Int()),
-                                                  str), min_length=2, unique=True)),
+        "labels": _F(catalog.LABELS),
         "files": _F(FILES),
+        "train_files": _F(FILES),
         "preprocessing": _F(schema.Table(preprocessing)),
         **tables,
         "bootstrap": _F(schema.Table({
@@ -209,13 +228,37 @@ def parse(path: str | os.PathLike) -> BenchmarkSpec:
     data = schema.validate(data, file_schema(), str(path), error=BenchmarkError)
     if path.stem != data["id"]:
         raise BenchmarkError(f"{path}: the file must be named after its id ('{data['id']}.toml').")
-    if "files" in data:
-        # Paths in [files] are relative to the benchmark file.
-        data["files"] = {
-            key: str((path.parent / value).resolve()) if key.endswith("path") else value
-            for key, value in data["files"].items()
-        }
+    for key in ("files", "train_files"):  # paths in them are relative to the benchmark file
+        if key in data:
+            data[key] = catalog.resolve_paths(data[key], path.parent)
+    if "train_files" in data:
+        data.setdefault("train_split", "train")  # the name of the split its train_files hold
     return BenchmarkSpec(**data, path=str(path))
+
+
+def load_examples(spec: BenchmarkSpec, split: str | None = None, data_dir=None,
+                  progress: bool = True):
+    """The examples of benchmark `spec`'s `split` (default its test split, `spec.split`): the
+    split of its dataset (`zoo.datasets.load`), or over the user's own files its `[files]`
+    (the test split) or `[train_files]` (its `train_split`), read with its labels.
+
+    Raises:
+        BenchmarkError: a benchmark over files asked for a split it has no files for.
+        DatasetError: the data cannot be read (a missing file, a malformed line).
+    """
+    from zoo import datasets
+
+    split = spec.split if split is None else split
+    if spec.dataset != "files":
+        return datasets.load(spec.dataset, split, data_dir=data_dir, progress=progress)
+    tables = {spec.split: spec.files, **({spec.train_split: spec.train_files}
+                                         if spec.train_files else {})}
+    if split not in tables:
+        raise BenchmarkError(
+            f"{spec.path or spec.id}: benchmark '{spec.id}' over your own files has no "
+            f"{split} split (it has {', '.join(tables)}); add a [train_files] table for its "
+            "training data.")
+    return catalog.load_table(tables[split], labels=spec.labels)
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "benchmarks"  # the benchmarks zoo ships
@@ -231,9 +274,11 @@ def search_path() -> list[Path]:
 def scan() -> schema.Scan:
     """Every benchmark file on the search path (a fresh read each call): the usable ones in
     `.registry`, each bad file's BenchmarkError in `.problems`, and an id defined twice (a
-    user's benchmark reusing a shipped id) refused there too (`schema.scan`)."""
+    user's benchmark reusing a shipped id) refused there too (`schema.scan`). A recipe in the
+    same folder (an `entry`, no `id`) is not a benchmark file, and is not read as one."""
     return schema.scan(search_path(), parse, lambda spec: spec.id, "benchmark", BenchmarkError,
-                       shipped=SHIPPED, rename=" (the file and its `id`)")
+                       files=schema.toml_files_but("entry", "id"), shipped=SHIPPED,
+                       rename=" (the file and its `id`)")
 
 
 def registry() -> Registry:
@@ -242,11 +287,29 @@ def registry() -> Registry:
     return scan().registry
 
 
-def get(benchmark_id: str) -> BenchmarkSpec:
-    """A benchmark by id. Raises its file's BenchmarkError if that file is bad, and
-    UnknownNameError (with the closest ids) for an unknown id; other bad files do not
+def get(benchmark_id: str, found: schema.Scan | None = None) -> BenchmarkSpec:
+    """A benchmark by id (from `found`, a `scan()` already made, else a fresh one). Raises its
+    file's BenchmarkError if that file is bad, and UnknownNameError (with the closest ids, and
+    where a file of that id was looked for and is) for an unknown id; other bad files do not
     matter."""
-    return scan().get(benchmark_id)
+    try:
+        return (scan() if found is None else found).get(benchmark_id)
+    except UnknownNameError as error:
+        raise UnknownNameError(f"{error}{_where_looked(benchmark_id)}") from None
+
+
+def _where_looked(benchmark_id) -> str:
+    """Where a user's benchmark file `<id>.toml` is looked for, as a hint: the folders of
+    $ZOO_BENCHMARKS_PATH (or that it is not set), and the file, if the current folder has it
+    (a new shell without the export)."""
+    folders = [str(p) for p in search_path() if p != SHIPPED]
+    here = Path(f"{benchmark_id}.toml")
+    found = (f" {here} is in the current folder: export ZOO_BENCHMARKS_PATH=$PWD (or the "
+             "folder that holds it)." if here.is_file() else "")
+    if folders:
+        return (f" Your benchmark files are read from $ZOO_BENCHMARKS_PATH: "
+                f"{os.pathsep.join(folders)}.{found}")
+    return f" Your benchmark files are read from the folders on $ZOO_BENCHMARKS_PATH, not set.{found}"
 
 
 def list_benchmarks(pattern: str | None = None) -> list[str]:

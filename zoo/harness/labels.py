@@ -168,24 +168,26 @@ def match(benchmark: tuple, names: tuple | None, source: str, spec_id: str,
         f"(Python: label_map=...), e.g. --label-map {example}.")
 
 
-def for_run(spec, weights, run_info, mapping) -> tuple[list | None, dict | None]:
+def for_run(spec, weights, run_info, mapping, declared=None) -> tuple[list | None, dict | None]:
     """`(columns, record)` for evaluating trained `weights` (None: a model built for the
     benchmark) with `run_info` (its run.json) on benchmark `spec`: the output columns in the
     benchmark's order (None: as they are) and what the result record keeps of it
-    (`evaluation.labels`). Says on stderr when the model's class names are unknown."""
+    (`evaluation.labels`). Says on stderr when the model's class names are unknown.
+    `declared`: `(names, source)` of a model zoo did not train, whose adapter names its
+    classes (`zoo.harness.adapter`), instead of `weights` and `run_info`."""
     if not _classifying(spec.task):
         if mapping is not None:
             raise EvaluationError(f"--label-map maps class names; benchmark '{spec.id}' is "
                                   f"{spec.task}, without classes.")
         return None, None
     benchmark = tuple(spec.labels)
-    if weights is None:
+    if weights is None and declared is None:
         if mapping is not None:
             raise EvaluationError("--label-map is for trained weights: a model without "
                                   "--weights is built with the benchmark's classes.")
         return None, {"model": list(benchmark), "source": "built for the benchmark",
                       "benchmark": list(benchmark), "map": None, "matched": "same"}
-    names, source = model_labels(run_info)
+    names, source = declared if declared is not None else model_labels(run_info)
     columns, how = match(benchmark, names, source, spec.id, mapping)
     if names is None and mapping is None:
         print(f"[bench] warning: the model's class names are {source}; its outputs are "

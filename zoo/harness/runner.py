@@ -21,16 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from zoo import datasets, entries, provenance, records, tasks, textio
-from zoo.harness import benchmarks, labels
+from zoo import entries, provenance, records, tasks, textio
+from zoo.harness import adapter as adapters
+from zoo.harness import benchmarks, contamination, floor, labels
 from zoo.metrics import bootstrap
 from zoo.models import catalog, dtype_policy, seeding
 from zoo.tasks import EvaluationError
 
 # TensorFlow and Keras load with the model (`import zoo` stays light): `zoo.text`
-# (WordPiece) is imported inside the step that loads a tokenizer.
+# (tokenizers) is imported inside the step that loads a tokenizer.
 
 #: The seed an untrained model's fresh weights are drawn with (`seeding.scope`), recorded as
 #: `seeds.initialization`: the untrained floor of a benchmark is the same model every run.
@@ -95,7 +94,8 @@ class _Subject:
     reads no tokens, or the model has its own preprocessor), its run.json / entry.json
     (`run_info`; None: untrained or a bare .keras file), its weights file and sha256
     (`weights_info`; None: untrained) and, untrained, the seed its fresh weights were drawn
-    with."""
+    with. A model zoo did not train (`zoo.harness.foreign`) also has its `source` (the
+    record's `model.source`), `adapter` (`evaluation.adapter`), `params` and `class_name`."""
 
     name: str
     model: object
@@ -103,6 +103,11 @@ class _Subject:
     run_info: dict | None = None
     weights_info: dict | None = None
     initialization_seed: int | None = None
+    source: dict | None = None
+    adapter: dict | None = None
+    params: int | None = None
+    class_name: str | None = None
+    tokenizer_info: dict | None = None  # an untrained model's: `zoo.harness.floor.tokenizer`
 
     @property
     def trained(self) -> bool:
@@ -121,8 +126,14 @@ class _Predictions:
 
 def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_dir=None,
         results_dir="runs/results", command=None, progress=True, safe_mode=True,
-        label_map=None):
+        label_map=None, adapter=None, adapt=()):
     """Evaluates `model_name` (random weights, or `weights`) on a benchmark.
+
+    `model_name` may instead name a model zoo did not train (`zoo.harness.adapter.is_source`:
+    a `.keras` file, a SavedModel folder or `.tar.gz`, a URL or TF Hub handle), called as its
+    `adapter` says (a `.toml` / `.json` file or a dict, with the `adapt` "KEY=VALUE" options
+    over it; see `zoo.harness.adapter`); the record keeps its source, files' sha256 and the
+    adapter.
 
     `weights` load in Keras' safe mode: a file holding code raises
     `zoo.safety.UnsafeCodeError` unless `safe_mode=False` (`--unsafe-allow-code`). Without
@@ -141,16 +152,31 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     with the same arguments, model and data (they name the saved predictions).
     """
     started = time.perf_counter()
-    spec = _check_request(model_name, benchmark_id, batch_size)
+    outside = adapters.is_source(model_name, adapted=adapter is not None or bool(adapt))
+    spec = _check_request(model_name, benchmark_id, batch_size, outside)
     label_map = labels.parse_label_map(label_map)
-    data = _load_data(spec, data_dir, limit, progress)
-    resampling = _resample_meanwhile(spec, len(data.examples))
+    declared = _check_adapter(model_name, spec, outside, weights, adapter, adapt)
+    kind = tasks.get(spec.task)
+    own_units = tasks.has_units(kind)  # rows of units that need the model's tokenizer
+    data = _load_data(spec, data_dir, None if own_units else limit, progress)
+    resampling = None if own_units else _resample_meanwhile(spec, len(data.examples))
     model_file, tokenizer_dir, run_info = (resolve_weights(weights) if weights is not None
                                            else (None, None, None))
-    # Class names are compared before the model loads (its run.json is enough).
-    columns, labels_info = labels.for_run(spec, weights, run_info, label_map)
-    subject = (_load_trained(model_name, model_file, tokenizer_dir, run_info, safe_mode)
-               if weights is not None else _build_untrained(model_name, spec, data.examples))
+    # Class names are compared before the model loads (its run.json or adapter is enough).
+    columns, labels_info = labels.for_run(
+        spec, weights, run_info, label_map,
+        declared=None if declared is None or declared.labels is None
+        else (declared.labels, f"labels in {declared.where}"))
+    if outside:
+        subject = _load_foreign(model_name, declared, spec, data.examples, safe_mode)
+    else:
+        subject = (_load_trained(model_name, model_file, tokenizer_dir, run_info, safe_mode)
+                   if weights is not None else
+                   _build_untrained(model_name, spec, data.examples, data_dir, progress))
+    read = data  # the benchmark's own examples: what the test-data check compares
+    if own_units:
+        data = _limited(tasks.units(kind, spec, data.examples, subject.tokenizer), limit)
+        resampling = _resample_meanwhile(spec, len(data.examples))
     settings = {"batch_size": batch_size, "labels": labels_info,
                 "precision": subject.model.dtype_policy.name}  # what the model computes in
     partial = _Partial(results_dir, _resume_key(subject, spec, data, settings))
@@ -158,27 +184,54 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     predictions = _predict(spec, subject, data, rows, partial, batch_size, columns, progress)
     idx = resampling.result()
     found, report = _score(spec, subject, data, predictions.rows, idx, data_dir, progress)
+    seen = _seen_in_training(spec, subject, read, model_file, data_dir, progress)
     record = _record(spec, subject, data, settings, predictions, found, report, idx, command,
-                     started)
+                     started, seen, _training_curve(subject, model_file))
     path = records.write(record, predictions.rows, results_dir)
     partial.discard()
     return records.read(path), path
 
 
-def _check_request(model_name, benchmark_id, batch_size):
+def _check_request(model_name, benchmark_id, batch_size, outside=False):
     """The benchmark's spec, once the request is known to make sense. Reads the registry
     only: no data, no download, no TensorFlow.
 
     Raises:
         UnknownNameError: an unknown benchmark or model (with the closest names).
         EvaluationError: a batch size that is not positive, or a model whose family cannot do
-            the benchmark's task (an image model on sst2).
+            the benchmark's task (an image model on sst2). A model zoo did not train
+            (`outside`) is checked with its adapter (`_check_adapter`).
     """
     spec = benchmarks.get(benchmark_id)
     if batch_size <= 0:
         raise EvaluationError(f"--batch-size must be positive, got {batch_size}.")
-    _check_model_fits(model_name, spec)
+    if not outside:
+        _check_model_fits(model_name, spec)
     return spec
+
+
+def _check_adapter(model_name, spec, outside, weights, adapter, adapt):
+    """The adapter of a model zoo did not train (`zoo.harness.adapter.read`), read and checked
+    for benchmark `spec` (`zoo.harness.adapter.check_for`) before any data; None for a
+    registered model, which takes none.
+
+    Raises:
+        EvaluationError: weights for a model file or handle, an adapter for a registered
+            model, or a benchmark such a model cannot be scored on. AdapterError: an adapter
+            that does not fit its schema or the benchmark (file and field).
+    """
+    if not outside:
+        if adapter is not None or adapt:
+            raise EvaluationError(
+                f"--adapter and --adapt say how to call a model zoo did not train (a .keras "
+                f"file, a SavedModel or a handle given to --model); '{model_name}' is a "
+                "registered model, which zoo calls itself.")
+        return None
+    if weights is not None:
+        raise EvaluationError(
+            f"--weights goes with a registered model (--model NAME); {model_name} is a model "
+            "file or handle, benchmarked as it is (with --adapter).")
+    return adapters.check_for(adapters.read(adapter, adapt), spec, model_name)
 
 
 def _check_model_fits(model_name, spec):
@@ -195,7 +248,8 @@ def _check_model_fits(model_name, spec):
 
 
 def _load_data(spec, data_dir, limit, progress) -> _Data:
-    """The benchmark's examples, the first `limit` of them when given.
+    """The benchmark's examples, the first `limit` of them when given (a kind that predicts
+    rows of its own units, `zoo.tasks.units`, limits those instead: `_limited`).
 
     Raises:
         EvaluationError: no examples; examples numbered by other class names than the
@@ -209,20 +263,20 @@ def _load_data(spec, data_dir, limit, progress) -> _Data:
         raise EvaluationError(
             f"Benchmark '{spec.id}' declares the labels {', '.join(spec.labels)} but its "
             f"examples are numbered as {', '.join(examples.label_names)}; fix its labels.")
+    return _limited(examples, limit)
+
+
+def _limited(examples, limit) -> _Data:
+    """The examples (or a kind's units) evaluated: the first `limit` of them when given."""
     total = len(examples)
     examples = _limit(examples, limit)
-    return _Data(examples, total, limit, _examples_sha256(examples))
+    return _Data(examples, total, limit, examples.sha256())
 
 
 def _load_examples(spec, data_dir, progress):
     """The benchmark's dataset split (`zoo.datasets.load`), or its own files
-    (`dataset = "files"`: `zoo.datasets.load_files`)."""
-    if spec.dataset == "files":
-        options = dict(spec.files)
-        kind = options.pop("kind")
-        labels = spec.labels  # a kind without classes has none
-        return datasets.load_files(kind, labels=labels, **options)
-    return datasets.load(spec.dataset, spec.split, data_dir=data_dir, progress=progress)
+    (`dataset = "files"`: `zoo.datasets.load_files`): `benchmarks.load_examples`."""
+    return benchmarks.load_examples(spec, data_dir=data_dir, progress=progress)
 
 
 def _limit(examples, limit):
@@ -239,23 +293,6 @@ def _data_sha256(examples):
         digest.update(f"{path}\0{sha}\n".encode())
     if not examples.files:
         digest.update(examples.description.encode())
-    return digest.hexdigest()
-
-
-def _examples_sha256(examples):
-    """sha256 of exactly the examples evaluated: their inputs, targets and class names (not
-    the files they came from), so that a corrected file, even of the same size, is new data."""
-    digest = hashlib.sha256()
-    for part in (examples.inputs, examples.targets):
-        if isinstance(part, np.ndarray) and part.dtype != object:
-            digest.update(f"{part.dtype.str}{part.shape}\0".encode())
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(b"none\0" if part is None else f"list {len(part)}\0".encode())
-            for item in part if part is not None else ():
-                data = str(item).encode("utf-8", "surrogatepass")
-                digest.update(len(data).to_bytes(8, "little") + data)
-    digest.update(json.dumps(examples.label_names).encode())
     return digest.hexdigest()
 
 
@@ -294,18 +331,33 @@ def _load_trained(model_name, model_file, tokenizer_dir, run_info, safe_mode) ->
             weights_file = model_file
     tokenizer = None
     if tokenizer_dir is not None:
-        from zoo.text import WordPieceTokenizer
+        from zoo.text import tokenizers
 
-        tokenizer = WordPieceTokenizer.load(tokenizer_dir)
+        tokenizer = tokenizers.load(tokenizer_dir)
     return _Subject(model_name, model, tokenizer, run_info,
                     {"path": str(weights_file), "sha256": provenance.sha256_file(weights_file)})
 
 
-def _build_untrained(model_name, spec, examples) -> _Subject:
+def _load_foreign(location, adapter, spec, examples, safe_mode) -> _Subject:
+    """A model zoo did not train (`zoo.harness.foreign.load`: TensorFlow loads here), wrapped
+    for the benchmark as its `adapter` says; its sha256 is that of its files."""
+    from zoo.harness import foreign
+
+    found = foreign.load(location, adapter, spec, examples, safe_mode=safe_mode)
+    return _Subject(found.name, found.model, weights_info=found.weights, source=found.source,
+                    adapter=found.adapter, params=found.params, class_name=found.class_name)
+
+
+def _build_untrained(model_name, spec, examples, data_dir=None, progress=True) -> _Subject:
     """The model with fresh weights drawn with `INITIALIZATION_SEED` (`seeding.scope`: the
     caller's random state is left as it was), sized for the benchmark's data (`model_dims`
-    of its task kind: class count from the benchmark's labels, image size and channels)."""
-    dims = tasks.get(spec.task).model_dims(examples, label_names=spec.labels)
+    of its task kind: class count from the benchmark's labels, image size and channels) and,
+    for a text task, for the tokenizer `zoo.harness.floor` learns from the benchmark's
+    training data (or its test data, flagged)."""
+    tokenizer, tokenizer_info = floor.tokenizer(model_name, spec, examples, data_dir, progress)
+    dims = tasks.get(spec.task).model_dims(examples, label_names=spec.labels,
+                                           tokenizer=tokenizer,
+                                           max_length=spec.preprocessing.get("max_length"))
     try:
         with seeding.scope(INITIALIZATION_SEED):
             model = catalog.build_for_task(model_name, spec.task, dims)
@@ -313,7 +365,8 @@ def _build_untrained(model_name, spec, examples) -> _Subject:
         raise EvaluationError(
             f"Cannot build {model_name} for benchmark '{spec.id}': {error}"
         ) from None
-    return _Subject(model_name, model, initialization_seed=INITIALIZATION_SEED)
+    return _Subject(model_name, model, tokenizer, initialization_seed=INITIALIZATION_SEED,
+                    tokenizer_info=tokenizer_info)
 
 
 def _resume_key(subject, spec, data, settings):
@@ -403,6 +456,7 @@ def _predict(spec, subject, data, rows, partial, batch_size, columns, progress) 
     stream = tasks.get(spec.task).predict(
         subject.model, subject.tokenizer, data.examples, spec, batch_size, start=resumed,
         **({} if columns is None else {"columns": columns}))
+    shown = False  # a progress line is open (no line break yet)
     try:
         for row in stream:
             pending.append(row)
@@ -416,7 +470,12 @@ def _predict(spec, subject, data, rows, partial, batch_size, columns, progress) 
                 rate = (len(rows) - resumed) / max(model_seconds, 1e-9)
                 _log(progress, f"\r[bench] {spec.id}: {len(rows):,}/{n:,} "
                                f"examples ({rate:,.0f}/s)", end="")
+                shown = True
                 tick = time.perf_counter()
+    except BaseException:
+        if shown:
+            _log(progress, "")  # the error that follows starts a line of its own
+        raise
     finally:
         partial.close()
     _log(progress, "")
@@ -428,13 +487,15 @@ def _predict(spec, subject, data, rows, partial, batch_size, columns, progress) 
 def _score(spec, subject, data, rows, idx, data_dir, progress):
     """`(metrics, report)`: the task kind's `score` of the rows, each metric with its
     bootstrap interval over the resamples `idx`. A kind that needs another split of the
-    benchmark's dataset (a probe's training set) loads it through `load_split`."""
+    benchmark's dataset (a probe's training set) loads it through `load_split`; one that
+    shows generated text has the model's `tokenizer` too."""
 
     def load_split(split):
-        return datasets.load(spec.dataset, split, data_dir=data_dir, progress=progress)
+        return benchmarks.load_examples(spec, split, data_dir=data_dir, progress=progress)
 
     found, _, report = tasks.get(spec.task).score(spec, data.examples, rows, idx,
-                                                  model=subject.model, load_split=load_split)
+                                                  model=subject.model, load_split=load_split,
+                                                  tokenizer=subject.tokenizer)
     return found, report
 
 
@@ -452,8 +513,15 @@ def _seeds_used(spec, kind, subject) -> dict:
 
 
 def _model_section(subject) -> dict:
-    """The record's `model` table: what was evaluated and what its run.json says."""
+    """The record's `model` table: what was evaluated and what its run.json says; for a model
+    zoo did not train, its source (`model.source`), and no recipe or training data (unknown:
+    None)."""
     run_info, model = subject.run_info or {}, subject.model
+    if subject.source is not None:
+        return {"name": subject.name, "entry": None, "family": None,
+                "class": subject.class_name, "config": model.get_config(),
+                "params": subject.params, "weights": subject.weights_info, "recipe": None,
+                "training_data": None, "training_seconds": None, "source": subject.source}
     return {
         "name": subject.name,
         "entry": run_info.get("entry"),
@@ -465,6 +533,7 @@ def _model_section(subject) -> dict:
         "recipe": run_info.get("recipe"),
         "training_data": entries.lineage_training_data(run_info),
         "training_seconds": run_info.get("training_seconds"),
+        "source": None,  # trained (or built) by zoo
     }
 
 
@@ -499,16 +568,62 @@ def _throughput(predictions, started, hardware) -> dict:
     }
 
 
+def _seen_in_training(spec, subject, data, model_file, data_dir, progress) -> dict | None:
+    """The record's `contamination` (`zoo.harness.contamination.check`): the evaluated
+    examples the model saw in training, found by content, with the digests its run folder
+    kept; None for a model zoo did not train (its training data is unknown)."""
+    if getattr(subject, "source", None) is not None:
+        return None
+    folder = None if model_file is None else (
+        Path(model_file) if Path(model_file).is_dir() else Path(model_file).parent)
+    return contamination.check(spec, data.examples,
+                               entries.lineage_training_data(subject.run_info or {}), folder,
+                               data_dir, progress)
+
+
+def _history_rows(path) -> list:
+    """The JSON objects of a `history.jsonl`, one a line; a line that is not one (cut off by
+    a kill, or edited) is skipped: a curve is shown, never a reason to fail a run."""
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def _training_curve(subject, model_file) -> dict | None:
+    """The record's `training_curve` (`zoo.records.training_curve`): the `history.jsonl` of
+    the run or entry folder the weights came from, thinned; None for an untrained model, a
+    model zoo did not train, a `.keras` file outside a run folder (no run.json beside it) or
+    a folder without a history of its own (a link is not read: it may lead anywhere)."""
+    if not subject.trained or subject.source is not None or subject.run_info is None:
+        return None
+    folder = Path(model_file) if Path(model_file).is_dir() else Path(model_file).parent
+    path = folder / entries.HISTORY
+    if path.is_symlink() or not path.is_file():
+        return None
+    return records.training_curve(_history_rows(path), entries.HISTORY,
+                                  provenance.sha256_file(path))
+
+
 def _record(spec, subject, data, settings, predictions, found, report, idx, command,
-            started) -> dict:
+            started, seen=None, curve=None) -> dict:
     """The result record (`zoo.records.RECORD` declares it) of the run: model, benchmark,
-    evaluation settings, seeds, metrics and main metric, report, throughput, provenance and
-    the flags that keep it apart from full runs of trained models."""
+    evaluation settings, seeds, metrics and main metric, report, throughput, provenance,
+    the test examples seen in training (`seen`: `_seen_in_training`), the flags that keep
+    it apart from full runs of trained models and the weights' training history (`curve`:
+    `_training_curve`)."""
     kind = tasks.get(spec.task)
     main = found[spec.main_metric]
-    model_info = _model_section(subject)
-    in_training = any(d.get("dataset") == spec.dataset and d.get("split") == spec.split
-                      for d in model_info["training_data"])
+    model_info = dict(_model_section(subject), tokenizer=subject.tokenizer_info)
+    # A model zoo did not train was trained on data zoo cannot know: unknown (None).
+    in_training = contamination.flagged(seen)
+    learned_from_test = (subject.tokenizer_info or {}).get("learned_from") == floor.TEST
     evaluated = len(predictions.rows)
     prov = provenance.collect(command)
     return {
@@ -525,6 +640,7 @@ def _record(spec, subject, data, settings, predictions, found, report, idx, comm
                           "method": "percentile"},
             "decoding": dict(spec.decoding) if "decoding" in kind.BENCHMARK_FIELDS else None,
             "labels": settings["labels"],
+            "adapter": subject.adapter,
         },
         "seeds": _seeds_used(spec, kind, subject),
         "metrics": found,
@@ -538,5 +654,8 @@ def _record(spec, subject, data, settings, predictions, found, report, idx, comm
             "limited": evaluated < data.total,
             "dirty": bool(prov["git"]["dirty"]),
             "test_data_in_training": in_training,
+            "tokenizer_from_test_data": learned_from_test,
         },
+        "contamination": seen,
+        "training_curve": curve,
     }

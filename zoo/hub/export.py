@@ -7,7 +7,8 @@ computes (`zoo/models/<family>/family.py`); `parts_table()` lists them, e.g. a B
 classifier's `encoder` (TF Hub's BERT encoder API), `preprocessor` (raw strings -> the
 encoder's inputs) and `classifier` (raw strings -> logits), a ViT's `classifier` and
 `feature_vector`, the Transformer's `translator` (source strings -> translated strings, beam
-search in the graph) and the VAE's `vae` (`encode`, `decode`, `sample`).
+search in the graph), GPT's `generator` (prompts -> generated text, cached sampling in the
+graph; `log_probs`) and the VAE's `vae` (`encode`, `decode`, `sample`).
 
 Every part also has a `serving_default` signature and carries its model card in
 `assets.extra/model_card.json` (entry, config, recipe, benchmark scores, data licence); the
@@ -51,6 +52,40 @@ def _export_head(model):
     return head, head.export_kind or family.name
 
 
+def _check_parts(head, kind, parts) -> list:
+    """`parts` (None: every part of `head`, in order) as a list, or ValueError naming the
+    parts a `kind` export has and the closest to each unknown one."""
+    parts = list(parts or head.parts)
+    unknown = [p for p in parts if p not in head.parts]
+    if unknown:
+        hints = " ".join(filter(None, (did_you_mean(p, head.parts) for p in unknown)))
+        raise ValueError(f"A {kind} export has parts {', '.join(head.parts)}; not "
+                         f"{', '.join(map(repr, unknown))}.{' ' + hints if hints else ''}")
+    return parts
+
+
+def check_entry_parts(folder, parts) -> None:
+    """Refuses `parts` the entry in `folder` cannot export (`_check_parts`) before anything
+    loads, TensorFlow included: its model.json names its class (module and name; the name
+    alone when one head has it, as for an entry saved before its class moved), whose head
+    declares the parts. Otherwise the parts are checked once the model loads
+    (`export_model`)."""
+    if not parts:
+        return
+    try:
+        config = textio.read_json(Path(folder) / "model.json")
+        module, name = config.get("module"), config.get("class_name")
+    except (OSError, ValueError, AttributeError):
+        return  # the load says what is wrong with the file
+    heads = [(head, head.export_kind or family.name) for family in catalog.families().values()
+             for head in family.heads.values() if head.parts]
+    exact = [h for h in heads if h[0].model == f"{module}:{name}"]
+    named = [h for h in heads if h[0].model.rpartition(":")[2] == name]
+    found = exact or (named if len(named) == 1 else [])
+    if found:
+        _check_parts(*found[0], parts)
+
+
 def parts_table() -> dict:
     """`{export kind: {part: what it computes}}` over every family's heads."""
     table = {}
@@ -66,9 +101,9 @@ def _load_entry(folder, safe_mode=True):
     """`(model, tokenizer or None, recipe dict)` of the entry in `folder`."""
     tokenizer = None
     if (folder / "tokenizer").is_dir():
-        from zoo.text import WordPieceTokenizer
+        from zoo.text import tokenizers
 
-        tokenizer = WordPieceTokenizer.load(folder / "tokenizer")
+        tokenizer = tokenizers.load(folder / "tokenizer")
     return (entries.load_folder(folder, safe_mode=safe_mode), tokenizer,
             textio.read_json(folder / "recipe.json"))
 
@@ -138,10 +173,7 @@ def export_model(model, directory, tokenizer=None, parts=None, recipe=None, card
         hint = did_you_mean(weights, entries.STORAGE_PRECISIONS)
         raise ValueError(f"Unknown export weights {weights!r}; use one of "
                          f"{', '.join(entries.STORAGE_PRECISIONS)}.{' ' + hint if hint else ''}")
-    parts = list(parts or head.parts)
-    unknown = [p for p in parts if p not in head.parts]
-    if unknown:
-        raise ValueError(f"A {kind} export has parts {', '.join(head.parts)}; not {unknown}.")
+    parts = _check_parts(head, kind, parts)
     if head.needs_tokenizer and tokenizer is None:
         raise ValueError(f"Exporting a {kind} model needs its tokenizer.")
     context = ExportContext(tokenizer=tokenizer, recipe=recipe or {}, weights=weights,
@@ -202,6 +234,7 @@ def export_entry(entry: str, directory, parts=None, tar=False, weights="float32"
     folder = Path(entry) if entries.is_entry_folder(entry) else entries.folder(entry)
     # The export embeds the entry's files (the vocabulary as a SavedModel asset): its own only.
     safety.check_own_files(folder, entries.COPIED)
+    check_entry_parts(folder, parts)
     name = folder.name
     model, tokenizer, recipe = _load_entry(folder, safe_mode)
     if weights == "stored":

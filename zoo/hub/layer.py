@@ -95,18 +95,36 @@ class HubLayer(keras.layers.Layer):
 
     # --- Loading -----------------------------------------------------------------------------
 
+    @property
+    def called(self) -> str:
+        """The name of the function the layer calls: a signature's, or `__call__`."""
+        return self._called
+
+    @property
+    def declared_inputs(self):
+        """What the called function declares for its inputs: `{name: tf.TensorSpec}` (a
+        signature's named inputs), one `tf.TensorSpec`, or None when it declares nothing."""
+        return self._declared_spec
+
     def _select(self, signature):
         obj = self._obj
         signatures = getattr(obj, "signatures", {})
         if signature is None:
             if callable(obj):
+                self._called = "__call__"
                 return obj.__call__, False
             signature = "serving_default"
+        self._called = signature
         if signature in signatures:
             return signatures[signature], True
         if signature != "serving_default" and callable(getattr(obj, signature, None)):
             return getattr(obj, signature), False
-        available = ", ".join(_callables(obj)) or "none"
+        available = ", ".join(_callables(obj))
+        if not available:
+            raise HubError(
+                f"{self.handle} has no signature and no __call__: nothing in it can be called. "
+                "Save the model with one (Keras: model.export(path); TensorFlow: "
+                "tf.saved_model.save(module, path, signatures=...)).")
         raise HubError(
             f"{self.handle} has no signature '{signature}'. It has: {available}. Pass one of "
             "those as signature= (None calls __call__)."
@@ -123,9 +141,17 @@ class HubLayer(keras.layers.Layer):
         return None
 
     def _accepts_training(self) -> bool:
+        """Whether the called function takes a `training` argument: by its parameters' names
+        (a function of several inputs, such as a generator's options, does not), else, for a
+        function that does not name them, by a second positional input."""
         if self._by_keyword:
             return False
         for concrete in _concrete_functions(self._fn):
+            parameters = getattr(getattr(concrete, "function_type", None), "parameters", None)
+            if parameters is not None:
+                if "training" in parameters:
+                    return True
+                continue
             args, kwargs = concrete.structured_input_signature
             if "training" in kwargs or len(args) > 1:
                 return True

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from zoo import atomic, entries
 from zoo.entries import parse_zoo_handle
+from zoo.registry import did_you_mean_path
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 #: Seconds to wait for a server before giving up on a download.
@@ -208,10 +209,19 @@ def _resolve_remote(handle: str) -> str:
         except (tarfile.TarError, OSError) as error:
             raise HubError(
                 f"Fetched {handle} ({size:,} bytes) but it is not a readable .tar.gz of a "
-                f"SavedModel ({error}); a handle names a SavedModel folder packed with tar, as TF "
+                f"SavedModel ({_archive_problem(error)}); a handle names a SavedModel folder packed with tar, as TF "
                 "Hub serves them."
             ) from None
     return str(target)
+
+
+def _archive_problem(error) -> str:
+    """Why an archive could not be read, in one line: tarfile lists each compression it
+    tried on a line of its own, which says only that the file is none of them."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and all(line.startswith("- method") for line in lines[1:]):
+        return "not a tar archive, compressed or not"
+    return " ".join(lines) or type(error).__name__
 
 
 def _unpack_local_archive(path: Path) -> str:
@@ -227,7 +237,8 @@ def _unpack_local_archive(path: Path) -> str:
             raise _refusal(f"Read {path}", error) from None
         except (tarfile.TarError, OSError) as error:
             raise HubError(
-                f"{path} is not a readable .tar.gz of a SavedModel ({error}); pass the archive "
+                f"{path} is not a readable .tar.gz of a SavedModel ({_archive_problem(error)}); "
+                "pass the archive "
                 "TF Hub serves (a SavedModel folder packed with tar) or an unpacked folder."
             ) from None
     return str(target)
@@ -271,10 +282,11 @@ def resolve(handle) -> str:
     else:
         local = Path(handle).expanduser()
         if not local.exists():
+            hint = did_you_mean_path(local)
             raise HubError(
-                f"No SavedModel at {handle}: the path does not exist. Pass a SavedModel folder "
-                "(holding saved_model.pb), a .tar.gz of one, a TF Hub / Kaggle https:// handle "
-                "or a zoo:ENTRY/PART handle."
+                f"No SavedModel at {handle}: the path does not exist.{' ' + hint if hint else ''}"
+                " Pass a SavedModel folder (holding saved_model.pb), a .tar.gz of one, a TF Hub /"
+                " Kaggle https:// handle or a zoo:ENTRY/PART handle."
             )
         path = _unpack_local_archive(local) if local.is_file() else str(local)
     _check_saved_model(handle, Path(path))

@@ -42,6 +42,7 @@ th button { font: inherit; font-weight: bold; background: none; border: 0; paddi
 th[aria-sort=ascending] button::after { content: " \\25B2"; }
 th[aria-sort=descending] button::after { content: " \\25BC"; }
 .ci { color: var(--muted); font-size: 0.85em; }
+td.lines { white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 0.9em; }
 .tie { color: var(--tie); font-weight: bold; }
 .flag { color: var(--flag); }
 code, pre { font: 0.85rem/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; }
@@ -58,10 +59,15 @@ svg.matrix { display: block; }
 svg a:focus circle { stroke: #f2a900; stroke-width: 3; }
 figure img, main > img { max-width: 100%; height: auto; }
 img.pixels { image-rendering: pixelated; width: 100%; max-width: 36rem; }
+img.pixels.thumb { width: 3.5rem; height: auto; max-width: none; display: block; }
+table.examples { width: auto; }
+table.examples thead th { white-space: normal; vertical-align: bottom; font-size: 0.85rem; }
 @media (max-width: 40rem) {
   body { font-size: 15px; }
   dl.definition { grid-template-columns: 1fr; }
   th, td { padding: 0.3rem; }
+  img.pixels.thumb { width: 2.5rem; }
+  table.examples th, table.examples td { padding: 0.3rem 0.2rem; }
 }
 """
 

@@ -1,4 +1,5 @@
-"""Pictures for the pages, with no plotting library: SVG plots and matrices, PNG image grids.
+"""Pictures for the pages, with no plotting library: SVG plots (scores against size or speed,
+training curves) and matrices, PNG image grids.
 
 Every string drawn in an SVG is escaped; numbers are formatted with fixed precision so that
 the same records give byte-identical files.
@@ -14,6 +15,7 @@ import base64
 import math
 import struct
 import zlib
+from dataclasses import dataclass
 from html import escape
 
 
@@ -23,6 +25,75 @@ def _f(x: float) -> str:
 
 #: The font of every picture: a sans-serif the reader's system has.
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The plotting box of a `width` x `height` picture: margins around it (`left` for the
+    y ticks and label, `bottom` for the x ticks and label) and the data ranges it spans
+    (`x0`..`x1` in the x axis' own units, e.g. powers of ten; `y0`..`y1`)."""
+
+    width: int
+    height: int
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    left: int = 80
+    right: int = 14
+    top: int = 14
+    bottom: int = 50
+
+    def x(self, value: float) -> float:
+        return self.left + (value - self.x0) / (self.x1 - self.x0) * (
+            self.width - self.left - self.right)
+
+    def y(self, value: float) -> float:
+        return self.top + (self.y1 - value) / (self.y1 - self.y0) * (
+            self.height - self.top - self.bottom)
+
+
+def _padded(values) -> tuple[float, float]:
+    """A y range around `values` with 8% room above and below (a flat line gets some)."""
+    y0, y1 = min(values), max(values)
+    pad = (y1 - y0) * 0.08 or abs(y1) * 0.05 or 1.0
+    return y0 - pad, y1 + pad
+
+
+def _no_data(width, y_label) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" '
+            f'height="60" viewBox="0 0 {width} 60" {FONT} role="img" '
+            f'aria-label="{escape(y_label)}: no data"><text x="8" y="30" font-size="13">'
+            'No data to plot</text></svg>')
+
+
+def _axes(frame: _Frame, x_ticks, x_label, y_label, aria, y_ticks=None) -> list[str]:
+    """The opening of a plot: the `<svg>` (labelled `aria` for screen readers), the box, the x
+    ticks (`[(x in the axis' units, text)]`), the y ticks (values; None: five evenly spaced
+    over the range), and both axis labels (classes `x-label` and `y-label`), in 13 px text."""
+    f, width, height = frame, frame.width, frame.height
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" {FONT} role="img" '
+           f'aria-label="{escape(aria)}">',
+           f'<rect x="{f.left}" y="{f.top}" width="{width - f.left - f.right}" '
+           f'height="{height - f.top - f.bottom}" fill="none" stroke="#999"/>']
+    for value, text in x_ticks:
+        x = f.x(value)
+        out.append(f'<line x1="{_f(x)}" y1="{height - f.bottom}" x2="{_f(x)}" '
+                   f'y2="{height - f.bottom + 5}" stroke="#333"/>')
+        out.append(f'<text class="tick" x="{_f(x)}" y="{height - f.bottom + 19}" '
+                   f'text-anchor="middle" font-size="13">{escape(text)}</text>')
+    if y_ticks is None:
+        y_ticks = [f.y0 + (f.y1 - f.y0) * i / 4 for i in range(5)]
+    for y in y_ticks:
+        out.append(f'<text class="tick" x="{f.left - 6}" y="{_f(f.y(y) + 4)}" '
+                   f'text-anchor="end" font-size="13">{y:.4g}</text>')
+    out.append(f'<text class="x-label" x="{(f.left + width - f.right) / 2:.1f}" '
+               f'y="{height - 8}" text-anchor="middle" font-size="13">{escape(x_label)}</text>')
+    middle = (f.top + height - f.bottom) / 2
+    out.append(f'<text class="y-label" x="15" y="{middle:.1f}" text-anchor="middle" '
+               f'font-size="13" transform="rotate(-90 15 {middle:.1f})">{escape(y_label)}</text>')
+    return out
 
 
 def scatter_svg(points, x_label, y_label, higher_is_better=True, width=400, height=300):
@@ -37,48 +108,23 @@ def scatter_svg(points, x_label, y_label, higher_is_better=True, width=400, heig
         points: dicts with `x`, `y`, `low`, `high`, `label`, `href` and optional `key`.
     """
     points = [p for p in points if p["x"] and p["x"] > 0]
-    left, right, top, bottom = 80, 14, 14, 50
     if not points:
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" '
-                f'height="60" viewBox="0 0 {width} 60" {FONT} role="img" '
-                f'aria-label="{escape(y_label)}: no data"><text x="8" y="30" font-size="13">'
-                'No data to plot</text></svg>')
+        return _no_data(width, y_label)
     xs = [math.log10(p["x"]) for p in points]
     x0, x1 = math.floor(min(xs)), math.ceil(max(xs))
     if x1 == x0:
         x1 += 1
-    ys = [v for p in points for v in (p["low"], p["high"], p["y"])]
-    y0, y1 = min(ys), max(ys)
-    pad = (y1 - y0) * 0.08 or abs(y1) * 0.05 or 1.0
-    y0, y1 = y0 - pad, y1 + pad
+    frame = _Frame(width, height, x0, x1,
+                   *_padded([v for p in points for v in (p["low"], p["high"], p["y"])]))
+    left, right = frame.left, frame.right
 
     def sx(x):
-        return left + (math.log10(x) - x0) / (x1 - x0) * (width - left - right)
+        return frame.x(math.log10(x))
 
-    def sy(y):
-        return top + (y1 - y) / (y1 - y0) * (height - top - bottom)
-
+    sy = frame.y
     front = pareto_front(points, higher_is_better)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" {FONT} role="img" '
-           f'aria-label="{escape(y_label)} against {escape(x_label)}">',
-           f'<rect x="{left}" y="{top}" width="{width - left - right}" '
-           f'height="{height - top - bottom}" fill="none" stroke="#999"/>']
-    for e in range(x0, x1 + 1):
-        x = sx(10 ** e)
-        out.append(f'<line x1="{_f(x)}" y1="{height - bottom}" x2="{_f(x)}" '
-                   f'y2="{height - bottom + 5}" stroke="#333"/>')
-        out.append(f'<text class="tick" x="{_f(x)}" y="{height - bottom + 19}" '
-                   f'text-anchor="middle" font-size="13">{escape(_power(e))}</text>')
-    for i in range(5):
-        y = y0 + (y1 - y0) * i / 4
-        out.append(f'<text class="tick" x="{left - 6}" y="{_f(sy(y) + 4)}" text-anchor="end" '
-                   f'font-size="13">{y:.4g}</text>')
-    out.append(f'<text class="x-label" x="{(left + width - right) / 2:.1f}" y="{height - 8}" '
-               f'text-anchor="middle" font-size="13">{escape(x_label)} (log scale)</text>')
-    middle = (top + height - bottom) / 2
-    out.append(f'<text class="y-label" x="15" y="{middle:.1f}" text-anchor="middle" '
-               f'font-size="13" transform="rotate(-90 15 {middle:.1f})">{escape(y_label)}</text>')
+    out = _axes(frame, [(e, _power(e)) for e in range(x0, x1 + 1)],
+                f"{x_label} (log scale)", y_label, f"{y_label} against {x_label}")
     if len(front) > 1:
         path = " ".join(f"{_f(sx(p['x']))},{_f(sy(p['y']))}" for p in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="#d95f02" '
@@ -103,6 +149,79 @@ def scatter_svg(points, x_label, y_label, higher_is_better=True, width=400, heig
         if p.get("href"):
             mark = f'<a href="{escape(p["href"])}">{mark}</a>'
         out.append(mark)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+#: The colours and dash patterns of a line plot's series, in order (told apart without colour).
+LINES = (("#1b5e9e", ""), ("#d95f02", ' stroke-dasharray="6 3"'),
+         ("#1b9e77", ' stroke-dasharray="2 2"'), ("#7570b3", ' stroke-dasharray="8 3 2 3"'))
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About `count` round values (1, 2 or 5 times a power of ten apart) in [low, high].
+
+    >>> nice_ticks(0, 2000), nice_ticks(1.04, 5.65), nice_ticks(0.0012, 0.0031), nice_ticks(3, 3)
+    ([0, 500, 1000, 1500, 2000], [2, 3, 4, 5], [0.0015, 0.002, 0.0025, 0.003], [3])
+    """
+    if high <= low:
+        return [low]
+    raw = (high - low) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda step: abs(math.log(step / raw)))
+    first = math.ceil(low / step)
+    ticks = [k * step for k in range(first, math.floor(high / step) + 1)]
+    return [int(t) if float(t).is_integer() else round(t, 12) for t in ticks]
+
+
+def _count(value: float) -> str:
+    """A tick of a count axis: 1,500, 20k, 1.5M."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.4g}{suffix}"
+    return f"{value:,.4g}"
+
+
+def line_svg(series, x_label, y_label, width=400, height=300):
+    """Lines of y against x (both linear): a training curve's series against the step.
+
+    Sized and lettered as `scatter_svg` (13 px text at 400 px wide: at least 11 px on a 358 px
+    phone column), on its axes (`_axes`): x ticks at round counts, both axes labelled. Each
+    series has its own colour and dash pattern and, with more than one, a key in the top right
+    corner; its tooltip gives its last point.
+
+    Args:
+        series: `(label, xs, ys)` triples, xs rising; at most `len(LINES)` are drawn.
+    """
+    series = [(label, xs, ys) for label, xs, ys in series[:len(LINES)] if xs]
+    if not series:
+        return _no_data(width, y_label)
+    x0 = min(xs[0] for _, xs, _ in series)
+    x1 = max(xs[-1] for _, xs, _ in series)
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    # Room on the right for half of the last x tick's text ("5,000" is centred on the edge).
+    frame = _Frame(width, height, x0, x1, *_padded([y for _, _, ys in series for y in ys]),
+                   right=26)
+    out = _axes(frame, [(t, _count(t)) for t in nice_ticks(x0, x1, 6)], x_label, y_label,
+                f"{y_label} against {x_label}", nice_ticks(frame.y0, frame.y1))
+    for k, ((label, xs, ys), (colour, dash)) in enumerate(zip(series, LINES)):
+        title = escape(f"{label}: {ys[-1]:.4g} at {x_label} {xs[-1]:,}")
+        if len(xs) == 1:
+            out.append(f'<circle cx="{_f(frame.x(xs[0]))}" cy="{_f(frame.y(ys[0]))}" r="3" '
+                       f'fill="{colour}"><title>{title}</title></circle>')
+        else:
+            path = " ".join(f"{_f(frame.x(x))},{_f(frame.y(y))}" for x, y in zip(xs, ys))
+            out.append(f'<polyline class="series" points="{path}" fill="none" '
+                       f'stroke="{colour}" stroke-width="2"{dash}><title>{title}</title>'
+                       "</polyline>")
+        if len(series) > 1:  # a key: a stroke of the line, then its label
+            y = frame.top + 16 + 18 * k
+            right = width - frame.right - 8
+            out.append(f'<line x1="{right - 24}" y1="{y - 4}" x2="{right}" y2="{y - 4}" '
+                       f'stroke="{colour}" stroke-width="2"{dash}/>')
+            out.append(f'<text class="key" x="{right - 30}" y="{y}" text-anchor="end" '
+                       f'font-size="13" fill="{colour}">{escape(label)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -162,16 +281,24 @@ def confusion_svg(matrix, labels, cell=None):
     return "\n".join(out)
 
 
+def _rgb(pixels) -> bool:
+    """Whether an image's pixels are [red, green, blue] triples (else grey values)."""
+    return isinstance(pixels[0][0], list | tuple)
+
+
 def png(pixels) -> bytes:
-    """An 8-bit grayscale PNG from rows of 0..255 values."""
+    """An 8-bit PNG from rows of pixels: grey values 0..255 (grayscale), or [red, green, blue]
+    triples (RGB)."""
     height, width = len(pixels), len(pixels[0])
-    raw = b"".join(b"\x00" + bytes(int(v) for v in row) for row in pixels)
+    rgb = _rgb(pixels)
+    raw = b"".join(b"\x00" + bytes(int(v) for pixel in row for v in (pixel if rgb else (pixel,)))
+                   for row in pixels)
 
     def chunk(kind, data):
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if rgb else 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
             + chunk(b"IEND", b""))
 
@@ -183,7 +310,8 @@ def grid_png(images, columns=8, gap=2):
     h, w = len(images[0]), len(images[0][0])
     rows = math.ceil(len(images) / columns)
     width, height = columns * (w + gap) - gap, rows * (h + gap) - gap
-    canvas = [[255] * width for _ in range(height)]
+    white = [255, 255, 255] if _rgb(images[0]) else 255
+    canvas = [[white] * width for _ in range(height)]
     for k, image in enumerate(images):
         top, left = (k // columns) * (h + gap), (k % columns) * (w + gap)
         for r in range(h):

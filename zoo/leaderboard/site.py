@@ -2,8 +2,9 @@
 
 Pages: an index of benchmarks; one page per benchmark (definition, ranked table with 95%
 intervals and the paired test against the leader, plots against parameters and throughput,
-flagged runs apart); one page per run (model card, metrics, per-class report and confusion
-matrix, example predictions, provenance, downloads). Machines get `leaderboard.json` and a CSV
+flagged runs apart); one page per run (model card, metrics, the training curve when the record
+keeps one, per-class report and confusion matrix, example predictions, provenance,
+downloads). Machines get `leaderboard.json` and a CSV
 per benchmark. Everything from a record is escaped. The site copies no record and no model
 archive: it links each where it lies (`Links`), by a path relative to the site, so a served
 tree that holds the site and those files (the repository: `leaderboard/`,
@@ -25,6 +26,7 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -32,16 +34,50 @@ from urllib.parse import quote
 
 from zoo import atomic, records, safety, tasks
 from zoo.leaderboard import assets, collect, pictures
+from zoo.models import catalog
 from zoo.registry import UnknownNameError
 
 FLAG_TEXT = {"dirty tree": "evaluated from a checkout with uncommitted changes",
              "--limit": "evaluated on part of the test set",
-             "test data in training": "the model saw this test data in training"}
+             "test data in training": "the model saw this test data in training",
+             "tokenizer from test data": "its tokenizer was learned from this test data"}
+
+
+def _training_source(source: dict) -> str:
+    """A training source in a few words: "digits/train", or the user's files by name."""
+    if source.get("dataset") == "files":
+        names = [Path(str(f[0])).name for f in source.get("files") or () if f]
+        return f"files {', '.join(names)}" if names else "files"
+    return f"{source.get('dataset')}/{source.get('split')}"
+
+
+def _seen(found: dict, counts: dict) -> str:
+    """The record's `contamination` in words: how many evaluated examples the training data
+    held (and how many only the dataset's own other split)."""
+    text = f"{found['examples_in_training']:,} of {counts.get('evaluated', 0):,}"
+    if found.get("by_name"):
+        text += " (its training data names this split)"
+    if found.get("examples_in_other_splits"):
+        text += (f"; {found['examples_in_other_splits']:,} more that the dataset's own training "
+                 "split also holds (not counted against it)")
+    return text
 
 
 def e(value) -> str:
     """Escape any value for HTML text or a quoted attribute."""
     return escape("" if value is None else str(value), quote=True)
+
+
+def breakable(value) -> str:
+    """`value` escaped for HTML (`e`), with a line-break opportunity (`<wbr>`) after each
+    '.', '_' and '-', so that a long name in a heading wraps between its parts on a phone,
+    not mid-word (the stylesheet breaks anywhere only when a part alone is wider than the
+    screen).
+
+    >>> breakable("vit_tiny.mnist-<b>")
+    'vit_<wbr>tiny.<wbr>mnist-<wbr>&lt;b&gt;'
+    """
+    return re.sub(r"([._-])", r"\1<wbr>", e(value))
 
 
 def _num(value, digits=4):
@@ -198,6 +234,8 @@ def _definition_block(benchmark):
         items.append(("sacrebleu settings", json.dumps(d["bleu"], sort_keys=True)))
     if d.get("decoding"):
         items.append(("decoding", json.dumps(d["decoding"], sort_keys=True)))
+    if d.get("samples"):
+        items.append(("samples", json.dumps(d["samples"], sort_keys=True, ensure_ascii=False)))
     if d.get("preprocessing"):
         items.append(("preprocessing", json.dumps(d["preprocessing"], sort_keys=True)))
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
@@ -246,7 +284,10 @@ def _ranked_table(board, metrics, depth):
         if sig is None:
             verdict = "leader"
         elif sig["significant"]:
-            verdict = f"{sig['delta']:+.4f} (p={sig['p_value']:.3f})"
+            # The paired test's delta is the leader's score minus this run's; the row shows
+            # this run's difference from the leader (more nats per character: "+").
+            verdict = (f'<span title="this run\'s {e(main)} minus the leader\'s">'
+                       f"{-sig['delta']:+.4f}</span> (p={sig['p_value']:.3f})")
         else:
             verdict = f'<span class=tie>≈ leader</span> (p={sig["p_value"]:.3f})'
         cells.append(f"<td>{verdict}</td>")
@@ -316,7 +357,8 @@ front (no other model is both smaller, or faster, and better).</p>
 </figure><figure>{speed_svg}
 <figcaption>{e(main)} against examples per second during evaluation
 (<a href="{e(board.id)}-speed.svg">SVG</a>)</figcaption></figure></div>"""
-    body = (f"<h1>{e(board.id)}</h1>{_definition_block(board.benchmark)}{_signature(board)}"
+    body = (f"<h1>{breakable(board.id)}</h1>"
+            f"{_definition_block(board.benchmark)}{_signature(board)}"
             f'<p><a href="{e(board.id)}.csv">Download this table as CSV</a></p>'
             f"{_ranked_table(board, metrics, 1)}{plots}{_flagged_table(board, 1)}")
     return page(f"{board.id} benchmark", body, 1, d.get("description", ""))
@@ -398,20 +440,35 @@ def _examples_block(entry, files):
                         or f"<p>{e(shown['empty'])}</p>")
     if not shown["rows"]:
         return f"{title}<p>{e(shown['empty'])}</p>"
-    heads = "".join(f"<th scope=col{' class=num' if kind_ == 'number' else ''}>{e(head)}</th>"
+    heads = "".join(f"<th scope=col{' class=num' if kind_ in ('number', 'index') else ''}>"
+                    f"{e(head)}</th>"
                     for head, kind_ in shown["columns"])
     items = "".join("<tr>" + "".join(_cell(value, kind_) for value, (_, kind_)
                                      in zip(row, shown["columns"])) + "</tr>"
                     for row in shown["rows"])
-    return (f"{title}<p>{e(shown['note'])}</p><div class=scroll><table><thead><tr>{heads}"
-            f"</tr></thead><tbody>{items}</tbody></table></div>")
+    return (f"{title}<p>{e(shown['note'])}</p><div class=scroll><table class=examples><thead>"
+            f"<tr>{heads}</tr></thead><tbody>{items}</tbody></table></div>")
 
 
 def _cell(value, kind):
-    """A table cell of an examples table: a score ("number"), a test index or text."""
+    """A table cell of an examples table: a score ("number"), a test index, text, text whose
+    line breaks and spaces matter ("lines": generated verse), or an image (uint8 pixel rows,
+    `zoo.records.PIXELS`) drawn as a thumbnail in the page."""
     if kind == "number":
         return f"<td class=num>{_num(value)}</td>"
+    if kind == "lines":
+        return f"<td class=lines>{e(value)}</td>"
+    if kind == "image":
+        return f"<td>{_thumbnail(value)}</td>"
     return f"<td{' class=num' if kind == 'index' else ''}>{e(value)}</td>"
+
+
+def _thumbnail(pixels, width=56):
+    """An image as an `<img>` `width` CSS pixels wide (its PNG inline, a data URI: no file
+    per thumbnail), drawn with sharp pixels."""
+    height = round(width * len(pixels) / len(pixels[0]))
+    return (f'<img class="pixels thumb" src="{pictures.data_uri(pictures.png(pixels))}" '
+            f'width={width} height={height} alt="the test image">')
 
 
 def _figure(entry, key, caption, images, files):
@@ -424,16 +481,107 @@ def _figure(entry, key, caption, images, files):
             f"<figcaption>{e(caption)}</figcaption></figure>")
 
 
-def _usage_block(entry, benchmark_id):
-    """How to load and call a published entry, and how to score it again; a run that is not
-    a published entry says so (its command is under "Reproduce")."""
+def _series_label(name) -> str:
+    """A training curve's series in words: "loss" is the training loss, "val_X" validation X."""
+    if name == "loss":
+        return "training loss"
+    return f"validation {name[len('val_'):]}" if name.startswith("val_") else name
+
+
+def _curve_groups(series: dict) -> list[tuple[str, list]]:
+    """The plots of a training curve: `(y label, [series name, ...])`, the losses (training
+    and validation) on one, each other validation value (BLEU) on its own axis."""
+    losses = [name for name in ("loss", "val_loss") if name in series]
+    groups = [("loss", losses)] if losses else []
+    return groups + [(_series_label(name), [name]) for name in series if name not in losses]
+
+
+def _curve_block(entry, files) -> str:
+    """The training curve of an entry page (the record's `training_curve`: the weights'
+    history, drawn by `pictures.line_svg`, one SVG file each beside the page); "" for a record
+    without one (untrained, or made before records kept it)."""
+    curve = entry.record.get("training_curve")
+    if not curve or not curve.get("series"):
+        return ""
+    series, figures = curve["series"], []
+    for i, (y_label, names) in enumerate(_curve_groups(series)):
+        lines = [(_series_label(name), list(series[name]["step"]), list(series[name]["value"]))
+                 for name in names]
+        svg = pictures.line_svg(lines, "training step", y_label)
+        name = f"{entry.run_id}-curve-{i}.svg"
+        files[f"entries/{name}"] = svg.encode()
+        figures.append(f"<figure>{svg}<figcaption>{e(' and '.join(line[0] for line in lines))} "
+                       f'against the training step (<a href="{e(name)}">SVG</a>)'
+                       "</figcaption></figure>")
+    last = max(series.values(), key=lambda s: s["step"][-1])
+    took = (f" after {e(_duration(last['seconds'][-1]))} of training"
+            if last.get("seconds") and last["seconds"][-1] else "")
+    longest = max(len(s["step"]) for s in series.values())
+    thinned = (f" Each line shows at most {e(_num(longest))} of its points, evenly spaced."
+               if (curve.get("rows") or 0) > longest else "")
+    return (f"<h2 id=training-curve>Training curve</h2><p>From the training history of these "
+            f"weights (<code>{e(curve.get('source'))}</code>: {e(_num(curve.get('rows')))} "
+            f"logged steps, to step {e(_num(last['step'][-1]))}{took}).{thinned}"
+            f"{' The training loss is its mean over each logging window.' if 'loss' in series else ''}"
+            "</p>"
+            f"<div class=plots>{''.join(figures)}</div>")
+
+
+def _usage_block(record):
+    """The line under an entry page's heading: what the model takes (`_inputs`) and, for a
+    published entry, how to load and call it and how to score it again; a run that is not a
+    published entry says so (its command is under "Reproduce")."""
+    model, bench = record["model"], record["benchmark"]
+    takes, text, part, parts = _inputs(model, bench["definition"].get("task"))
+    entry = model.get("entry")
     if not entry:
-        return ("<p class=usage>Not a published entry: the command under "
+        return (f"<p class=usage>It takes {e(takes)}. Not a published entry: the command under "
                 "<a href=\"#reproduce\">Reproduce</a> made this run.</p>")
-    return (f"<p class=usage>Use it: <code>import zoo; model = zoo.load(\"{e(entry)}\")</code>, "
-            "then <code>model(inputs)</code> or <code>model.predict(inputs)</code>. Score it "
-            f"again: <code>zoo bench run --entry {e(entry)} --benchmark {e(benchmark_id)}</code>"
-            ".</p>")
+    load = f"<code>import zoo; model = zoo.load(\"{e(entry)}\")</code>"
+    if parts:  # the Keras model takes token ids: raw text goes through an exported part
+        call = ("<code>model = zoo.hub.load(\"zoo:" + e(entry) + "/" + e(part or "PART")
+                + "\")</code>, then <code>model(tf.constant([...]))</code>")
+        others = [name for name in parts if name != part]
+        use = (f"Use it on {e(takes)}: {call} ({e(parts[part])})" if part else
+               f"Use it on {e(takes)} through one of its TF Hub parts: {call}")
+        if others:
+            use += f"; {'other ' if part else ''}parts: " + ", ".join(
+                f"<code>{e(name)}</code> ({e(parts[name])})" for name in others)
+        use += (f". {load} gives the Keras model, on token ids from its tokenizer (<code>"
+                f"zoo.entries.load_tokenizer(\"{e(entry)}\")</code>).")
+    elif text:  # a model that reads strings: called on a tensor of them (Keras' predict
+        # takes no string arrays)
+        use = f"Use it: {load}, then <code>model(tf.constant([...]))</code> on {e(takes)}."
+    else:
+        use = f"Use it: {load}, then <code>model.predict(x)</code>, x: {e(takes)}."
+    return (f"<p class=usage>{use} Score it again: <code>zoo bench run --entry {e(entry)} "
+            f"--benchmark {e(bench['id'])}</code>.</p>")
+
+
+def _inputs(model, task) -> tuple[str, bool, str | None, dict]:
+    """`(what the model takes, in words; whether that is text; its whole-model TF Hub part or
+    None; {part: what it computes})`. The words are its task kind's `expected_input` of the
+    record's config (as `zoo entries` prints them). The parts are the model's TF Hub export
+    parts when its kind feeds it tokens and the model does not read raw text itself (raw text
+    then goes through a part), else empty; the whole model is the part named as its head, or
+    its only part. A kind or model this process does not know, or a config it cannot read,
+    gives plain words and no parts."""
+    config = model.get("config")
+    try:
+        kind = tasks.get(task)
+        takes = str(tasks.expected_input(kind, config if isinstance(config, dict) else {}))
+    except (UnknownNameError, TypeError, ValueError, AttributeError):
+        return f"inputs of a {task} model", False, None, {}
+    try:
+        head = catalog.head_for(model["name"], task) if kind.TOKENIZED else None
+    except UnknownNameError:  # a model registered by a plug-in this process has not loaded
+        head = None
+    spec = None if head is None else catalog.family_of(model["name"]).heads[head]
+    if spec is None or spec.raw_text or not spec.parts:
+        return takes, kind.TOKENIZED, None, {}
+    parts = {name: part.text for name, part in spec.parts.items()}
+    whole = head if head in parts else (next(iter(parts)) if len(parts) == 1 else None)
+    return takes, True, whole, parts
 
 
 def _flat(value, prefix=""):
@@ -466,6 +614,60 @@ def _provenance_block(r):
             f"<details><summary>Raw JSON</summary>{_json_block(raw)}</details>")
 
 
+def _source_card(source) -> list:
+    """Model card rows of a model zoo did not train (`model.source`); none for zoo's own."""
+    if not source:
+        return []
+    rows = [("trained by", "not zoo: an outside model, benchmarked as it is"),
+            ("source", source.get("location")),
+            ("source kind", {"keras": ".keras file"}.get(source.get("kind"), "SavedModel")),
+            ("sha256 of its files", source.get("sha256"))]
+    if source.get("archive_sha256"):
+        rows.append(("sha256 of its archive", source["archive_sha256"]))
+    if source.get("preprocessor"):
+        rows += [("text preprocessor", source["preprocessor"].get("location")),
+                 ("preprocessor sha256", source["preprocessor"].get("sha256"))]
+    return rows
+
+
+def _outside_note(record) -> str:
+    """The line under the heading of a model zoo did not train (`model.source`): that zoo did
+    not train it, where it came from, and why its training data is unknown; "" otherwise."""
+    source = record["model"].get("source")
+    if not source:
+        return ""
+    return ("<p class=usage role=note>Not trained by zoo: an outside model from "
+            f"<code>{e(source.get('location'))}</code>, called through the adapter below. Its "
+            "training data is unknown to zoo (so whether it saw this test set is unknown). The "
+            "command under <a href=\"#reproduce\">Reproduce</a> made this run.</p>")
+
+
+def _adapter_block(record) -> str:
+    """The adapter a model zoo did not train was called through (`evaluation.adapter`: its
+    file, options and every setting) as a table; "" for zoo's own models."""
+    adapter = (record.get("evaluation") or {}).get("adapter")
+    if not adapter:
+        return ""
+    rows = "".join(
+        f"<tr><th scope=row>{e(key)}</th><td>{e(_plain_cell(value))}</td></tr>"
+        for key, value in sorted(adapter.items()))
+    return ("<h2 id=adapter>Adapter</h2><p>How zoo called this model (declared as data: "
+            "<code>zoo bench run --adapter FILE</code>, <code>--adapt KEY=VALUE</code>).</p>"
+            f"<div class=scroll><table class=provenance><tbody>{rows}</tbody></table></div>")
+
+
+def _plain_cell(value):
+    """A value of a record as table text: yes/no, "–" for none, compact JSON for lists and
+    tables."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == [] or value == {}:
+        return "–"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
 def entry_page(entry, files, links):
     r = entry.record
     model, bench = r["model"], r["benchmark"]
@@ -481,11 +683,14 @@ def entry_page(entry, files, links):
             ("parameters", _num(model.get("params"))),
             ("weights sha256", (model.get("weights") or {}).get("sha256")),
             ("training data", ", ".join(
-                f"{t.get('dataset')}/{t.get('split')}"
-                + (f" (via {t['via']})" if t.get("via") else "")
+                _training_source(t) + (f" (via {t['via']})" if t.get("via") else "")
                 for t in model.get("training_data") or []) or "–"),
             ("training time", _duration(model.get("training_seconds"))),
             ("licence of the benchmark data", d.get("licence"))]
+    if r.get("contamination"):  # records from before zoo compared examples lack it
+        card.insert(-2, ("test examples seen in training",
+                         _seen(r["contamination"], r["benchmark"]["examples"])))
+    card += _source_card(model.get("source"))
     card_html = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in card)
     report = r.get("report") or {}
     confusion = ""
@@ -527,17 +732,19 @@ def entry_page(entry, files, links):
         downloads.append(f"<li>TF Hub format{' (every part)' if parts else ''}: "
                          f"<code>zoo export {e(name)} DIR --tar</code>, or the handle "
                          f"<code>zoo:{e(name)}/PART</code> in <code>zoo.hub.load</code></li>")
-    body = f"""<h1>{e(entry.name)} on <a href="../benchmarks/{e(bench['id'])}.html">{e(bench['id'])}</a></h1>
+    board_link = f'<a href="../benchmarks/{e(bench["id"])}.html">{breakable(bench["id"])}</a>'
+    body = f"""<h1>{breakable(entry.name)} on {board_link}</h1>
 {flags}
-{_usage_block(model.get('entry'), bench['id'])}
+{_outside_note(r) or _usage_block(r)}
 <h2>Model card</h2><dl class=definition>{card_html}</dl>
+{_adapter_block(r)}
 <details><summary>Configuration</summary>{_json_block(model.get('config'))}</details>
 <details><summary>Training recipe</summary>{_json_block(model.get('recipe'))}</details>
 <h2>Metrics</h2><p>Evaluated on {e(_num(bench['examples'].get('evaluated')))} of
 {e(_num(bench['examples'].get('total')))} examples; 95% percentile-bootstrap intervals.</p>
 <div class=scroll><table><thead><tr><th scope=col>metric</th><th scope=col class=num>value [95% interval]</th>
 <th scope=col>settings</th></tr></thead><tbody>{metric_rows}</tbody></table></div>
-{confusion}
+{_curve_block(entry, files)}{confusion}
 {_examples_block(entry, files)}
 <h2 id=reproduce>Reproduce</h2><pre>{e(_command(r))}</pre>
 <h2>Provenance</h2>{_provenance_block(r)}

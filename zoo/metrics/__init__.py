@@ -160,3 +160,50 @@ def per_example_mean(name, values, idx=None, **settings):
         idx = bootstrap.indices(len(values))
     samples = bootstrap.resample_means(values, idx)
     return {name: _metric(values.mean(), samples, **settings)}, {name: samples}
+
+
+# --- Language models ----------------------------------------------------------------------
+
+
+def language_modeling(nll, tokens, characters, idx=None):
+    """Negative log-likelihood of a text, per character and per token, from per-segment sums
+    (a segment: a stretch of the text's tokens), each with its interval; a resample draws
+    segments and divides its sums (a ratio of sums, as the point is).
+
+    Args:
+        nll: each segment's summed negative log-likelihood of its tokens, in nats.
+        tokens: each segment's number of predicted tokens.
+        characters: each segment's number of characters those tokens stand for.
+        idx: bootstrap indices over the segments (`bootstrap.indices(len(nll))` by default).
+
+    Returns:
+        `(metrics, samples)`: `nats_per_char` (total NLL / characters), `bits_per_char` (the
+        same over ln 2), `nats_per_token` and `perplexity` (exp of nats per token).
+
+    Raises:
+        ValueError: no segments, or no characters (nothing was predicted).
+
+    >>> found, _ = language_modeling([2.0, 4.0], [2, 2], [2, 2])
+    >>> found["nats_per_char"]["value"], round(found["perplexity"]["value"], 4)
+    (1.5, 4.4817)
+    """
+    stats = np.stack([np.asarray(v, np.float64) for v in (nll, tokens, characters)], axis=1)
+    total = stats.sum(axis=0)
+    if len(stats) == 0 or total[1] <= 0 or total[2] <= 0:
+        raise ValueError("No predicted token: a language model's score needs at least one "
+                         "segment with a token after the first.")
+    if idx is None:
+        idx = bootstrap.indices(len(stats))
+    sums = bootstrap.resample_sums(stats, idx)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample of empty segments only
+        per_char, per_token = sums[:, 0] / sums[:, 2], sums[:, 0] / sums[:, 1]
+    values = {
+        "nats_per_char": (total[0] / total[2], per_char, "nats per character"),
+        "bits_per_char": (total[0] / total[2] / np.log(2), per_char / np.log(2),
+                          "bits per character"),
+        "perplexity": (np.exp(total[0] / total[1]), np.exp(per_token), "per token"),
+        "nats_per_token": (total[0] / total[1], per_token, "nats per token"),
+    }
+    found = {name: _metric(value, resampled, unit=unit)
+             for name, (value, resampled, unit) in values.items()}
+    return found, {name: resampled for name, (_, resampled, _) in values.items()}

@@ -29,7 +29,7 @@ class ExportContext:
     """What a part builder gets beside the model.
 
     Args:
-        tokenizer: the entry's `WordPieceTokenizer`, or None.
+        tokenizer: the entry's tokenizer (`zoo.text.tokenizers`: WordPiece or characters), or None.
         recipe: the entry's recipe as a dict (`{}` when unknown).
         weights: "float32" (fine-tunable variables) or "float16" / "int8" (as an entry stores
             them; see `attach_variables`).
@@ -94,6 +94,24 @@ def attach_variables(root, model, weights="float32"):
             (v, widened(parts, v.dtype)) for v, parts in zip(model.variables, stored)])
 
     return reads
+
+
+def attach_tokenizer(root, tokenizer):
+    """Keeps on `root` the lookup table a tokenizer's in-graph ops read (a tracked resource the
+    SavedModel must hold, with the vocabulary): a WordPiece tokenizer's tensorflow-text
+    `BertTokenizer` as `root.bert_tokenizer` (as TF Hub's BERT preprocessors name it), a
+    character tokenizer's code point table as `root.tokenizer_table`.
+
+    Raises:
+        ValueError: a tokenizer with neither (not a zoo tokenizer).
+    """
+    if hasattr(tokenizer, "bert_tokenizer"):
+        root.bert_tokenizer = tokenizer.bert_tokenizer
+    elif hasattr(tokenizer, "table"):
+        root.tokenizer_table = tokenizer.table
+    else:
+        raise ValueError(f"{type(tokenizer).__name__} has no lookup table to export "
+                         "(bert_tokenizer or table); export needs a zoo tokenizer.")
 
 
 def image_part(model, graph, key, weights):

@@ -4,8 +4,8 @@ look a kind up here instead of listing kinds.
 
 Each kind module imports no TensorFlow at import time and declares the names in `CONTRACT`:
 
-- `NAME`; `TOKENIZED` (its text goes through a WordPiece tokenizer: it then also defines
-  `tokenizer_texts(examples)`, the texts a new tokenizer learns from); `CLASSIFYING` (its
+- `NAME`; `TOKENIZED` (its text goes through a tokenizer, `zoo.text.tokenizers`: it then also
+  defines `tokenizer_texts(examples)`, the texts a new tokenizer learns from); `CLASSIFYING` (its
   targets are class indices with class names); `METRICS` (what its `score` computes, a tuple;
   empty: the kind has no benchmark) and `LOWER_IS_BETTER` (those of them where less is
   better); `DATASET_KINDS` (the dataset tasks a benchmark of this kind can read,
@@ -31,10 +31,18 @@ Each kind module imports no TensorFlow at import time and declares the names in 
 - `predict(model, tokenizer, examples, spec, batch_size, start=0, **options)`: per-example
   prediction rows, in order (`columns=` for a classifier: `zoo.harness.labels`);
   `score(spec, examples, rows, idx, **context)` -> `(metrics, samples, report)` (context:
-  `model`, `load_split(split)` -> examples of the benchmark's dataset); a kind without a
+  `model`, its `tokenizer`, `load_split(split)` -> examples of the benchmark's dataset; the
+  paired test (`zoo.harness.compare`) passes none, and examples None); a kind without a
   benchmark (masked LM) raises `EvaluationError` in both;
+- optionally `INPUTS`, what its `predict` feeds a model that reads no tokens: "images"
+  (float32 `[n, height, width, channels]` in [0, 1]) or "strings" (raw text); a classifying
+  kind that declares it can score a model zoo did not train (`zoo.harness.foreign`; `inputs`);
 - optionally `seeds(spec)` -> `{name: int}`: every seed its `predict` and `score` draw with on
   benchmark `spec` (result records keep them: `seeds`); a kind that draws nothing has none;
+- optionally `units(spec, examples, tokenizer)` -> the `Examples` its `predict` yields one row
+  each for, when they are not the benchmark's examples themselves (language modelling: a
+  text's token stream cut into segments, the bootstrap's unit); the harness limits
+  (`--limit`), counts, resamples and resumes these (see `units` here);
 - optionally `expected_input(config)` -> what a model of the kind takes, in words, from its
   Keras config (`zoo entries`; see `expected_input` here), and `examples(definition, rows,
   report)` -> the examples an entry page of the leaderboard shows (see `examples` here).
@@ -46,15 +54,16 @@ A kind outside zoo (a plug-in) is a module declaring the same, added with `regis
 
 >>> from zoo import tasks
 >>> tasks.names()
-['image_classification', 'image_generation', 'masked_lm', 'text_classification', 'translation']
+['image_classification', 'image_generation', 'language_modeling', 'masked_lm', \
+'text_classification', 'translation']
 >>> tasks.get("translation").METRICS
 ('bleu', 'chrf')
 >>> tasks.get("translaton")
 Traceback (most recent call last):
 ...
 zoo.registry.UnknownNameError: Unknown task kind 'translaton'. Did you mean: 'translation'? \
-Known task kinds: image_classification, image_generation, masked_lm, text_classification, \
-translation.
+Known task kinds: image_classification, image_generation, language_modeling, masked_lm, \
+text_classification, translation.
 """
 
 from __future__ import annotations
@@ -140,6 +149,31 @@ def seeds(module: types.ModuleType, spec) -> dict:
     return dict(declared(spec)) if declared is not None else {}
 
 
+def units(module: types.ModuleType, spec, examples, tokenizer):
+    """What a benchmark's prediction rows are rows of: the kind's optional `units(spec,
+    examples, tokenizer)` (e.g. the segments of a text's token stream, which depend on the
+    model's tokenizer), else the benchmark's examples themselves, one row each."""
+    declared = getattr(module, "units", None)
+    return declared(spec, examples, tokenizer) if declared is not None else examples
+
+
+def has_units(module: types.ModuleType) -> bool:
+    """Whether a kind predicts rows of its own `units` rather than one per example."""
+    return hasattr(module, "units")
+
+
+def inputs(module: types.ModuleType) -> str | None:
+    """What a classifying kind's `predict` feeds a model that reads no tokens, "images" or
+    "strings", as it declares (`INPUTS`): a model zoo did not train can be scored on such a
+    kind. None for a kind that declares neither, or has no classes.
+
+    >>> inputs(get("image_classification")), inputs(get("translation"))
+    ('images', None)
+    """
+    declared = getattr(module, "INPUTS", None)
+    return declared if module.CLASSIFYING and declared in ("images", "strings") else None
+
+
 def expected_input(module: types.ModuleType, config: dict) -> str:
     """What a model of kind `module` takes, in words (`zoo entries`), from its Keras `config`:
     the kind's optional `expected_input(config)`, else "inputs of a <NAME> model".
@@ -159,7 +193,8 @@ def examples(module: types.ModuleType, definition: dict, rows: list, report: dic
 
     - "title": the section heading; "empty": the sentence shown when there is nothing;
     - a table: "note" (a sentence above it), "columns" (`(heading, kind)`; kind "text",
-      "number" (a score) or "index") and "rows" (lists of plain values, one per column);
+      "lines" (text whose line breaks and spaces are kept: generated text), "number" (a
+      score) or "index") and "rows" (lists of plain values, one per column);
     - or pictures: "images", a list of `(key, caption, images)` (images: uint8 pixel lists,
       [n, height, width], as a record's report keeps them).
     """

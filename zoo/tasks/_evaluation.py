@@ -92,13 +92,21 @@ NEVER = -1e30
 def logits(model, columns=None):
     """The model's logits as numpy, with their columns in the benchmark's label order
     (`columns[j]`: the model's output for label j, None for a label no model class maps to,
-    which gets a float64 logit of `NEVER`; `columns` None: as they are)."""
-    run = forward(model)
+    which gets a float64 logit of `NEVER`; `columns` None: as they are). A model with a
+    `to_logits(outputs)` method (a model zoo did not train: `zoo.harness.foreign`) has its
+    outputs, a numpy batch, checked and turned into logits by it first."""
+    forward_batch = forward(model)
+    to_logits = getattr(model, "to_logits", None)
+
+    def run(batch):
+        values = np.asarray(forward_batch(batch))
+        return values if to_logits is None else to_logits(values)
+
     if columns is None:
-        return lambda batch: np.asarray(run(batch))
+        return run
     if None not in columns:
         order = np.asarray(columns)
-        return lambda batch: np.asarray(run(batch))[:, order]
+        return lambda batch: run(batch)[:, order]
     mapped = [j for j, column in enumerate(columns) if column is not None]
     order = np.asarray([columns[j] for j in mapped])
 

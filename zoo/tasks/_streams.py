@@ -88,15 +88,44 @@ def batches(n: int, batch_size: int, seed, start_step: int, transform, *, length
     if n < batch_size:
         raise ValueError(f"The training set has {n} examples, fewer than one batch of "
                          f"{batch_size}; lower batch_size.")
-    seed = tf.constant(seed, tf.int64)
-    if per_worker_order:
-        seed = seed + tf.cast(tf.math.floormod(tf.timestamp() * 1e6, 2.0 ** 40), tf.int64)
+    seed = _seed(seed, per_worker_order)
     if lengths is not None:
         stream = length_batched_stream(lengths, batch_size, seed, start_step)
     else:
         stream = index_stream(n, batch_size, seed, start_step)
-    data = stream.map(lambda idx, positions: transform(idx, positions, seed),
-                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return _finished(stream.map(lambda idx, positions: transform(idx, positions, seed),
+                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+
+
+def by_step(seed, start_step: int, transform, *, per_worker_order: bool = False):
+    """The endless pipeline of `transform(step, seed)` for the steps `start_step`,
+    `start_step + 1`, ... (int64 scalars; `seed` as in `batches`): for a kind that draws each
+    batch itself from the step (language modelling's windows of a token stream), so that the
+    batch at any step is a pure function of the seed and the step. `per_worker_order` as in
+    `batches`."""
+    import tensorflow as tf
+
+    seed = _seed(seed, per_worker_order)
+    steps = tf.data.Dataset.range(start_step, _EPOCHS)
+    return _finished(steps.map(lambda step: transform(step, seed),
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+
+
+def _seed(seed, per_worker_order: bool):
+    """The pipeline's seed as an int64 scalar tensor; with `per_worker_order` (see
+    `batches`), plus a per-process random offset."""
+    import tensorflow as tf
+
+    seed = tf.constant(seed, tf.int64)
+    if per_worker_order:
+        seed = seed + tf.cast(tf.math.floormod(tf.timestamp() * 1e6, 2.0 ** 40), tf.int64)
+    return seed
+
+
+def _finished(data):
+    """`data` deterministic, sharded by data under a distribution strategy, prefetched."""
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.deterministic = True
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

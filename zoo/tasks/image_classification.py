@@ -26,6 +26,7 @@ from zoo.tasks import _classification, _dims, _evaluation, _losses, _streams
 NAME = "image_classification"
 TOKENIZED = False
 CLASSIFYING = True
+INPUTS = "images"  # what `predict` feeds a model (`zoo.tasks.inputs`)
 METRICS = _classification.METRICS
 LOWER_IS_BETTER = frozenset()
 DATASET_KINDS = ("image_classification",)
@@ -135,12 +136,22 @@ def predict(model, tokenizer, examples, spec, batch_size, start=0, columns=None)
                                         begin)
 
 
-score = _classification.score
+def score(spec, examples, rows, idx, **context):
+    """Accuracy, macro recall and macro F1 (`_classification.score`); the report also keeps
+    the images of the first errors (`report.images.misclassified`, uint8 pixels), which the
+    leaderboard shows as thumbnails."""
+    found, samples, report = _classification.score(spec, examples, rows, idx, **context)
+    pixels = _classification.error_pixels(examples, rows)
+    if pixels:
+        report["images"] = {"misclassified": pixels}
+    return found, samples, report
 
 
 expected_input = _dims.image_input
 
 
 def examples(definition, rows, report):
-    """The leaderboard's examples: the first misclassified images, by test index."""
-    return _classification.misclassified(definition, rows, text=False)
+    """The leaderboard's examples: the first misclassified images, as thumbnails with their
+    true and predicted classes and the confidence."""
+    images = ((report or {}).get("images") or {}).get("misclassified")
+    return _classification.misclassified(definition, rows, text=False, images=images)

@@ -27,6 +27,7 @@ from zoo.tasks import _classification, _dims, _evaluation, _losses, _streams
 NAME = "text_classification"
 TOKENIZED = True
 CLASSIFYING = True
+INPUTS = "strings"  # what `predict` feeds a model that takes strings (`zoo.tasks.inputs`)
 METRICS = _classification.METRICS
 LOWER_IS_BETTER = frozenset()
 DATASET_KINDS = ("text_classification",)

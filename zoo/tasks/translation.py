@@ -123,18 +123,24 @@ def objective(model, x, y, sample_weight, training=True, label_smoothing=0.0):
 
 
 def validator(recipe, tokenizer, data_dir=None):
-    """With the recipe's `validation` table (`split`, default "val"; `examples`, default 500):
-    a function `model -> {"bleu": corpus BLEU}` of greedy translations of that split's first
-    examples, which the training loop calls every `validation.every` steps; else None."""
+    """With the recipe's `validation` table (`split`, default "val", or `files`, a table of
+    held-out pairs as `[files]` names them; `examples`, default 500): a function `model ->
+    {"bleu": corpus BLEU}` of greedy translations of those first examples, which the training
+    loop calls every `validation.every` steps; else None."""
     validation = recipe.validation
     if not validation:
         return None
     import sacrebleu
 
     from zoo import datasets
+    from zoo.datasets import catalog
     from zoo.text import features
 
-    examples = datasets.load(recipe.dataset, validation.get("split", "val"), data_dir=data_dir)
+    if "files" in validation:
+        examples = catalog.load_table(validation["files"])
+    else:
+        examples = datasets.load(recipe.dataset, validation.get("split", "val"),
+                                 data_dir=data_dir)
     n = int(validation.get("examples", 500))
     sources, references = list(examples.inputs[:n]), list(examples.targets[:n])
     ids = features.sequence_ids(tokenizer, sources, recipe.max_length)

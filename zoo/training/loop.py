@@ -361,10 +361,17 @@ class _Stepper:
         self.coordinator = None
         if is_parameter_server(strategy):
             self.coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
-            self.iterator = iter(self.coordinator.create_per_worker_dataset(
-                lambda: make_dataset(start)))
+            per_worker = self.coordinator.create_per_worker_dataset(lambda: make_dataset(start))
+            try:
+                spec = per_worker.element_spec
+            except (AttributeError, ValueError, NotImplementedError):
+                spec = None
+            self.iterator = iter(per_worker)
         else:
-            self.iterator = iter(strategy.experimental_distribute_dataset(make_dataset(start)))
+            dataset = make_dataset(start)
+            spec = dataset.element_spec
+            self.iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        self.tokens_per_example = tokens_per_example(spec)
         self.totals, self.scheduled = None, []
 
     def run(self, step: int) -> None:
@@ -390,6 +397,22 @@ class _Stepper:
             self.optimizer.iterations.assign(step)
         totals, self.totals = self.totals, None
         return totals
+
+
+def tokens_per_example(element_spec) -> int | None:
+    """The tokens in each example of batches `(x, y, w)` with this `element_spec` when the
+    model reads token ids: the length of an integer `x` of shape `[batch, length]` (a known
+    length); None otherwise (images, a dict of inputs, a length that varies).
+
+    >>> spec = (tf.TensorSpec([12, 64], tf.int32), tf.TensorSpec([12, 64], tf.int32))
+    >>> tokens_per_example(spec), tokens_per_example((tf.TensorSpec([8, 28, 28], tf.float32),))
+    (64, None)
+    """
+    x = element_spec[0] if isinstance(element_spec, tuple) and element_spec else None
+    if (isinstance(x, tf.TensorSpec) and x.dtype.is_integer and x.shape.rank == 2
+            and x.shape[1] is not None):
+        return int(x.shape[1])
+    return None
 
 
 def _check_finite(means: dict, first: int, step: int, checkpoints: _Checkpoints) -> None:
@@ -430,14 +453,18 @@ class _History:
         """Training seconds so far, the runs before a resume included."""
         return self.earlier_seconds + time.perf_counter() - self.started
 
-    def row(self, step: int, means: dict, count: float, optimizer) -> dict:
+    def row(self, step: int, means: dict, count: float, optimizer, tokens=None) -> dict:
         """The row of a window that ended at `step`: the means of its `count` examples, the
-        learning rate, examples per second (since the last row) and training seconds."""
+        learning rate, examples per second (since the last row), tokens per second when each
+        example holds `tokens` tokens (`tokens_per_example`), and training seconds."""
         now = time.perf_counter()
-        return {"step": step, **{k: round(v, 6) for k, v in means.items()},
-                "learning_rate": _learning_rate(optimizer),
-                "examples_per_second": round(count / max(now - self.tick, 1e-9), 1),
-                "seconds": round(self.earlier_seconds + now - self.started, 2)}
+        speed = count / max(now - self.tick, 1e-9)
+        row = {"step": step, **{k: round(v, 6) for k, v in means.items()},
+               "learning_rate": _learning_rate(optimizer),
+               "examples_per_second": round(speed, 1)}
+        if tokens is not None:
+            row["tokens_per_second"] = round(speed * tokens, 1)
+        return dict(row, seconds=round(self.earlier_seconds + now - self.started, 2))
 
     def start_window(self) -> None:
         self.tick = time.perf_counter()
@@ -511,7 +538,7 @@ def run(strategy, build_model, build_optimizer, objective, make_dataset, config:
         count = float(config.global_batch_size * (step - window_start))
         means = {k: float(v) / count for k, v in stepper.window_totals(step).items()}
         _check_finite(means, window_start + 1, step, checkpoints)
-        row = history.row(step, means, count, optimizer)
+        row = history.row(step, means, count, optimizer, stepper.tokens_per_example)
         if validate is not None and chief and _due(step, config.validate_every, config.steps):
             row.update({f"val_{k}": v for k, v in validate(model).items()})
         window_start = step

@@ -21,14 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo import schema, tasks, textio
+from zoo.datasets import catalog as datasets_catalog
 from zoo.models import catalog
 from zoo.models.catalog import REQUIRED
 from zoo.registry import Registry, UnknownNameError
+from zoo.text import tokenizers
 from zoo.training.errors import RecipeError
 from zoo.training.precision import CHOICES as PRECISIONS
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear", "inverse_sqrt")
+DECAYING = ("cosine", "linear")  # the schedules that end at `min_learning_rate`
 BATCHINGS = ("random", "by_length")  # by_length: a kind that reads "batching" (translation)
 
 
@@ -44,6 +47,29 @@ def _augmentations(d):
         return (f"augment must name augmentations joined by '+' from "
                 f"{', '.join(choices)} (e.g. \"flip+shift\"), or be absent; unknown: "
                 f"{', '.join(map(repr, unknown))}")
+    return None
+
+
+def _tokenizer_settings(table):
+    """The `[tokenizer]` settings are those its `kind` takes (`zoo.text.tokenizers`): a
+    characters tokenizer takes no vocabulary size, it learns every character."""
+    settings = {key: value for key, value in table.items() if key != "kind"}
+    problems = tokenizers.settings_problems(table.get("kind", tokenizers.DEFAULT_KIND), settings)
+    return [f"tokenizer.{problem}" for problem in problems]
+
+
+def _learning_rate_floor(d):
+    """`min_learning_rate` is where a decaying schedule ends: at most the peak, and only for
+    a schedule that decays (elsewhere nothing would read it)."""
+    floor = d.get("min_learning_rate", 0.0)
+    if not floor:
+        return None
+    if d.get("schedule", "constant") not in DECAYING:
+        return (f"min_learning_rate is the rate a decaying schedule ({' or '.join(DECAYING)}) "
+                f"ends at, not {d.get('schedule', 'constant')}")
+    if floor > d.get("learning_rate", 1e-3):
+        return (f"min_learning_rate ({floor}) must not exceed learning_rate "
+                f"({d.get('learning_rate', 1e-3)})")
     return None
 
 
@@ -65,6 +91,79 @@ def _fields_of_the_task(d):
     for key, (names, what) in readers.items():
         if key not in kind.RECIPE_FIELDS and key in d and not _is_default(key, d[key]):
             problems.append(f"{what} is for {' or '.join(names)} recipes, not {d['task']}")
+    return problems
+
+
+#: What `dataset` may say besides a dataset's name: the user's own files, or the training data
+#: of the recipe's benchmark.
+OWN_FILES, BENCHMARK_DATA = "files", "benchmark"
+
+
+def _named_data(d):
+    """Each dataset named (`dataset`, `extra_training_data`) is one zoo knows, and each split
+    one of its splits (the closest names for a typo)."""
+    from zoo import datasets
+
+    named = [] if d["dataset"] in (OWN_FILES, BENCHMARK_DATA) else [
+        ("dataset", d["dataset"], "split", d.get("split", "train"))]
+    named += [(f"extra_training_data[{i}]", name, f"extra_training_data[{i}]", split)
+              for i, (name, split) in enumerate(d.get("extra_training_data") or ())]
+    problems = []
+    for field_, name, split_field, split in named:
+        try:
+            info = datasets.info(name)
+        except datasets.DatasetError as error:
+            also = (f' (or "{OWN_FILES}" with a [files] table for your own files, or '
+                    f'"{BENCHMARK_DATA}" for the training data of the recipe\'s benchmark)'
+                    if field_ == "dataset" else "")
+            problems.append(f"{field_}: {str(error).rstrip('.')}{also}")
+            continue
+        if split not in info.splits:
+            problems.append(f"{split_field}: '{split}' is not a split of dataset '{name}'; "
+                            f"splits: {', '.join(info.splits)}")
+    return problems
+
+
+def _own_data(d):
+    """A recipe over the user's files has a `[files]` table of a kind its task reads (and
+    `validation.files` for held-out examples, not a `validation.split`); a recipe over a
+    benchmark's training data names the benchmark; `labels` declare the classes of a
+    classifier's files."""
+    kind, present = tasks.get(d["task"]), {k: v for k, v in d.items() if v is not None}
+    problems = [datasets_catalog.files_rule(present, kind.FILE_KINDS, "recipe")]
+    if d["dataset"] == BENCHMARK_DATA:
+        if not d.get("benchmark"):
+            problems.append(f'dataset = "{BENCHMARK_DATA}" trains on the training data of the '
+                            'recipe\'s benchmark; name it: benchmark = "ID"')
+        if d.get("split", "train") != "train":
+            problems.append(f'split: with dataset = "{BENCHMARK_DATA}" the benchmark\'s own '
+                            "training split is read; leave split out")
+    if d.get("labels") is not None:
+        if d["dataset"] != OWN_FILES:
+            problems.append('labels declare the classes of your own files (dataset = "files"); '
+                            "a dataset's or a benchmark's classes are its own")
+        elif not kind.CLASSIFYING:
+            problems.append(f"labels are the classes of a classifier; a {d['task']} recipe has "
+                            "none")
+    return [p for p in problems if p] + _validation_files(d, kind)
+
+
+def _validation_files(d, kind):
+    """`validation.files`: held-out examples of a kind the task reads, instead of a split of
+    the dataset; the only validation data of a recipe over the user's files."""
+    validation = d.get("validation") or {}
+    if "files" not in validation:
+        if validation and d["dataset"] == OWN_FILES:
+            return ["validation of a recipe over your own files reads validation.files (a "
+                    "table like [files], of held-out examples)"]
+        return []
+    problems = []
+    if "split" in validation:
+        problems.append("validation reads validation.files or a validation.split of the "
+                        "dataset, not both")
+    if validation["files"]["kind"] not in kind.FILE_KINDS:
+        problems.append(f"validation.files.kind '{validation['files']['kind']}' cannot hold "
+                        f"{d['task']} examples; use {' or '.join(kind.FILE_KINDS) or 'none'}")
     return problems
 
 
@@ -138,6 +237,8 @@ SCHEMA = schema.Table({
     "dataset": _F(schema.Str(), required=True),
     "steps": _F(_POSITIVE, required=True),
     "split": _F(schema.Str()),
+    "files": _F(datasets_catalog.FILES, nullable=True),
+    "labels": _F(datasets_catalog.LABELS, nullable=True),
     "benchmark": _F(schema.NAME, nullable=True),
     "description": _F(schema.Str(empty=True)),
     "model_overrides": _F(schema.Table(values=schema.Anything(),
@@ -145,15 +246,17 @@ SCHEMA = schema.Table({
     "extra_training_data": _F(schema.List(schema.List(schema.Str(), 2, 2))),
     "init_from": _F(schema.NAME, nullable=True),
     "tokenizer": _F(schema.Table({
+        "kind": _F(schema.Str(choices=tokenizers.KINDS)),
         "vocabulary_size": _F(schema.Int(min=23, max=MAX_MODEL_SIZE)),
         "lowercase": _F(schema.Bool()),
         "sequence_length": _F(_LENGTH, nullable=True),
-    })),
+    }, rules=(_tokenizer_settings,))),
     "max_length": _F(_LENGTH),
     "batch_size": _F(schema.Int(min=1, max=MAX_BATCH_SIZE)),
     "batching": _F(schema.Str(choices=BATCHINGS)),
     "optimizer": _F(schema.Str(choices=OPTIMIZERS)),
     "learning_rate": _F(schema.Float(min=0, min_exclusive=True)),
+    "min_learning_rate": _F(schema.Float(min=0)),
     "weight_decay": _F(schema.Float(min=0)),
     "beta_2": _F(schema.Float(min=0, max=1, max_exclusive=True)),
     "clipnorm": _F(schema.Float(min=0, min_exclusive=True), nullable=True),
@@ -165,6 +268,7 @@ SCHEMA = schema.Table({
     "augment": _F(schema.Str(), nullable=True),
     "validation": _F(schema.Table({
         "split": _F(schema.Str()),
+        "files": _F(datasets_catalog.FILES),
         "examples": _F(_POSITIVE),
         "every": _F(_POSITIVE),
     })),
@@ -173,7 +277,8 @@ SCHEMA = schema.Table({
     "jit_compile": _F(schema.Bool()),
     "checkpoint_every": _F(_POSITIVE),
     "log_every": _F(_POSITIVE),
-}, rules=(_augmentations, _fields_of_the_task, _model_and_overrides))
+}, rules=(_augmentations, _fields_of_the_task, _model_and_overrides, _learning_rate_floor,
+          _named_data, _own_data))
 
 
 @dataclass(frozen=True)
@@ -186,6 +291,8 @@ class Recipe:
     dataset: str
     steps: int
     split: str = "train"
+    files: dict | None = None
+    labels: list | None = None
     benchmark: str | None = None
     description: str = ""
     model_overrides: dict = field(default_factory=dict)
@@ -197,6 +304,7 @@ class Recipe:
     batching: str = "random"
     optimizer: str = "adamw"
     learning_rate: float = 1e-3
+    min_learning_rate: float = 0.0
     weight_decay: float = 0.0
     beta_2: float = 0.999
     clipnorm: float | None = None
@@ -232,10 +340,28 @@ class Recipe:
 
     @property
     def training_data(self) -> list[dict]:
-        """Every (dataset, split) the run reads, for the harness's test-data flag."""
-        data = [{"dataset": self.dataset, "split": self.split}]
+        """Every source the run reads, as declared: a dataset's split, the user's files
+        (`files`: the `[files]` table) or a benchmark's training data (`benchmark`).
+        `zoo.training.sources` reads them and records what they held."""
+        if self.dataset == OWN_FILES:
+            data = [{"dataset": OWN_FILES, "split": None, "files": dict(self.files)}]
+        elif self.dataset == BENCHMARK_DATA:
+            data = [{"dataset": BENCHMARK_DATA, "split": None, "benchmark": self.benchmark}]
+        else:
+            data = [{"dataset": self.dataset, "split": self.split}]
         data += [{"dataset": d, "split": s} for d, s in self.extra_training_data]
         return data
+
+    @property
+    def data_description(self) -> str:
+        """The training data in a few words: "digits/train", "files tickets.tsv", "benchmark
+        my-tickets (its training data)"."""
+        if self.dataset == OWN_FILES:
+            names = [Path(v).name for k, v in self.files.items() if k.endswith("path")]
+            return f"files {', '.join(names)}"
+        if self.dataset == BENCHMARK_DATA:
+            return f"benchmark {self.benchmark} (its training data)"
+        return f"{self.dataset}/{self.split}"
 
 
 def parse(path) -> Recipe:
@@ -250,7 +376,19 @@ def parse(path) -> Recipe:
     recipe = Recipe.from_dict(data, str(path))
     if path.stem != recipe.entry:
         raise RecipeError(f"{path}: the file must be named after its entry ('{recipe.entry}.toml').")
-    return recipe
+    return _paths_from(recipe, path.parent)
+
+
+def _paths_from(recipe: Recipe, folder) -> Recipe:
+    """`recipe` with the paths of its `[files]` and `validation.files` made absolute, relative
+    to `folder` (the recipe file's), as a benchmark's are."""
+    changes = {}
+    if recipe.files:
+        changes["files"] = datasets_catalog.resolve_paths(recipe.files, folder)
+    if "files" in recipe.validation:
+        changes["validation"] = {**recipe.validation, "files": datasets_catalog.resolve_paths(
+            recipe.validation["files"], folder)}
+    return dataclasses.replace(recipe, **changes) if changes else recipe
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "recipes"  # the recipes zoo ships
@@ -265,9 +403,11 @@ def search_path() -> list[Path]:
 def scan() -> schema.Scan:
     """Every recipe file on the search path (a fresh read each call): the usable ones in
     `.registry`, each bad file's RecipeError in `.problems`, and an entry defined twice (a
-    user's recipe reusing a shipped entry's name) refused there too (`schema.scan`)."""
+    user's recipe reusing a shipped entry's name) refused there too (`schema.scan`). A
+    benchmark file in the same folder (an `id`, no `entry`) is not read as a recipe."""
     return schema.scan(search_path(), parse, lambda recipe: recipe.entry, "recipe",
-                       RecipeError, shipped=SHIPPED, rename=" (the file and its `entry`)")
+                       RecipeError, files=schema.toml_files_but("id", "entry"), shipped=SHIPPED,
+                       rename=" (the file and its `entry`)")
 
 
 def registry() -> Registry:

@@ -24,15 +24,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo import atomic, datasets, entries, provenance, safety, tasks
+from zoo import atomic, entries, provenance, safety, tasks
 from zoo.models import catalog
-from zoo.training import inputs, strategies
+from zoo.training import inputs, sources, strategies
 from zoo.training import precision as precision_lib
 from zoo.training import recipes as recipes_lib
 from zoo.training.errors import TrainingError
 
 # TensorFlow and Keras load when a run starts (`import zoo` stays light): `keras`,
-# `tensorflow`, `zoo.text` (WordPiece), `zoo.training.loop` and `zoo.training.schedules` are
+# `tensorflow`, `zoo.text` (tokenizers), `zoo.training.loop` and `zoo.training.schedules` are
 # imported inside the steps that use them.
 
 
@@ -79,35 +79,22 @@ def load_trained(folder, safe_mode=True):
     return catalog.load_model(folder / "model.keras", safe_mode=safe_mode)
 
 
-def _load_examples(recipe, data_dir, log):
-    """The recipe's dataset split; with `extra_training_data` (a masked LM's corpus), the
-    texts of every source in one `Examples` without targets."""
-    examples = datasets.load(recipe.dataset, recipe.split, data_dir=data_dir)
-    if not recipe.extra_training_data:
-        return examples
-    texts = list(examples.inputs)
-    for dataset, split in recipe.extra_training_data:
-        texts += list(datasets.load(dataset, split, data_dir=data_dir).inputs)
-    log(f"[train] corpus: {len(texts):,} texts from {len(recipe.training_data)} sources")
-    return dataclasses.replace(examples, inputs=texts, targets=None)
-
-
 def _tokenizer(recipe, examples, run_dir, chief, init_dir):
-    """The run's WordPiece tokenizer: the run folder's (a resumed run), the `init_from`
-    run's (its files checked by `zoo.safety`), else one trained on the task's texts with the
-    recipe's `tokenizer` settings; the chief saves it into the run folder."""
-    from zoo.text import WordPieceTokenizer
+    """The run's tokenizer (`zoo.text.tokenizers`): the run folder's (a resumed run), the
+    `init_from` run's (its files checked by `zoo.safety`), else one of the recipe's
+    `[tokenizer] kind` (default WordPiece) trained on the task's texts with the recipe's other
+    `tokenizer` settings; the chief saves it into the run folder."""
+    from zoo.text import tokenizers
 
     saved = run_dir / "tokenizer"
     if saved.is_dir():
-        return WordPieceTokenizer.load(saved)
+        return tokenizers.load(saved)
     if init_dir is not None and (init_dir / "tokenizer").is_dir():
         safety.check_own_files(init_dir, ["tokenizer"])  # it is copied into the run
-        tokenizer = WordPieceTokenizer.load(init_dir / "tokenizer")
+        tokenizer = tokenizers.load(init_dir / "tokenizer")
     else:
         texts = tasks.get(recipe.task).tokenizer_texts(examples)
-        settings = {"vocabulary_size": 8000, "lowercase": True, **recipe.tokenizer}
-        tokenizer = WordPieceTokenizer.train(texts, **settings)
+        tokenizer = tokenizers.train(texts, **recipe.tokenizer)
     if chief:
         tokenizer.save(saved)
     return tokenizer
@@ -131,11 +118,27 @@ def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
             raise recipes_lib.RecipeError(
                 f"Recipe '{recipe.entry}': model_overrides do not build {recipe.model}: "
                 f"{error}") from None
+        _check_positions(recipe, model)
         if init_dir is not None:
             _start_from(recipe, model, load_trained(init_dir, safe_mode=safe_mode))
         return model
 
     return build
+
+
+def _check_positions(recipe, model) -> None:
+    """RecipeError when the model has fewer positions (`max_sequence_length`, which defaults
+    to the recipe's `max_length`) than the sequences of `max_length` tokens it is trained on:
+    it failed at the first step, a traceback from inside the traced training step."""
+    limit = getattr(model, "max_sequence_length", None)
+    if limit is None and hasattr(model, "get_config"):
+        limit = model.get_config().get("max_sequence_length")
+    if isinstance(limit, int) and recipe.max_length is not None and limit < recipe.max_length:
+        raise recipes_lib.RecipeError(
+            f"Recipe '{recipe.entry}': {recipe.model} reads at most max_sequence_length={limit} "
+            f"tokens, fewer than the recipe's max_length={recipe.max_length} it trains on: "
+            "lower max_length, or raise max_sequence_length in model_overrides (left out, it "
+            "is max_length).")
 
 
 def _start_from(recipe, model, source):
@@ -171,6 +174,7 @@ class _Data:
     tokenizer: object
     raw_text: bool
     init_dir: Path | None
+    sources: list = dataclasses.field(default_factory=list)  # run.json's training_data
 
 
 def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=None,
@@ -206,14 +210,19 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
     finished = _finished_run(recipe, run_dir, log)
     if finished is not None:
         return finished
-    with _process_settings(recipe, chosen, deterministic) as policy:
-        data = _load_data(recipe, run_dir, chief, data_dir, log)
-        info = _run_info(recipe, strategy, chosen, policy, deterministic, data.examples,
-                         command)
-        if chief:
-            _write_start(run_dir, recipe, info)
-        result = _run_loop(recipe, chosen, policy, data, info, run_dir, data_dir, chief,
-                           safe_mode, log)
+    fresh = chief and not run_dir.exists()
+    try:
+        with _process_settings(recipe, chosen, deterministic) as policy:
+            data = _load_data(recipe, run_dir, chief, data_dir, log)
+            info = _run_info(recipe, strategy, chosen, policy, deterministic, data, command)
+            if chief:
+                _write_start(run_dir, recipe, info)
+            result = _run_loop(recipe, chosen, policy, data, info, run_dir, data_dir, chief,
+                               safe_mode, log)
+    except Exception:
+        if fresh:
+            _discard_unstarted(run_dir)
+        raise
     digest = weights_digest(result.model)
     if chief:
         _save(result, run_dir, info, digest)
@@ -225,12 +234,26 @@ def train(recipe, out=None, strategy="auto", devices=None, data_dir=None, steps=
             "final": result.history[-1] if result.history else None, "chief": chief}
 
 
+def _discard_unstarted(run_dir: Path) -> None:
+    """Removes the run folder a failed `train` call made, when it holds no checkpoint: there
+    is nothing to resume, and a half-made folder (its run.json, recipe and tokenizer) would
+    refuse the corrected recipe as "a run of a different recipe", or hand a rerun of the same
+    one the tokenizer of the data it failed on. A folder with a checkpoint is kept."""
+    import shutil
+
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and any(checkpoints.iterdir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def _resolve_recipe(recipe, **changes) -> recipes_lib.Recipe:
     """The `Recipe` to train: `recipe` itself, or the one an entry name or `.toml` path names
     (a misspelt name fails here, before TensorFlow loads), with the given values that are not
     None (`steps`, `precision`, `jit_compile`, `seed`) in place of its own."""
     if not isinstance(recipe, recipes_lib.Recipe):
         recipe = recipes_lib.get(recipe)
+    recipe = sources.resolve(recipe)  # a benchmark's training data: which it is
     changes = {key: value for key, value in changes.items() if value is not None}
     return recipe.replace(**changes) if changes else recipe
 
@@ -293,28 +316,32 @@ def _process_settings(recipe, chosen, deterministic: bool):
 
 def _load_data(recipe, run_dir: Path, chief: bool, data_dir, log) -> _Data:
     """The run's examples (`recipe.training_data`), the run it starts from (`locate_entry`)
-    and, for a task that reads WordPiece tokens (`TOKENIZED`), its tokenizer: the run
+    and, for a task that reads tokens (`TOKENIZED`), its tokenizer: the run
     folder's (a resumed run), the starting run's, or one trained on the examples. The chief
     makes the run folder and saves the tokenizer into it."""
-    examples = _load_examples(recipe, data_dir, log)
+    read = sources.load(recipe, data_dir, log)  # every source, and what each held
+    examples = read.examples
     init_dir = locate_entry(recipe.init_from) if recipe.init_from else None
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
+        sources.save_digests(run_dir, read.digests)  # for the harness's test-data check
     raw_text = catalog.takes_raw_text(recipe.model, recipe.task)  # its own preprocessor
     tokenizer = (_tokenizer(recipe, examples, run_dir, chief, init_dir)
                  if tasks.get(recipe.task).TOKENIZED and not raw_text else None)
-    return _Data(examples, tokenizer, raw_text, init_dir)
+    return _Data(examples, tokenizer, raw_text, init_dir, read.sources)
 
 
-def _run_info(recipe, strategy: str, chosen, policy: str, deterministic: bool, examples,
+def _run_info(recipe, strategy: str, chosen, policy: str, deterministic: bool, data: _Data,
               command) -> dict:
     """The run's `run.json` while it runs (`status: running`): what it trains, on which data
-    (and, for a classifier, its class names in output order: the harness refuses a benchmark
-    with others), how (strategy, replicas, precision, XLA, determinism) and where
+    (each source with its files' and its examples' sha256: `zoo.training.sources`; for a
+    classifier, its class names in output order: the harness refuses a benchmark with
+    others), how (strategy, replicas, precision, XLA, determinism) and where
     (`zoo.provenance`)."""
+    examples = data.examples
     return {
         "entry": recipe.entry, "status": "running", "recipe": recipe.to_dict(),
-        "training_data": recipe.training_data, "seed": recipe.seed,
+        "training_data": data.sources, "seed": recipe.seed,
         "labels": (list(examples.label_names) if tasks.get(recipe.task).CLASSIFYING
                    and examples.label_names is not None else None),
         "strategy": {"name": strategy, **strategies.describe(chosen)},
@@ -357,14 +384,28 @@ def _dataset_factory(recipe, data: _Data, parameter_server: bool):
         # which cannot use a lookup table made in the chief's process.
         tokenizer = data.tokenizer
         own = None if tokenizer is None else type(tokenizer)(**tokenizer.get_config())
-        return inputs.pipeline(
-            recipe.task, data.examples, recipe.batch_size, recipe.seed, start_step,
-            tokenizer=own, max_length=recipe.max_length,
-            max_predictions=recipe.max_predictions, binarize=recipe.binarize,
-            augment=recipe.augment, raw_text=data.raw_text, per_worker_order=parameter_server,
-            batching=recipe.batching)
+        with _recipe_errors(recipe):  # too little data for a batch or a window, and the like
+            return inputs.pipeline(
+                recipe.task, data.examples, recipe.batch_size, recipe.seed, start_step,
+                tokenizer=own, max_length=recipe.max_length,
+                max_predictions=recipe.max_predictions, binarize=recipe.binarize,
+                augment=recipe.augment, raw_text=data.raw_text,
+                per_worker_order=parameter_server, batching=recipe.batching)
 
     return make_dataset
+
+
+@contextlib.contextmanager
+def _recipe_errors(recipe):
+    """Within: a plain `ValueError` (a task kind's check of the recipe against its data, such
+    as "fewer than one batch of 64; lower batch_size") becomes a `RecipeError` naming the
+    recipe, which the command line prints as one line; zoo's own ValueError subclasses pass."""
+    try:
+        yield
+    except ValueError as error:
+        if type(error) is not ValueError:
+            raise
+        raise recipes_lib.RecipeError(f"Recipe '{recipe.entry}': {error}") from None
 
 
 def _run_loop(recipe, chosen, policy: str, data: _Data, info: dict, run_dir: Path, data_dir,
@@ -375,8 +416,9 @@ def _run_loop(recipe, chosen, policy: str, data: _Data, info: dict, run_dir: Pat
     from zoo.training import loop
 
     kind = tasks.get(recipe.task)
-    validate = kind.validator(recipe, data.tokenizer, data_dir) if chief else None
-    log(f"[train] {recipe.entry}: {recipe.model} on {recipe.dataset}/{recipe.split} "
+    with _recipe_errors(recipe):  # e.g. a validation text shorter than one window
+        validate = kind.validator(recipe, data.tokenizer, data_dir) if chief else None
+    log(f"[train] {recipe.entry}: {recipe.model} on {recipe.data_description} "
         f"({len(data.examples):,} examples), {recipe.steps:,} steps of {recipe.batch_size}, "
         f"{info['strategy']['class']} x{chosen.num_replicas_in_sync}, {policy}")
     return loop.run(
