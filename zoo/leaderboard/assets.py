@@ -37,6 +37,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 0.35rem 0.5rem; text-ali
 th { background: #f4f6f9; white-space: nowrap; }
 h1, dd, li, p { overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+thead th.num { white-space: normal; }  /* a long heading wraps over narrow numbers */
 th button { font: inherit; font-weight: bold; background: none; border: 0; padding: 0;
   cursor: pointer; color: inherit; }
 th[aria-sort=ascending] button::after { content: " \\25B2"; }

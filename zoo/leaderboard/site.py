@@ -177,16 +177,16 @@ def index_page(boards, newest):
         definition = board.benchmark["definition"]
         if board.ranked:
             leader = board.ranked[0]
-            lead = (f'<a href="entries/{e(leader.run_id)}.html">{e(leader.name)}</a>',
+            lead = (f'<a href="entries/{e(leader.run_id)}.html">{breakable(leader.name)}</a>',
                     _pct(leader.main))
         else:
             lead = ("<em>no full run yet</em>", "–")
         rows.append(
-            f'<tr><th scope=row><a href="benchmarks/{e(board.id)}.html">{e(board.id)}</a></th>'
-            f"<td class=num>{lead[1]}</td><td>{lead[0]}</td>"
-            f"<td>{e(definition.get('main_metric'))}"
+            f'<tr><th scope=row><a href="benchmarks/{e(board.id)}.html">{breakable(board.id)}'
+            f"</a></th><td class=num>{lead[1]}</td><td>{lead[0]}</td>"
+            f"<td>{breakable(definition.get('main_metric'))}"
             f"{'' if definition.get('higher_is_better', True) else ' (lower is better)'}</td>"
-            f"<td>{e(definition.get('task'))}</td>"
+            f"<td>{breakable(definition.get('task'))}</td>"
             f"<td class=num>{len(board.ranked)}</td><td class=num>{len(board.flagged)}</td></tr>")
     body = f"""<h1>zoo leaderboard</h1>
 <p>Newest result: <time>{e(newest or "none")}</time>. Every number below comes from a result
