@@ -184,7 +184,7 @@ def index_page(boards, newest):
         rows.append(
             f'<tr><th scope=row><a href="benchmarks/{e(board.id)}.html">{breakable(board.id)}'
             f"</a></th><td class=num>{lead[1]}</td><td>{lead[0]}</td>"
-            f"<td>{breakable(definition.get('main_metric'))}"
+            f"<td>{e(definition.get('main_metric'))}"
             f"{'' if definition.get('higher_is_better', True) else ' (lower is better)'}</td>"
             f"<td>{breakable(definition.get('task'))}</td>"
             f"<td class=num>{len(board.ranked)}</td><td class=num>{len(board.flagged)}</td></tr>")
