@@ -57,6 +57,32 @@ class _Block(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy
         )
 
+    def _attention_sublayer(self, name, query_shape, value_shape=None):
+        """`(MultiHeadAttention named name, its LayerNorm named name + "_norm")`, built."""
+        attention = MultiHeadAttention(
+            self.num_heads, dropout=self.dropout, name=name, dtype=self.dtype_policy
+        )
+        attention.build(query_shape, value_shape)
+        norm = self._norm(f"{name}_norm")
+        norm.build(query_shape)
+        return attention, norm
+
+    def _feed_forward_sublayer(self, input_shape):
+        """`(FeedForward "feed_forward", its LayerNorm "feed_forward_norm")`, built; also
+        builds the blocks' residual dropout."""
+        feed_forward = FeedForward(
+            self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+            name="feed_forward",
+            dtype=self.dtype_policy,
+        )
+        feed_forward.build(input_shape)
+        norm = self._norm("feed_forward_norm")
+        norm.build(input_shape)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        return feed_forward, norm
+
     def _residual(self, x, sublayer_fn, norm, training, first=None):
         """`x + f(norm(x))` (pre-LN) or `norm(x + f(x))` (post-LN), with dropout on f. With
         `first`, at the first `first` positions only: f reads every position and returns
@@ -117,23 +143,9 @@ class TransformerEncoderBlock(_Block):
 
     def build(self, x_shape):
         input_shape = x_shape
-        self.attention = MultiHeadAttention(
-            self.num_heads, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy
-        )
-        self.attention.build(input_shape)
-        self.attention_norm = self._norm("self_attention_norm")
-        self.attention_norm.build(input_shape)
-        self.feed_forward = FeedForward(
-            self.intermediate_dim,
-            activation=self.activation,
-            dropout=self.dropout,
-            name="feed_forward",
-            dtype=self.dtype_policy,
-        )
-        self.feed_forward.build(input_shape)
-        self.feed_forward_norm = self._norm("feed_forward_norm")
-        self.feed_forward_norm.build(input_shape)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.attention, self.attention_norm = self._attention_sublayer("self_attention",
+                                                                       input_shape)
+        self.feed_forward, self.feed_forward_norm = self._feed_forward_sublayer(input_shape)
 
     def call(self, x, padding_mask=None, training=None, query_tokens=None):
         mask = None if padding_mask is None else padding_to_attention_mask(padding_mask)
@@ -186,29 +198,11 @@ class TransformerDecoderBlock(_Block):
     def build(self, x_shape, encoder_outputs_shape=None):
         input_shape = x_shape
         encoder_shape = encoder_outputs_shape or x_shape
-        self.self_attention = MultiHeadAttention(
-            self.num_heads, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy
-        )
-        self.self_attention.build(input_shape)
-        self.self_attention_norm = self._norm("self_attention_norm")
-        self.self_attention_norm.build(input_shape)
-        self.cross_attention = MultiHeadAttention(
-            self.num_heads, dropout=self.dropout, name="cross_attention", dtype=self.dtype_policy
-        )
-        self.cross_attention.build(input_shape, encoder_shape)
-        self.cross_attention_norm = self._norm("cross_attention_norm")
-        self.cross_attention_norm.build(input_shape)
-        self.feed_forward = FeedForward(
-            self.intermediate_dim,
-            activation=self.activation,
-            dropout=self.dropout,
-            name="feed_forward",
-            dtype=self.dtype_policy,
-        )
-        self.feed_forward.build(input_shape)
-        self.feed_forward_norm = self._norm("feed_forward_norm")
-        self.feed_forward_norm.build(input_shape)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.self_attention, self.self_attention_norm = self._attention_sublayer(
+            "self_attention", input_shape)
+        self.cross_attention, self.cross_attention_norm = self._attention_sublayer(
+            "cross_attention", input_shape, encoder_shape)
+        self.feed_forward, self.feed_forward_norm = self._feed_forward_sublayer(input_shape)
 
     def call(
         self,
@@ -308,23 +302,9 @@ class CausalSelfAttentionBlock(_Block):
     """
 
     def build(self, input_shape):  # `input_shape`, as `compute_output_shape` reads it
-        self.self_attention = MultiHeadAttention(
-            self.num_heads, dropout=self.dropout, name="self_attention", dtype=self.dtype_policy
-        )
-        self.self_attention.build(input_shape)
-        self.self_attention_norm = self._norm("self_attention_norm")
-        self.self_attention_norm.build(input_shape)
-        self.feed_forward = FeedForward(
-            self.intermediate_dim,
-            activation=self.activation,
-            dropout=self.dropout,
-            name="feed_forward",
-            dtype=self.dtype_policy,
-        )
-        self.feed_forward.build(input_shape)
-        self.feed_forward_norm = self._norm("feed_forward_norm")
-        self.feed_forward_norm.build(input_shape)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.self_attention, self.self_attention_norm = self._attention_sublayer(
+            "self_attention", input_shape)
+        self.feed_forward, self.feed_forward_norm = self._feed_forward_sublayer(input_shape)
 
     def call(
         self,
