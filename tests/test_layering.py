@@ -21,7 +21,8 @@ LAYERS = [
     ("zoo.version", "zoo.registry", "zoo.schema", "zoo.textio", "zoo.atomic", "zoo.safety",
      "zoo.provenance", "zoo.records"),
     # 1: building blocks and data
-    ("zoo.layers", "zoo.text", "zoo.datasets", "zoo.data", "zoo.metrics", "zoo.benchmarks"),
+    ("zoo.layers", "zoo.text", "zoo.datasets", "zoo.data", "zoo.metrics", "zoo.benchmarks",
+     "zoo.checkpoints"),
     # 2: model families and the catalog that finds them
     ("zoo.models",),
     # 3: task kinds (input pipelines, objectives, predictions, scores)
@@ -29,8 +30,9 @@ LAYERS = [
     # 4: published entries (weights, tokenizers, zoo: handle names); benchmark definitions
     # (data that training reads too: a recipe may train on a benchmark's training data)
     ("zoo.entries", "zoo.harness.benchmarks"),
-    # 5: TF Hub handles and SavedModel export
-    ("zoo.hub",),
+    # 5: TF Hub handles and SavedModel export; other libraries' checkpoints converted into
+    # entries and zoo's models exported back to their layout; entries quantized into entries
+    ("zoo.hub", "zoo.convert", "zoo.quantize"),
     # 6: families built from other entries' exported parts (a TF Hub handle inside a model)
     ("zoo.models.hub",),
     # 7: training

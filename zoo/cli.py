@@ -6,6 +6,9 @@
     zoo quickstart          the whole pipeline on shipped data: recipes, training, benchmarks,
                             a leaderboard of the run (runs/quickstart/site/index.html)
     zoo bench list|show|run|compare   benchmarks, evaluation runs, paired tests
+    zoo convert SOURCE --to DIR        another library's checkpoint as a zoo entry folder
+    zoo export ENTRY DIR [--format hf] an entry as TF Hub SavedModels or Transformers' layout
+    zoo quantize ENTRY --mode MODE     a compressed copy of an entry (int8, int8-weights, float16)
 
 Exit codes: 0 success, 1 a failed run, 2 bad usage (unknown command, model or argument).
 TensorFlow's native log lines are kept off the terminal (`zoo.quiet`); `zoo --verbose COMMAND`
@@ -152,10 +155,8 @@ def _cmd_bench_run(args) -> int:
         if args.weights:
             raise UsageError("give --entry or --weights, not both")
         weights = zoo.entries.folder(args.entry)
-        from zoo import textio
-
-        recipe = textio.read_json(weights / "recipe.json")
-        model = model or recipe["model"]
+        # A trained entry's recipe names its model; a converted one's conversion.json its family.
+        model = model or zoo.entries.model_name_of(weights)
     if model is None:
         raise UsageError("--model NAME (or --entry ENTRY) is required")
     record, path = runner.run(
@@ -250,6 +251,8 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_export(args) -> int:
+    if args.format == "hf":
+        return _export_hf(args)
     from zoo.hub import export
 
     try:
@@ -262,6 +265,63 @@ def _cmd_export(args) -> int:
     for path in written:
         print(path)
     print(f"model card: {Path(args.dir) / 'MODEL_CARD.md'}")
+    return 0
+
+
+def _export_hf(args) -> int:
+    """`zoo export ENTRY --format hf DIR`: Transformers' layout (`zoo.convert.hf_export`)."""
+    from zoo.convert import hf_export
+
+    unused = [flag for flag, given in (("--tar", args.tar), ("--part", args.part),
+                                       ("--weights stored", args.weights == "stored")) if given]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} go with --format tfhub, not hf")
+    try:
+        written = hf_export.export_entry(args.entry, args.dir, force=args.force,
+                                         safe_mode=not args.unsafe_allow_code)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    for path in written:
+        print(path)
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    """`zoo convert SOURCE --to DIR`: the checkpoint as a zoo entry folder."""
+    import zoo.convert
+
+    target = Path(args.to)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not args.force:
+        raise UsageError(f"--to {target} exists and is not empty; choose a new folder or pass "
+                         "--force to replace it")
+    converted = zoo.convert.load(args.source, args.head)
+    folder = zoo.convert.write_entry(converted, target, force=args.force,
+                                     keras_file=args.keras)
+    source = converted.source
+    print(f"converted {source.location} ({source.format} {source.architecture}) to "
+          f"{converted.family} {converted.head} {type(converted.model).__name__}: {folder}")
+    for note in converted.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _cmd_quantize(args) -> int:
+    """`zoo quantize ENTRY --mode MODE [--to DIR]`: the entry's compressed copy, ENTRY.MODE."""
+    from zoo import quantize
+
+    try:
+        folder = quantize.quantize_entry(args.entry, args.mode, to=args.to, force=args.force,
+                                         safe_mode=not args.unsafe_allow_code)
+    except quantize.QuantizeError as error:
+        raise UsageError(str(error)) from None
+    info = json.loads((folder / entries.QUANTIZATION).read_text())
+    print(f"{folder} ({args.mode}: {info['size_bytes'] / 1e6:.2f} MB on disk, float entry "
+          f"{info['from_size_bytes'] / 1e6:.2f} MB, float32 weights "
+          f"{info['float32_bytes'] / 1e6:.2f} MB)")
+    if info.get("float_layers"):
+        print(f"  kept in float (Keras does not quantize them): {', '.join(info['float_layers'])}")
+    if folder.parent.resolve() not in {p.resolve() for p in entries.search_path()}:
+        print(f"load it by name with ZOO_ENTRIES_PATH={folder.parent}", file=sys.stderr)
     return 0
 
 
@@ -431,7 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a ViT's classifier and feature_vector), with a model card.")
     p.add_argument("entry", help="an entry name (see `zoo bench run --entry`) or entry folder")
     p.add_argument("dir", help="output folder")
-    p.add_argument("--format", choices=["tfhub"], default="tfhub", help="export format")
+    p.add_argument("--format", choices=["tfhub", "hf"], default="tfhub",
+                   help="tfhub: TF Hub SavedModels (default); hf: Transformers' layout "
+                   "(config.json, model.safetensors, tokenizer files) for the families that "
+                   "have one")
+    p.add_argument("--force", action="store_true",
+                   help="(--format hf) replace DIR when it exists and is not empty")
     p.add_argument("--tar", action="store_true", help="also write <part>.tar.gz archives")
     p.add_argument("--part", action="append", help="export only this part (repeatable)")
     p.add_argument("--weights", choices=["float32", "stored"], default="float32",
@@ -439,6 +504,25 @@ def build_parser() -> argparse.ArgumentParser:
                    "them (float16 or int8), inference only, half or a quarter of the size")
     _add_unsafe_flag(p, "the entry")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "convert", help="convert another library's checkpoint into a zoo entry folder",
+        description="Convert a checkpoint of another library into a zoo entry folder "
+        "(model.json, float32 weights.npz, tokenizer/, conversion.json with the source and the "
+        "sha256 of each file read): Transformers' layout (config.json + model.safetensors), a "
+        "KerasHub preset, Google's original BERT checkpoint or timm's safetensors, as a local "
+        "folder or hf://ORG/NAME[@REVISION] (downloaded into zoo's cache, sha256-checked; "
+        "$ZOO_HF_ENDPOINT names another hub). Load it with zoo.entries.load_folder(DIR), score "
+        "it with `zoo bench run --model NAME --weights DIR`, start a recipe from it with "
+        "init_from (DIR in runs/ or on $ZOO_ENTRIES_PATH), export it with `zoo export DIR "
+        "--format hf OUT`.")
+    p.add_argument("source", help="a checkpoint folder, or hf://ORG/NAME[@REVISION]")
+    p.add_argument("--to", required=True, help="the entry folder to write (new or empty)")
+    p.add_argument("--head", help="the zoo head to build (e.g. backbone, masked_lm, "
+                   "classifier; default: the checkpoint's own)")
+    p.add_argument("--keras", action="store_true", help="also write DIR/model.keras")
+    p.add_argument("--force", action="store_true", help="replace --to if it is not empty")
+    p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser(
         "publish", help="turn a finished run into an entry folder",
@@ -453,6 +537,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "row, for large entries; measure the entry after publishing)")
     _add_unsafe_flag(p, "the run's model")
     p.set_defaults(func=_cmd_publish)
+
+    p = sub.add_parser(
+        "quantize", help="a compressed copy of an entry (int8, int8-weights, float16)",
+        description="Write ENTRY.MODE, a compressed copy of an entry, as an entry folder: int8 "
+        "(Keras' model.quantize: int8 weights with a scale per output unit, inputs quantized "
+        "per row), int8-weights (int8 storage, float32 compute) or float16 (float16 storage). "
+        "quantization.json records the mode, the float entry and its weights' sha256 and the "
+        "sizes; `zoo bench run --entry ENTRY.MODE` scores it beside its float entry.")
+    p.add_argument("entry", help="a published entry (see `zoo entries`) or an entry folder")
+    p.add_argument("--mode", required=True, help="int8, int8-weights or float16")
+    p.add_argument("--to", help="folder of entry folders (default: zoo/entries/ in a checkout, "
+                   "else entries/ here)")
+    p.add_argument("--force", action="store_true", help="replace ENTRY.MODE if it exists")
+    _add_unsafe_flag(p, "the entry's model")
+    p.set_defaults(func=_cmd_quantize)
 
     board = sub.add_parser("leaderboard", help="build or serve the static leaderboard site",
                            description="The static leaderboard, built from result records.")
@@ -570,6 +669,7 @@ def _one_line(error) -> str:
 def _run(args) -> int:
     """The command `args` names, its errors printed as one line with the exit code they
     mean."""
+    from zoo.checkpoints.errors import ConversionError
     from zoo.datasets.errors import DatasetError
     from zoo.harness.benchmarks import BenchmarkError
     from zoo.hub.resolve import HubError
@@ -585,7 +685,8 @@ def _run(args) -> int:
         return args.func(args)
     except (UnknownNameError, UsageError, BenchmarkError, EvaluationError, RecipeError,
             StrategyError, HubError, UnsafeCodeError, LinkedFileError, ModelFileError,
-            QuickstartError, entries.EntryError, FamilyError, TaskError) as error:
+            QuickstartError, entries.EntryError, FamilyError, TaskError,
+            ConversionError) as error:
         print(f"zoo {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except (RecordError, DatasetError, TrainingError) as error:

@@ -5,6 +5,10 @@ An entry folder (`zoo/entries/<entry>/`) holds `model.json` (the Keras config), 
 larger entries, when the entry's published scores were measured with them), `weights.json`
 (their sha256 and size), `tokenizer/` for text models, and the training run's `run.json`,
 `recipe.json` and `history.jsonl` (its training curve; entries published before it lack it).
+A converted entry (`zoo convert`: another library's checkpoint) has `conversion.json` (where it
+came from, the task kind its head serves and the model name it is benchmarked as) instead of a
+recipe, and `source_tokenizer/` (the source's own tokenizer files); `recipe`, `task_of` and
+`model_name_of` read either kind.
 
 The installed package ships every entry without its `weights.npz`: `weights_file` takes it
 from the folder when there (a checkout), else from the cache (`$ZOO_CACHE_DIR/entries/`, default
@@ -37,6 +41,9 @@ ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
 #: The weights file of an entry folder, and the small JSON beside it (shipped in the package
 #: when the weights are not) with their sha256 and size in bytes.
 WEIGHTS, MANIFEST = "weights.npz", "weights.json"
+#: In an entry `zoo quantize` wrote: the mode, the float entry it came from, sizes, and
+#: for int8 the layers Keras quantized (`load_folder` quantizes them before the weights).
+QUANTIZATION = "quantization.json"
 
 #: Where `weights_file` downloads weights the folder and the cache lack, unless
 #: `$ZOO_WEIGHTS_URL` says otherwise: the published site serves the repository's files, so
@@ -165,6 +172,10 @@ def load_folder(path, safe_mode=True):
             serialization_lib.SafeModeScope(safe_mode is not False):
         config = textio.read_json(path / "model.json")
         model = keras.saving.deserialize_keras_object(config, safe_mode=safe_mode is not False)
+    if (path / QUANTIZATION).is_file():  # an int8 entry: the float model's quantized layers
+        from zoo.layers.quantization import requantize
+
+        requantize(model, textio.read_json(path / QUANTIZATION).get("quantized_layers") or {})
     stored_file = weights_file(path)
     with safety.loading(stored_file, safe_mode), \
             np.load(stored_file, allow_pickle=False) as stored:
@@ -248,15 +259,62 @@ def published_scores(entry: str | None = None) -> list[dict]:
     return scores
 
 
+#: A converted entry's record of its source (written by `zoo.convert.entry`), in place of the
+#: `recipe.json` of a trained one.
+CONVERSION = "conversion.json"
+#: A converted entry's copy of its source's tokenizer files (`vocab.json`, `merges.txt`, ...
+#: as the source has them), written back by `zoo export --format hf` when zoo has no tokenizer
+#: of its own for the model.
+SOURCE_TOKENIZER = "source_tokenizer"
+
+
+def conversion(path) -> dict | None:
+    """The `conversion.json` of the entry folder `path` as a dict, or None for an entry zoo
+    trained (no such file)."""
+    file = Path(path) / CONVERSION
+    return textio.read_json_object(file) if file.is_file() else None
+
+
+def recipe(path) -> dict:
+    """The `recipe.json` of the entry folder `path` as a dict; `{}` for a converted entry
+    (trained elsewhere: no recipe) or a folder without one."""
+    file = Path(path) / "recipe.json"
+    return textio.read_json_object(file) if file.is_file() else {}
+
+
+def task_of(path) -> str | None:
+    """The task kind the entry in folder `path` does: its recipe's `task`, or for a converted
+    entry the kind its head serves (`conversion.json` `task`; None for a head that serves no
+    task kind, as a bare backbone)."""
+    found = recipe(path)
+    if found:
+        return found.get("task")
+    return (conversion(path) or {}).get("task")
+
+
+def model_name_of(path) -> str | None:
+    """The model name the entry in folder `path` is benchmarked as (`zoo bench run --entry`):
+    its recipe's `model` (a preset), or for a converted entry its family (`conversion.json`
+    `model`), which the harness accepts with the entry's weights; None when neither says."""
+    found = recipe(path)
+    if found:
+        return found.get("model")
+    return (conversion(path) or {}).get("model")
+
+
 def expected_input(entry: str) -> str:
     """What the entry's model takes, in words: images with their shape and scale, or text.
-    Reads its recipe.json and model.json only (no TensorFlow).
+    Reads its recipe.json (a converted entry's conversion.json) and model.json only (no
+    TensorFlow).
 
     >>> expected_input("vit_tiny_patch4_28.mnist")
     'images (N, 28, 28, 1) float32 in [0, 1]'
     """
     where = folder(entry)
-    task = textio.read_json(where / "recipe.json").get("task")
+    task = task_of(where)
+    if task is None:
+        name = textio.read_json(where / "model.json").get("class_name", "zoo")
+        return f"the inputs of a {name} (no task kind: a backbone)"
     try:
         kind = tasks.get(task)
     except UnknownNameError:  # a plug-in kind this process has not registered
@@ -280,7 +338,7 @@ def load_tokenizer(entry: str):
 #: What `publish` reads from a run (or entry) folder; `export_entry` and `init_from` read the
 #: same. None may be a link (`zoo.safety.check_own_files`).
 COPIED = ("run.json", "recipe.json", "model.keras", "model.json", "weights.npz", "tokenizer",
-          "history.jsonl")
+          "history.jsonl", CONVERSION, SOURCE_TOKENIZER)
 #: The training history `zoo train` writes into a run folder (one JSON row per logged step),
 #: copied into the entry as it is when the run has one: `zoo bench run` draws the entry's
 #: training curve from it (`zoo.records.training_curve`).
@@ -363,7 +421,13 @@ def publish(run_dir, dest_root=None, precision="float16", safe_mode=True) -> Pat
             shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")
         info["published"] = published
         (staging / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        shutil.copy2(run_dir / "recipe.json", staging / "recipe.json")
+        if (run_dir / "recipe.json").is_file():  # a converted entry has conversion.json instead
+            shutil.copy2(run_dir / "recipe.json", staging / "recipe.json")
+        for name in (CONVERSION, SOURCE_TOKENIZER):
+            if (run_dir / name).is_file():
+                shutil.copy2(run_dir / name, staging / name)
+            elif (run_dir / name).is_dir():
+                shutil.copytree(run_dir / name, staging / name)
         if (run_dir / HISTORY).is_file():
             shutil.copy2(run_dir / HISTORY, staging / HISTORY)
     return target

@@ -312,7 +312,7 @@ def is_source(model, adapted: bool = False) -> bool:
     if isinstance(model, os.PathLike):
         return True
     text = str(model)
-    if text in catalog.list_models():
+    if text in catalog.list_models() or text in catalog.families():  # a family: converted
         return False
     return (adapted or text.startswith(REMOTE) or parse_zoo_handle(text) is not None
             or text.lower().endswith((".keras", *ARCHIVE_SUFFIXES)) or "/" in text

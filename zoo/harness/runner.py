@@ -23,7 +23,7 @@ from pathlib import Path
 
 from zoo import entries, provenance, records, tasks, textio
 from zoo.harness import adapter as adapters
-from zoo.harness import benchmarks, contamination, floor, labels
+from zoo.harness import benchmarks, compression, contamination, converted, floor, labels
 from zoo.metrics import bootstrap
 from zoo.models import catalog, dtype_policy, seeding
 from zoo.tasks import EvaluationError
@@ -154,8 +154,16 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     started = time.perf_counter()
     outside = adapters.is_source(model_name, adapted=adapter is not None or bool(adapt))
     spec = _check_request(model_name, benchmark_id, batch_size, outside)
+    if not outside and weights is None and model_name in catalog.families():
+        presets = [name for name in catalog.list_models()
+                   if catalog.get_spec(name).family == model_name]
+        raise EvaluationError(
+            f"'{model_name}' is a family, which has a size only with weights: give --weights "
+            f"(a converted checkpoint's folder) or --entry, or a size of it "
+            f"({', '.join(presets)}) for an untrained floor.")
     label_map = labels.parse_label_map(label_map)
     declared = _check_adapter(model_name, spec, outside, weights, adapter, adapt)
+    converted.check_fits(weights, spec)  # a converted backbone on a classification benchmark
     kind = tasks.get(spec.task)
     own_units = tasks.has_units(kind)  # rows of units that need the model's tokenizer
     data = _load_data(spec, data_dir, None if own_units else limit, progress)
@@ -187,6 +195,10 @@ def run(model_name, benchmark_id, weights=None, limit=None, batch_size=64, data_
     seen = _seen_in_training(spec, subject, read, model_file, data_dir, progress)
     record = _record(spec, subject, data, settings, predictions, found, report, idx, command,
                      started, seen, _training_curve(subject, model_file))
+    compressed = compression.section(model_file, record, predictions.rows, idx, spec,
+                                     [results_dir])
+    if compressed is not None:  # an entry `zoo quantize` wrote
+        record["compression"] = compressed
     path = records.write(record, predictions.rows, results_dir)
     partial.discard()
     return records.read(path), path
@@ -208,6 +220,15 @@ def _check_request(model_name, benchmark_id, batch_size, outside=False):
     if not outside:
         _check_model_fits(model_name, spec)
     return spec
+
+
+def _family_name(model_name) -> str:
+    """The family of `model_name`: a preset's, or the name itself when it names a family (a
+    converted checkpoint, which has the size of its weights: `zoo bench run --entry`).
+    UnknownNameError (closest names) for anything else."""
+    if model_name in catalog.families():
+        return model_name
+    return catalog.get_spec(model_name).family
 
 
 def _check_adapter(model_name, spec, outside, weights, adapter, adapt):
@@ -237,10 +258,14 @@ def _check_adapter(model_name, spec, outside, weights, adapter, adapt):
 def _check_model_fits(model_name, spec):
     """Raises `UnknownNameError` (with the closest names) for an unknown model and
     `EvaluationError` when the model's family cannot do the benchmark's task (an image model on
-    sst2). Reads the registry only: no data, no download, no TensorFlow."""
-    if catalog.head_for(model_name, spec.task) is None:
+    sst2). A family name (a converted checkpoint's) is checked by what the family serves.
+    Reads the registry only: no data, no download, no TensorFlow."""
+    family = _family_name(model_name)
+    fits = (spec.task in catalog.families()[family].serves if model_name == family
+            else catalog.head_for(model_name, spec.task) is not None)
+    if not fits:
         raise EvaluationError(
-            f"Model '{model_name}' is a {catalog.get_spec(model_name).family} model: it cannot "
+            f"Model '{model_name}' is a {family} model: it cannot "
             f"be evaluated on benchmark '{spec.id}' (task {spec.task}); use "
             f"{catalog.serving_hint(spec.task)}"
             f"{' (`zoo list`)' if catalog.families_serving(spec.task) else ''} or another "
@@ -525,7 +550,7 @@ def _model_section(subject) -> dict:
     return {
         "name": subject.name,
         "entry": run_info.get("entry"),
-        "family": catalog.get_spec(subject.name).family,
+        "family": _family_name(subject.name),
         "class": type(model).__name__,
         "config": model.get_config(),
         "params": int(model.count_params()),

@@ -98,14 +98,28 @@ def parts_table() -> dict:
 
 
 def _load_entry(folder, safe_mode=True):
-    """`(model, tokenizer or None, recipe dict)` of the entry in `folder`."""
+    """`(model, tokenizer or None, recipe dict)` of the entry in `folder` (a converted entry
+    has no recipe: `{}`)."""
     tokenizer = None
     if (folder / "tokenizer").is_dir():
         from zoo.text import tokenizers
 
         tokenizer = tokenizers.load(folder / "tokenizer")
-    return (entries.load_folder(folder, safe_mode=safe_mode), tokenizer,
-            textio.read_json(folder / "recipe.json"))
+    return (entries.load_folder(folder, safe_mode=safe_mode), tokenizer, entries.recipe(folder))
+
+
+def _converted_settings(model) -> dict:
+    """The export settings of a converted entry, which has no recipe to take them from: text
+    parts pack inputs to the usual length, or to the model's whole context when it is
+    shorter (a checkpoint's `max_position_embeddings` may be below it)."""
+    from zoo.models.savedmodel import DEFAULT_SEQ_LENGTH
+
+    config = model.get_config()
+    context = config.get("max_sequence_length")
+    if context is None and isinstance(config.get("backbone"), dict):
+        context = config["backbone"].get("config", {}).get("max_sequence_length")
+    return {"max_length": context} if isinstance(context, int) and \
+        context < DEFAULT_SEQ_LENGTH else {}
 
 
 def entry_source(entry: str):
@@ -240,6 +254,17 @@ def export_entry(entry: str, directory, parts=None, tar=False, weights="float32"
     if weights == "stored":
         info = textio.read_json(folder / "run.json")
         weights = info.get("published", {}).get("weights_precision", "float32")
+    converted = entries.conversion(folder)
+    if converted is not None and not recipe:
+        # Trained elsewhere: the card says where from, and its data licence is the source's.
+        card = model_card(model, entry=name, scores=_published_scores(name),
+                          licence=f"not stated: converted from {converted.get('location')}, "
+                                  "whose own licence and training data apply")
+        card["converted_from"] = {key: converted.get(key) for key in (
+            "location", "format", "architecture", "files", "notes", "zoo_version")}
+        return export_model(model, directory, tokenizer=tokenizer, parts=parts,
+                            recipe=_converted_settings(model), card=card, tar=tar,
+                            weights=weights)
     licences = []
     for dataset in [recipe.get("dataset")] + [d[0] for d in recipe.get("extra_training_data", [])]:
         try:

@@ -2,6 +2,7 @@
 
 from zoo.layers.attention import MultiHeadAttention
 from zoo.layers.embeddings import (
+    OutputBias,
     PositionEmbedding,
     ReversibleEmbedding,
     SinusoidalPositionEmbedding,
@@ -20,6 +21,7 @@ __all__ = [
     "FeedForward",
     "LayerNorm",
     "MultiHeadAttention",
+    "OutputBias",
     "PositionEmbedding",
     "ReversibleEmbedding",
     "SinusoidalPositionEmbedding",

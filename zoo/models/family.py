@@ -16,7 +16,11 @@ A family declares:
   for this family's models (same signature as `zoo.tasks.<kind>.objective`);
 - `transfer`: the attribute of its heads whose weights `init_from` carries from one trained
   model to another (BERT's "backbone"), or None;
-- `fixtures`: tiny build arguments and example inputs for the shared model tests.
+- `fixtures`: tiny build arguments and example inputs for the shared model tests;
+- `converters`: the checkpoints of other libraries it reads (`Converter`: a
+  `zoo.convert` source format, the architectures it claims, the loader);
+- `hf_export`: a "module:function" that writes a model of the family in Transformers'
+  layout (`zoo export --format hf`), or None.
 
 A `Head` names its class ("module:Class", imported only when a model is built), its export
 parts (`Part`: "module:function" called as `build(model, context)` -> `(root, signatures)`,
@@ -92,6 +96,26 @@ class Fixtures:
 
 
 @dataclasses.dataclass(frozen=True)
+class Converter:
+    """How a family reads another library's checkpoints.
+
+    Args:
+        format: a `zoo.convert` source format: "transformers", "keras_hub",
+            "bert_original" or "timm".
+        architectures: the names it converts, as the source's config spells them
+            (Transformers' `architectures`, KerasHub's class names, timm's model names;
+            a trailing "*" matches a prefix, e.g. "vit_*").
+        load: "module:function" called as `load(source, head)` with a
+            `zoo.checkpoints.converted.Source` and the head asked for (None: the source's own)
+            -> `zoo.checkpoints.converted.Converted`.
+    """
+
+    format: str
+    architectures: tuple
+    load: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
     """A model family (see the module docstring)."""
 
@@ -104,6 +128,8 @@ class Family:
     objectives: dict = dataclasses.field(default_factory=dict)
     transfer: str | None = None
     fixtures: Fixtures | None = None
+    converters: tuple = ()
+    hf_export: str | None = None
 
     def problems(self) -> list[str]:
         """What is inconsistent in the declaration (empty when it is sound)."""

@@ -1,4 +1,5 @@
-"""Text processing: tokenizers (`tokenizers` learns and loads them by kind).
+"""Text processing: tokenizers (`tokenizers` learns and loads them by kind; SentencePiece
+models come only with a converted checkpoint, e.g. Marian's).
 
 The classes load on first use (PEP 562), so `zoo.text.tokenizers` (which names the kinds a
 recipe may choose) imports without TensorFlow.
@@ -6,9 +7,10 @@ recipe may choose) imports without TensorFlow.
 
 import importlib
 
-_CLASSES = {"WordPieceTokenizer": "zoo.text.wordpiece", "CharacterTokenizer": "zoo.text.characters"}
+_CLASSES = {"WordPieceTokenizer": "zoo.text.wordpiece", "CharacterTokenizer": "zoo.text.characters",
+            "SentencePieceTokenizer": "zoo.text.sentencepiece"}
 
-__all__ = ["CharacterTokenizer", "WordPieceTokenizer"]
+__all__ = ["CharacterTokenizer", "SentencePieceTokenizer", "WordPieceTokenizer"]
 
 
 def __getattr__(name):

@@ -28,13 +28,18 @@ def _pad(ids, max_length, pad_to_multiple):
 
 def bert_inputs(tokenizer, texts, max_length: int, pad_to_multiple: int | None = None) -> dict:
     """`[CLS] text [SEP]`, truncated and padded to `max_length` (or, with `pad_to_multiple`,
-    to the batch's longest row rounded up), as the BERT models take them."""
+    to the batch's longest row rounded up), as the BERT models take them.
+
+    `padding_mask` is 1 on each row's real tokens (its length before padding) and 0 on the
+    padding, as Transformers' `attention_mask`: a "[PAD]" written in the text is a token
+    the model attends to, though its id is the padding id."""
     ids = tf.cast(tokenizer.tokenize(tf.convert_to_tensor(texts))[:, : max_length - 2], tf.int32)
     n = ids.nrows()
     ids = tf.concat([tf.fill([n, 1], tokenizer.cls_id), ids, tf.fill([n, 1], tokenizer.sep_id)], 1)
+    lengths = ids.row_lengths()
     ids = _pad(ids, max_length, pad_to_multiple)
-    return {"token_ids": ids, "segment_ids": tf.zeros_like(ids),
-            "padding_mask": tf.cast(ids != tokenizer.pad_id, tf.int32)}
+    mask = tf.sequence_mask(lengths, tf.shape(ids)[1], dtype=tf.int32)
+    return {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": mask}
 
 
 def sequence_ids(tokenizer, texts, max_length: int | None, add_start: bool = False,

@@ -34,6 +34,11 @@ _KINDS = {
                   ("vocabulary_size", "lowercase", "sequence_length")),
     "characters": ("zoo.text.characters", "CharacterTokenizer", {}, ()),
 }
+#: Kinds zoo reads (`load`, `kind_of`) but does not learn: they come with a converted
+#: checkpoint ("sentencepiece": Marian's, `zoo.text.sentencepiece.SentencePieceTokenizer`).
+_CONVERTED_KINDS = {
+    "sentencepiece": ("zoo.text.sentencepiece", "SentencePieceTokenizer", {}, ()),
+}
 #: The kinds, in the order messages list them; a recipe's `[tokenizer] kind` is one of them.
 KINDS = tuple(_KINDS)
 DEFAULT_KIND = "wordpiece"
@@ -80,7 +85,7 @@ def kind_of(tokenizer) -> str:
     Raises:
         ValueError: a tokenizer of a class zoo does not know.
     """
-    for kind, (_, name, _, _) in _KINDS.items():
+    for kind, (_, name, _, _) in {**_KINDS, **_CONVERTED_KINDS}.items():
         if type(tokenizer).__name__ == name:
             return kind
     raise ValueError(f"{type(tokenizer).__name__} is not a zoo tokenizer.")
@@ -98,7 +103,7 @@ def load(path):
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing: is {path} a saved tokenizer?")
     name = textio.read_json_object(file).get("class", "WordPieceTokenizer")
-    classes = {entry[1]: entry for entry in _KINDS.values()}
+    classes = {entry[1]: entry for entry in (*_KINDS.values(), *_CONVERTED_KINDS.values())}
     if name not in classes:
         hint = did_you_mean(name, classes)
         raise ValueError(f"{file} names the tokenizer class {name!r}, which zoo does not know."

@@ -83,7 +83,20 @@ class WordPieceTokenizer:
     The first seven ids are the special tokens `[PAD] [START] [END] [UNK]
     [CLS] [SEP] [MASK]` (ids 0 to 6), available as `pad_id`, `start_id`,
     `end_id`, `unk_id`, `cls_id`, `sep_id` and `mask_id`. `tokenize` never
-    adds them; the model's input pipeline does.
+    adds them; the model's input pipeline does. A vocabulary of Google's BERT
+    (`vocab.txt` of a converted checkpoint) holds no `[START]` or `[END]` and
+    has its special tokens where it puts them (`[PAD]` 0, `[UNK]` 100, `[CLS]`
+    101, `[SEP]` 102, `[MASK]` 103 in the released ones): the ids are found in
+    it, and `start_id` and `end_id` are None.
+
+    Rules (`rules`). "zoo", the default, is described below. "bert" follows
+    Google's BERT `BasicTokenizer` as Transformers' `BertTokenizer` runs it, for
+    converted checkpoints: control characters, NUL and U+FFFD are removed (not
+    made spaces); with `lowercase` accents are stripped (NFD, marks Mn removed)
+    and letters lowercased, with no other normalisation (no NFKC case folding:
+    "ß" and "ﬁ" stay as they are); without it text is left exactly as given (no
+    NFC); the special tokens `[PAD] [UNK] [CLS] [SEP] [MASK]` written in the
+    text stay whole; a word of more than 100 characters becomes `[UNK]`.
 
     Normalisation. With `lowercase=True` text is case-folded and accents are
     stripped ("Qué" becomes "que", "Straße" becomes "strasse"). With
@@ -108,13 +121,15 @@ class WordPieceTokenizer:
 
     Args:
         vocabulary: list of str. The tokens, one per id; the first seven must
-            be `SPECIAL_TOKENS` in order. Usually made by `train` or read by
-            `load`.
+            be `SPECIAL_TOKENS` in order, or, for a vocabulary without
+            `[START]` and `[END]` (BERT's), it must hold `BERT_SPECIAL_TOKENS`
+            anywhere. Usually made by `train` or read by `load`.
         lowercase: bool. Case-fold and strip accents before splitting.
             Defaults to `True`.
         sequence_length: int or None. If set, `tokenize` keeps at most this
             many ids per string (the output stays ragged). Defaults to `None`,
             no limit.
+        rules: "zoo" (the default) or "bert" (see Rules).
 
     Example:
 
@@ -130,6 +145,10 @@ class WordPieceTokenizer:
     """
 
     SPECIAL_TOKENS = ("[PAD]", "[START]", "[END]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+    #: The special tokens of Google's BERT vocabularies, found wherever they are.
+    BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+    #: The tokenization rules: zoo's own, or those of Google's BERT (see the class).
+    RULES = ("zoo", "bert")
     pad_id, start_id, end_id, unk_id, cls_id, sep_id, mask_id = range(7)
 
     def __init__(
@@ -137,8 +156,18 @@ class WordPieceTokenizer:
         vocabulary: list[str],
         lowercase: bool = True,
         sequence_length: int | None = None,
+        rules: str = "zoo",
     ):
-        self.vocabulary = _checked_vocabulary(vocabulary, self.SPECIAL_TOKENS)
+        self.vocabulary = _checked_vocabulary(vocabulary, self.SPECIAL_TOKENS,
+                                              self.BERT_SPECIAL_TOKENS)
+        if tuple(self.vocabulary[: len(self.SPECIAL_TOKENS)]) != self.SPECIAL_TOKENS:
+            index = {token: i for i, token in enumerate(self.vocabulary)}
+            self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
+                index[token] for token in self.BERT_SPECIAL_TOKENS)
+            self.start_id = self.end_id = None
+        if rules not in self.RULES:
+            raise ValueError(f"rules must be one of {', '.join(self.RULES)}, got {rules!r}.")
+        self.rules = rules
         if not isinstance(lowercase, bool):
             raise ValueError(f"lowercase must be True or False, got {lowercase!r}.")
         if sequence_length is not None and (
@@ -158,12 +187,15 @@ class WordPieceTokenizer:
             ),
             default_value=self.unk_id,
         )
-        self._tokenizer = tf_text.BertTokenizer(
-            table,
-            token_out_type=tf.int32,
-            unknown_token=self.SPECIAL_TOKENS[self.unk_id],
-            **_splitting_options(lowercase),
-        )
+        if rules == "bert":
+            self._tokenizer = _BertRulesTokenizer(table, lowercase)
+        else:
+            self._tokenizer = tf_text.BertTokenizer(
+                table,
+                token_out_type=tf.int32,
+                unknown_token="[UNK]",
+                **_splitting_options(lowercase),
+            )
 
     @property
     def vocabulary_size(self) -> int:
@@ -171,9 +203,10 @@ class WordPieceTokenizer:
         return len(self.vocabulary)
 
     @property
-    def bert_tokenizer(self) -> tf_text.BertTokenizer:
-        """The tensorflow-text tokenizer underneath. A SavedModel that tokenizes in its
-        graph keeps it as an attribute, which tracks the vocabulary table as an asset."""
+    def bert_tokenizer(self) -> tf.Module:
+        """The tensorflow-text tokenizer underneath (a `tf_text.BertTokenizer` under the "zoo"
+        rules). A SavedModel that tokenizes in its graph keeps it as an attribute, which
+        tracks the vocabulary table as an asset."""
         return self._tokenizer
 
     def word_pieces(self, texts) -> tf.RaggedTensor:
@@ -302,7 +335,7 @@ class WordPieceTokenizer:
         """Turns ids back into text.
 
         `[PAD]`, `[START]` and `[END]` are dropped, and so is everything after
-        the first `[END]`. Word pieces are joined into words, words are joined
+        the first `[END]` (a BERT vocabulary has only `[PAD]`). Word pieces are joined into words, words are joined
         with spaces and punctuation is re-attached (see the class docstring).
         Ids outside the vocabulary read as `[UNK]`.
 
@@ -329,8 +362,13 @@ class WordPieceTokenizer:
         ids = tf.ragged.map_flat_values(
             lambda v: tf.where((v < 0) | (v >= self.vocabulary_size), self.unk_id, v), ids
         )
-        after_end = tf.math.cumsum(tf.cast(ids == self.end_id, tf.int32), axis=1) > 0
-        keep = tf.logical_and(tf.logical_not(after_end), ids > self.end_id)
+        dropped = [i for i in (self.pad_id, self.start_id, self.end_id) if i is not None]
+        keep = ids != dropped[0]
+        for i in dropped[1:]:
+            keep = tf.logical_and(keep, ids != i)
+        if self.end_id is not None:
+            after_end = tf.math.cumsum(tf.cast(ids == self.end_id, tf.int32), axis=1) > 0
+            keep = tf.logical_and(tf.logical_not(after_end), keep)
         words = self._tokenizer.detokenize(tf.ragged.boolean_mask(ids, keep))
         text = tf.strings.reduce_join(words, axis=-1, separator=" ")
         for pattern, rewrite, times in _REJOIN_RULES:
@@ -339,12 +377,16 @@ class WordPieceTokenizer:
         return text
 
     def get_config(self) -> dict:
-        """The constructor arguments, JSON-serializable: `WordPieceTokenizer(**config)`."""
-        return {
+        """The constructor arguments, JSON-serializable: `WordPieceTokenizer(**config)`
+        (`rules` only when not "zoo", so configs read as before it existed)."""
+        config = {
             "vocabulary": list(self.vocabulary),
             "lowercase": self.lowercase,
             "sequence_length": self.sequence_length,
         }
+        if self.rules != "zoo":
+            config["rules"] = self.rules
+        return config
 
     def save(self, path) -> None:
         """Writes `vocab.txt` (one token a line) and `tokenizer.json` into directory `path`.
@@ -371,6 +413,8 @@ class WordPieceTokenizer:
             "vocabulary_size": self.vocabulary_size,
             "vocabulary_sha256": hashlib.sha256(vocab_bytes).hexdigest(),
         }
+        if self.rules != "zoo":
+            settings["rules"] = self.rules
         atomic.write_bytes(path / VOCABULARY_FILE, vocab_bytes)
         atomic.write_bytes(path / SETTINGS_FILE, (json.dumps(settings, indent=2) + "\n").encode())
 
@@ -397,6 +441,7 @@ class WordPieceTokenizer:
             vocabulary,
             lowercase=settings.get("lowercase", True),
             sequence_length=settings.get("sequence_length"),
+            rules=settings.get("rules", "zoo"),
         )
 
 
@@ -416,7 +461,7 @@ def _splitting_options(lowercase):
     return {"lower_case": False, "normalization_form": "NFC"}
 
 
-def _checked_vocabulary(vocabulary, specials):
+def _checked_vocabulary(vocabulary, specials, bert_specials):
     if isinstance(vocabulary, str | bytes | os.PathLike):
         raise ValueError(
             "vocabulary must be a list of tokens; to read a saved tokenizer use "
@@ -425,12 +470,16 @@ def _checked_vocabulary(vocabulary, specials):
     vocabulary = [_as_str(token) for token in vocabulary]
     if not vocabulary:
         raise ValueError("The vocabulary is empty; learn one with WordPieceTokenizer.train(texts).")
-    if tuple(vocabulary[: len(specials)]) != specials:
+    zoo_layout = tuple(vocabulary[: len(specials)]) == specials
+    bert_layout = not zoo_layout and set(bert_specials) <= set(vocabulary) and not (
+        {"[START]", "[END]"} & set(vocabulary))
+    if not (zoo_layout or bert_layout):
         raise ValueError(
-            f"The vocabulary must start with the special tokens {list(specials)} in this order, "
-            f"got {vocabulary[: len(specials)]}."
+            f"The vocabulary must start with the special tokens {list(specials)} in this order "
+            f"(zoo's), or hold {list(bert_specials)} and neither [START] nor [END] (Google "
+            f"BERT's), got {vocabulary[: len(specials)]} first."
         )
-    if len(vocabulary) == len(specials):
+    if len(vocabulary) == len(specials) or len(set(vocabulary) - set(specials)) == 0:
         raise ValueError("The vocabulary holds only the special tokens.")
     seen = set()
     for token in vocabulary:
@@ -482,3 +531,54 @@ def _as_ids(ids):
         return tf.convert_to_tensor(ids)
     except (ValueError, TypeError):  # rows of different lengths
         return tf.ragged.constant(ids, dtype=tf.int32)
+
+
+# The special tokens Transformers' BertTokenizer keeps whole when a text holds them.
+_BERT_SPECIALS_PATTERN = r"\[PAD\]|\[UNK\]|\[CLS\]|\[SEP\]|\[MASK\]"
+# Google BERT's splitting: whitespace, ASCII and Unicode punctuation, CJK ideographs.
+_BERT_SPLIT = (r"[!-/]|[:-@]|[\[-`]|[{-~]|[\p{P}]|[\x{4E00}-\x{9FFF}]|[\x{3400}-\x{4DBF}]"
+               r"|[\x{20000}-\x{2A6DF}]|[\x{2A700}-\x{2B73F}]|[\x{2B740}-\x{2B81F}]"
+               r"|[\x{2B820}-\x{2CEAF}]|[\x{F900}-\x{FAFF}]|[\x{2F800}-\x{2FA1F}]")
+# Transformers' WordPiece: a word of more characters is unknown.
+_BERT_MAX_WORD_CHARACTERS = 100
+
+
+class _BertRulesTokenizer(tf.Module):
+    """Google BERT's tokenization as Transformers' `BertTokenizer` runs it (the "bert" rules
+    of `WordPieceTokenizer`): `tokenize` -> ids `[batch, words, pieces]`, `detokenize`."""
+
+    def __init__(self, table, lowercase):
+        super().__init__()
+        self.lowercase = lowercase
+        # Words over the character limit are replaced by "[UNK]" before this sees them; the
+        # byte limit only has to let every shorter word through (4 bytes a character at most).
+        self.wordpiece = tf_text.WordpieceTokenizer(
+            table, suffix_indicator="##", max_bytes_per_word=4 * _BERT_MAX_WORD_CHARACTERS,
+            token_out_type=tf.int32, unknown_token="[UNK]")
+
+    def _normalized(self, texts):
+        if not self.lowercase:
+            return texts
+        texts = tf_text.normalize_utf8(texts, "NFD")
+        texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
+        return tf.strings.lower(texts, encoding="utf-8")
+
+    def words(self, texts):
+        """`[batch, words]` strings: special tokens kept whole, the rest normalised and split.
+        Control characters go first (regex_split stops at a NUL)."""
+        texts = tf.strings.regex_replace(texts, r"[\x00\x{FFFD}]|[^\P{C}\t\n\r]", "")
+        texts = tf.strings.regex_replace(texts, r"[\t\n\r\p{Z}]", " ")
+        segments = tf_text.regex_split(texts, _BERT_SPECIALS_PATTERN, _BERT_SPECIALS_PATTERN)
+        special = tf.strings.regex_full_match(segments.flat_values, _BERT_SPECIALS_PATTERN)
+        flat = tf.where(special, segments.flat_values, self._normalized(segments.flat_values))
+        keep = f"{_BERT_SPECIALS_PATTERN}|{_BERT_SPLIT}"
+        words = tf_text.regex_split(flat, rf"{keep}|\s+", keep)
+        words = segments.with_flat_values(words).merge_dims(-2, -1)
+        long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > _BERT_MAX_WORD_CHARACTERS
+        return words.with_flat_values(tf.where(long, "[UNK]", words.flat_values))
+
+    def tokenize(self, texts):
+        return self.wordpiece.tokenize(self.words(texts))
+
+    def detokenize(self, ids):
+        return self.wordpiece.detokenize(ids)

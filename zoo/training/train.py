@@ -26,7 +26,7 @@ from pathlib import Path
 
 from zoo import atomic, entries, provenance, safety, tasks
 from zoo.models import catalog
-from zoo.training import inputs, sources, strategies
+from zoo.training import inputs, parent, sources, strategies
 from zoo.training import precision as precision_lib
 from zoo.training import recipes as recipes_lib
 from zoo.training.errors import TrainingError
@@ -83,12 +83,15 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
     """The run's tokenizer (`zoo.text.tokenizers`): the run folder's (a resumed run), the
     `init_from` run's (its files checked by `zoo.safety`), else one of the recipe's
     `[tokenizer] kind` (default WordPiece) trained on the task's texts with the recipe's other
-    `tokenizer` settings; the chief saves it into the run folder."""
+    `tokenizer` settings; the chief saves it into the run folder. A converted `init_from`
+    checkpoint without a zoo tokenizer is refused (`zoo.training.parent.need_tokenizer`)."""
     from zoo.text import tokenizers
 
     saved = run_dir / "tokenizer"
     if saved.is_dir():
         return tokenizers.load(saved)
+    if init_dir is not None:
+        parent.need_tokenizer(recipe, init_dir)
     if init_dir is not None and (init_dir / "tokenizer").is_dir():
         safety.check_own_files(init_dir, ["tokenizer"])  # it is copied into the run
         tokenizer = tokenizers.load(init_dir / "tokenizer")
@@ -103,14 +106,19 @@ def _tokenizer(recipe, examples, run_dir, chief, init_dir):
 def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
     """`build()`: the recipe's model for its task kind, sized by its data (the kind's
     `model_dims`: defaults a recipe's model_overrides may change, and what the tokenizer
-    fixes), started from `init_dir` when the recipe names one."""
+    fixes), started from `init_dir` when the recipe names one (whose token embeddings then
+    fix the vocabulary size: `zoo.training.parent.dims`)."""
     dims = tasks.get(recipe.task).model_dims(examples, tokenizer=tokenizer,
                                              max_length=recipe.max_length,
                                              label_names=examples.label_names)
 
     def build():
+        source = load_trained(init_dir, safe_mode=safe_mode) if init_dir is not None else None
+        part = catalog.family_of(recipe.model).transfer
+        sized = dims if source is None or part is None else parent.dims(
+            recipe, dims, parent.transferred(source, part), tokenizer)
         try:
-            model = catalog.build_for_task(recipe.model, recipe.task, dims,
+            model = catalog.build_for_task(recipe.model, recipe.task, sized,
                                            recipe.model_overrides)
         except ValueError as error:  # the constructor's checks (e.g. num_heads divides hidden_dim)
             if type(error) is not ValueError:  # zoo's own errors (a hub handle, unsafe code)
@@ -119,8 +127,8 @@ def _model_builder(recipe, examples, tokenizer, init_dir, safe_mode=True):
                 f"Recipe '{recipe.entry}': model_overrides do not build {recipe.model}: "
                 f"{error}") from None
         _check_positions(recipe, model)
-        if init_dir is not None:
-            _start_from(recipe, model, load_trained(init_dir, safe_mode=safe_mode))
+        if source is not None:
+            _start_from(recipe, model, source)
         return model
 
     return build
@@ -143,8 +151,10 @@ def _check_positions(recipe, model) -> None:
 
 def _start_from(recipe, model, source):
     """`init_from`: copies the weights of the part a family shares between its heads (its
-    `transfer`, e.g. BERT's backbone) from the trained `source` into `model`. RecipeError when
-    the family shares none, the source has no such part, or the two parts differ."""
+    `transfer`, e.g. BERT's backbone) from the trained `source` (or `source` itself when it is
+    that part alone: a converted checkpoint's backbone, `zoo convert`) into `model`. RecipeError when
+    the family shares none, the source has no such part, or the two parts differ (each setting
+    named: `zoo.training.parent.check_same`)."""
     family = catalog.family_of(recipe.model)
     part = family.transfer
     if part is None:
@@ -152,12 +162,17 @@ def _start_from(recipe, model, source):
         raise recipes_lib.RecipeError(
             f"init_from '{recipe.init_from}': {recipe.model} is a {family.name} model, which "
             f"cannot start from a trained model; only {' or '.join(able) or 'no'} models can.")
-    if not hasattr(source, part):
+    if hasattr(source, part):
+        trained = getattr(source, part)
+    elif type(source) is type(getattr(model, part, None)):  # the part alone (a converted
+        trained = source                                     # checkpoint's backbone)
+    else:
         raise recipes_lib.RecipeError(
             f"init_from '{recipe.init_from}' is a {type(source).__name__}, which has no {part} "
             f"to start {recipe.model} from; use an entry of the {family.name} family.")
+    parent.check_same(recipe, part, trained, getattr(model, part))
     try:
-        getattr(model, part).set_weights(getattr(source, part).get_weights())
+        getattr(model, part).set_weights(trained.get_weights())
     except ValueError as error:
         raise recipes_lib.RecipeError(
             f"init_from '{recipe.init_from}' has a different {part} ({error}); use the "

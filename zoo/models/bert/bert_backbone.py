@@ -22,7 +22,11 @@ BACKBONE_ARGS = (
     "num_segments",
     "layer_norm_epsilon",
     "normalize_first",
+    "activation",
 )
+#: The feed-forward activations a backbone takes: the exact GELU (BERT's, as Transformers
+#: computes it) and its tanh form (what Google's original BERT code and KerasHub compute).
+ACTIVATIONS = ("gelu", "gelu_approximate")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -48,6 +52,11 @@ class BertBackbone(keras.Model):
         normalize_first: bool. False (the original BERT): post-LN blocks. True: pre-LN
             blocks and a final layer norm, which leaves masked-LM's unigram plateau much
             sooner when pretraining from scratch on little text (see the bert_mini recipes).
+        activation: str. The feed-forward (and masked-LM transform) activation: "gelu", the
+            exact GELU (the default, as Transformers' BERT), or "gelu_approximate", its tanh
+            form, which Google's original BERT code and KerasHub's BERT compute (converted
+            checkpoints of those set it). Left out of the config when "gelu", so configs
+            saved before it existed read the same.
 
     Example:
 
@@ -72,8 +81,12 @@ class BertBackbone(keras.Model):
         num_segments=2,
         layer_norm_epsilon=1e-12,
         normalize_first=False,
+        activation="gelu",
         **kwargs,
     ):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"got {activation!r}.")
         check_positive(
             vocabulary_size=vocabulary_size,
             num_layers=num_layers,
@@ -105,7 +118,7 @@ class BertBackbone(keras.Model):
                 num_heads=num_heads,
                 intermediate_dim=intermediate_dim,
                 dropout=dropout,
-                activation="gelu",
+                activation=activation,
                 layer_norm_epsilon=layer_norm_epsilon,
                 normalize_first=bool(normalize_first),
                 name=f"encoder_block_{i}",
@@ -153,9 +166,13 @@ class BertBackbone(keras.Model):
         self.num_segments = num_segments
         self.layer_norm_epsilon = layer_norm_epsilon
         self.normalize_first = bool(normalize_first)
+        self.activation = activation
 
     def backbone_config(self):
-        return {arg: getattr(self, arg) for arg in BACKBONE_ARGS}
+        config = {arg: getattr(self, arg) for arg in BACKBONE_ARGS}
+        if config["activation"] == "gelu":  # the default: configs read as before it existed
+            del config["activation"]
+        return config
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from zoo.layers import LayerNorm
+from zoo.layers.activations import gelu_approximate
 from zoo.models.bert.bert_backbone import BACKBONE_ARGS, BertBackbone
 from zoo.models.dtype_policy import builds_in_policy, config_value
 from zoo.models.validation import check_positive, check_rate
@@ -36,8 +37,8 @@ class BertMaskedLM(keras.Model):
 
     Inputs: the backbone's dict plus `mask_positions` `[batch, num_masked]`;
     output: logits over the vocabulary `[batch, num_masked, vocabulary_size]`.
-    The head is dense (gelu) -> layer norm -> tied projection + bias, as in
-    the original. Use `zoo.text.masking.mask_tokens` to make the inputs.
+    The head is dense (the backbone's GELU) -> layer norm -> tied projection + bias, as
+    in the original. Use `zoo.text.masking.mask_tokens` to make the inputs.
     The pooler is frozen: masked-LM does not train it.
 
     Args:
@@ -70,12 +71,15 @@ class BertMaskedLM(keras.Model):
         )["sequence_output"]
         positions = ops.expand_dims(inputs["mask_positions"], -1)
         x = ops.take_along_axis(sequence, positions, axis=1)
+        approximate = backbone.activation == "gelu_approximate"
         x = keras.layers.Dense(
             hidden_dim,
-            activation="gelu",
+            activation=None if approximate else "gelu",
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             name="mlm_transform",
         )(x)
+        if approximate:  # the transform uses the backbone's activation, as in the original
+            x = keras.layers.Activation(gelu_approximate, name="mlm_activation")(x)
         x = LayerNorm(
             epsilon=backbone.layer_norm_epsilon, name="mlm_norm"
         )(x)

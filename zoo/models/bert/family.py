@@ -3,7 +3,7 @@
 
 from zoo.models import fixtures
 from zoo.models.bert import presets
-from zoo.models.family import Family, Fixtures, Head, Part
+from zoo.models.family import Converter, Family, Fixtures, Head, Part
 
 _ENCODER = Part("zoo.models.bert.export:encoder",
                 "BERT encoder: input_word_ids, input_mask, input_type_ids -> pooled_output, "
@@ -71,4 +71,14 @@ FAMILY = Family(
         example_inputs=_example_inputs,
         training_batch=_training_batch,
     ),
+    converters=(
+        Converter("transformers", ("BertModel", "BertForMaskedLM", "BertForPreTraining",
+                                   "BertForSequenceClassification",
+                                   "bert"),  # a config.json without `architectures`
+                  "zoo.models.bert.convert:load_transformers"),
+        Converter("bert_original", ("BertModel",), "zoo.models.bert.convert:load_bert_original"),
+        Converter("keras_hub", ("BertBackbone", "BertTextClassifier"),
+                  "zoo.models.bert.convert:load_keras_hub"),
+    ),
+    hf_export="zoo.models.bert.convert:to_transformers",
 )

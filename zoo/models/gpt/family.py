@@ -1,6 +1,6 @@
 """The GPT family: a decoder-only causal language model (see `zoo.models.family`)."""
 
-from zoo.models.family import Family, Fixtures, Head, Part
+from zoo.models.family import Converter, Family, Fixtures, Head, Part
 from zoo.models.gpt import presets
 
 
@@ -49,4 +49,7 @@ FAMILY = Family(
         example_inputs=_example_inputs,
         training_batch=_training_batch,
     ),
+    converters=(Converter("transformers", ("GPT2LMHeadModel", "GPT2Model", "gpt2"),
+                          "zoo.models.gpt.convert:load_transformers"),),
+    hf_export="zoo.models.gpt.convert:to_transformers",
 )

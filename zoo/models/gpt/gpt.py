@@ -105,7 +105,11 @@ class GPTCausalLM(keras.Model):
         layer_norm_epsilon: float.
         tie_embeddings: bool. The output projection is the transposed token embedding (GPT-2);
             False: a separate `[hidden_dim, vocabulary_size]` projection without bias.
-        pad_id: int. The id of padding: written after a stop token and never generated.
+        pad_id: int. The id of padding: written after a stop token and never generated
+            (unless it is a stop id).
+        end_id: int or None. The end of text: `generate` ends a row after it unless given
+            other `stop_ids` (a converted GPT-2's `<|endoftext|>`, as Transformers'
+            `generate` stops at the config's `eos_token_id`). None: no row ends unless asked.
 
     Example:
 
@@ -132,6 +136,7 @@ class GPTCausalLM(keras.Model):
         layer_norm_epsilon=1e-5,
         tie_embeddings=True,
         pad_id=0,
+        end_id=None,
         **kwargs,
     ):
         check_positive(
@@ -148,6 +153,11 @@ class GPTCausalLM(keras.Model):
         if pad_id >= vocabulary_size:
             raise ValueError(f"pad_id={pad_id} is outside the vocabulary of {vocabulary_size} "
                              "tokens; use an id below vocabulary_size.")
+        if end_id is not None and (isinstance(end_id, bool) or not isinstance(end_id, int)
+                                   or not 0 <= end_id < vocabulary_size):
+            raise ValueError(f"end_id={end_id!r} is not a token id of the vocabulary of "
+                             f"{vocabulary_size} tokens; use an int below vocabulary_size, or "
+                             "None for no end of text.")
         super().__init__(**kwargs)
 
         # === Layers ===
@@ -192,6 +202,7 @@ class GPTCausalLM(keras.Model):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.tie_embeddings = tie_embeddings
         self.pad_id = pad_id
+        self.end_id = end_id
 
         self._build_layers()
         self._generation_functions = {}
@@ -337,7 +348,7 @@ class GPTCausalLM(keras.Model):
     # --- Generation -------------------------------------------------------------------------
 
     def generate(self, token_ids, padding_mask=None, *, max_new_tokens, temperature=0.0,
-                 top_k=None, top_p=None, seed=None, stop_ids=(), use_cache=True):
+                 top_k=None, top_p=None, seed=None, stop_ids=None, use_cache=True):
         """Continues a batch of prompts, inside one `tf.function` (one `tf.while_loop`).
 
         Args:
@@ -354,14 +365,17 @@ class GPTCausalLM(keras.Model):
                 whose probabilities, before each, sum to less than `top_p` (at least one).
             seed: int or None. Sampling is stateless, a function of `(seed, step)`: the same
                 seed gives the same tokens, with or without the cache. None draws one.
-            stop_ids: ints. A row stops after generating one of them (it is kept).
+            stop_ids: ints. A row stops after generating one of them (it is kept). None (the
+                default): `[end_id]`, or none when `end_id` is None; `()`: none. When `pad_id`
+                is one of them (a converted GPT-2, whose end of text is both), it may be
+                generated: the row ends there, as Transformers' `generate` ends it.
             use_cache: bool. Keep each block's keys and values (one token per step); False
                 recomputes the whole sequence each step (the reference the cache is tested
                 against).
 
         Returns:
             int32 `[batch, max_new_tokens]`: the new tokens only; after a stop id, `pad_id`.
-            `pad_id` is never generated.
+            `pad_id` is never generated unless it is a stop id.
 
         Raises:
             ValueError: for prompts that are not left-padded or hold ids outside the
@@ -378,6 +392,8 @@ class GPTCausalLM(keras.Model):
         if prompt_length is not None:
             self._check_generation_length(int(prompt_length), max_new_tokens)
         sample = _sampling_options(temperature, top_k, top_p)
+        if stop_ids is None:
+            stop_ids = () if self.end_id is None else (self.end_id,)
         stop_ids = [int(i) for i in np.asarray(stop_ids, dtype=np.int64).reshape(-1)]
         bad = [i for i in stop_ids if not 0 <= i < self.vocabulary_size]
         if bad:
@@ -418,7 +434,7 @@ class GPTCausalLM(keras.Model):
             def generate(token_ids, padding_mask, max_new_tokens, temperature, top_k_value,
                          top_p_value, seed, stop_ids):
                 choose = _chooser(key[:3], temperature, top_k_value, top_p_value, seed,
-                                  self.pad_id)
+                                  self.pad_id, stop_ids)
                 return self._generation_loop(token_ids, padding_mask, max_new_tokens, stop_ids,
                                              choose, use_cache=key[3])
 
@@ -548,6 +564,7 @@ class GPTCausalLM(keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "tie_embeddings": self.tie_embeddings,
             "pad_id": self.pad_id,
+            "end_id": self.end_id,
         }
 
     @classmethod
@@ -587,14 +604,17 @@ def _sampling_options(temperature, top_k, top_p):
     return sample
 
 
-def _chooser(options, temperature, top_k, top_p, seed, pad_id):
+def _chooser(options, temperature, top_k, top_p, seed, pad_id, stop_ids):
     """`choose(logits [batch, vocabulary], step) -> int32 [batch]` for `options = (sample,
-    use top_k, use top_p)`; `pad_id` is never chosen."""
+    use top_k, use top_p)`; `pad_id` is never chosen, unless it is one of `stop_ids` (int32
+    `[s]`: then it ends the row like any stop id)."""
     sample, use_top_k, use_top_p = options
+    pad_stops = tf.reduce_any(tf.equal(stop_ids, pad_id))
 
     def choose(logits, step):
         vocabulary = tf.shape(logits)[-1]
-        banned = tf.equal(tf.range(vocabulary), pad_id)[None, :]
+        banned = tf.logical_and(tf.equal(tf.range(vocabulary), pad_id),
+                                tf.logical_not(pad_stops))[None, :]
         logits = tf.where(banned, -np.inf, logits)
         if not sample:
             return tf.argmax(logits, axis=-1, output_type=tf.int32)

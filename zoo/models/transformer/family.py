@@ -1,6 +1,6 @@
 """The Transformer family: an encoder-decoder for translation (see `zoo.models.family`)."""
 
-from zoo.models.family import Family, Fixtures, Head, Part
+from zoo.models.family import Converter, Family, Fixtures, Head, Part
 from zoo.models.transformer import presets
 
 
@@ -42,6 +42,8 @@ FAMILY = Family(
         needs_tokenizer=True)},
     default_head="seq2seq",
     serves={"translation": "seq2seq"},
+    converters=(Converter("transformers", ("MarianMTModel",),
+                          "zoo.models.transformer.convert:load_transformers"),),
     fixtures=Fixtures(
         tiny={"transformer_tiny": {"vocabulary_size": 40}},
         cases=(("transformer_tiny", None, {"vocabulary_size": 40}),

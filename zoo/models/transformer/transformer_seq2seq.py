@@ -8,6 +8,7 @@ from keras import ops
 
 from zoo.layers import (
     LayerNorm,
+    OutputBias,
     PositionEmbedding,
     ReversibleEmbedding,
     SinusoidalPositionEmbedding,
@@ -39,7 +40,8 @@ class TransformerSeq2Seq(keras.Model):
 
     Inputs are a dict of `encoder_token_ids` `[batch, src_len]` and
     `decoder_token_ids` `[batch, tgt_len]` (the target shifted right, starting
-    with `start_id`); `pad_id` marks padding in both. The output is float32
+    with `start_id`); `pad_id` marks padding in both (except at the decoder's position 0,
+    which always holds the start token: Marian starts from its pad id). The output is float32
     logits `[batch, tgt_len, target_vocabulary_size]` for teacher forcing.
     `generate` decodes with a key/value cache inside one `tf.function`.
 
@@ -51,6 +53,9 @@ class TransformerSeq2Seq(keras.Model):
             (needs one vocabulary).
         tie_output_embeddings: bool. The output projection is the transposed
             target embedding; otherwise a separate dense layer with bias.
+        output_bias: bool. With tied output embeddings, add a bias of the target
+            vocabulary's size to the logits (Marian's `final_logits_bias`; kept fixed in
+            training, as Marian does: `zoo.layers.OutputBias`). Default False.
         num_encoder_layers: int.
         num_decoder_layers: int.
         hidden_dim: int. Divisible by `num_heads`.
@@ -59,11 +64,17 @@ class TransformerSeq2Seq(keras.Model):
         dropout: float.
         max_sequence_length: int. Longest source or target sequence.
         position_embedding: "sinusoidal" or "learned".
+        sinusoidal_layout: "interleaved" (zoo's: sin and cos of each frequency side by
+            side) or "concatenated" (Marian's: every sin, then every cos); see
+            `zoo.layers.SinusoidalPositionEmbedding`. Default "interleaved".
+        scale_embeddings: bool. Multiply token embeddings by `sqrt(hidden_dim)` (the paper's
+            and zoo's default, Marian's `scale_embedding`).
         normalize_first: bool. Pre-LN blocks (with a final layer norm) when
             True, the paper's post-LN when False.
         layer_norm_epsilon: float.
         activation: str. Feed-forward activation.
-        pad_id, start_id, end_id: int. Special token ids.
+        pad_id, start_id, end_id: int. Special token ids. `start_id` may equal
+            `pad_id` (Marian's decoders start from the pad token).
 
     Example:
 
@@ -98,6 +109,9 @@ class TransformerSeq2Seq(keras.Model):
         pad_id=0,
         start_id=1,
         end_id=2,
+        output_bias=False,
+        sinusoidal_layout="interleaved",
+        scale_embeddings=True,
         **kwargs,
     ):
         check_positive(
@@ -114,6 +128,17 @@ class TransformerSeq2Seq(keras.Model):
         check_non_negative(pad_id=pad_id, start_id=start_id, end_id=end_id)
         check_rate(dropout=dropout)
         check_choice("position_embedding", position_embedding, {"sinusoidal", "learned"})
+        check_choice("sinusoidal_layout", sinusoidal_layout, set(SinusoidalPositionEmbedding.LAYOUTS))
+        if output_bias and not tie_output_embeddings:
+            raise ValueError(
+                "output_bias=True adds a bias to the tied output projection; with "
+                "tie_output_embeddings=False the output projection has a bias of its own. Set "
+                "output_bias=False."
+            )
+        if sinusoidal_layout == "concatenated" and hidden_dim % 2:
+            raise ValueError(
+                f"sinusoidal_layout='concatenated' needs an even hidden_dim, got {hidden_dim}."
+            )
         check_divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
         target_vocab = target_vocabulary_size or vocabulary_size
         if share_embeddings and target_vocab != vocabulary_size:
@@ -143,7 +168,8 @@ class TransformerSeq2Seq(keras.Model):
             self.encoder_positions = PositionEmbedding(max_sequence_length, name="encoder_positions")
             self.decoder_positions = PositionEmbedding(max_sequence_length, name="decoder_positions")
         else:
-            self.encoder_positions = SinusoidalPositionEmbedding(name="positions")
+            self.encoder_positions = SinusoidalPositionEmbedding(
+                layout=sinusoidal_layout, name="positions")
             self.decoder_positions = self.encoder_positions
         self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
         block_args = dict(
@@ -173,6 +199,7 @@ class TransformerSeq2Seq(keras.Model):
         self.output_projection = None
         if not tie_output_embeddings:
             self.output_projection = keras.layers.Dense(target_vocab, name="output_projection")
+        self.output_bias_layer = OutputBias(target_vocab, name="output_bias") if output_bias else None
 
         # === Config (needed by the helpers below) ===
         self.vocabulary_size = vocabulary_size
@@ -193,12 +220,18 @@ class TransformerSeq2Seq(keras.Model):
         self.pad_id = pad_id
         self.start_id = start_id
         self.end_id = end_id
+        self.output_bias = bool(output_bias)
+        self.sinusoidal_layout = sinusoidal_layout
+        self.scale_embeddings = bool(scale_embeddings)
 
         # === Functional model ===
         encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_token_ids")
         decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_token_ids")
         encoder_outputs, encoder_mask = self._encode(encoder_ids)
         decoder_mask = ops.not_equal(decoder_ids, pad_id)
+        if start_id == pad_id:  # position 0 holds the start token, never padding
+            first = ops.equal(ops.cumsum(ops.ones_like(decoder_ids), axis=1), 1)
+            decoder_mask = ops.logical_or(decoder_mask, first)
         states = self._decode(decoder_ids, encoder_outputs, encoder_mask, decoder_mask)
         logits = self._logits(states)
         super().__init__(
@@ -211,7 +244,8 @@ class TransformerSeq2Seq(keras.Model):
 
     def _embed(self, token_ids, embedding, positions, start_index=0, training=None):
         x = embedding(token_ids)
-        x = x * ops.cast(math.sqrt(self.hidden_dim), x.dtype)
+        if self.scale_embeddings:
+            x = x * ops.cast(math.sqrt(self.hidden_dim), x.dtype)
         x = positions(x, start_index=start_index)
         return self.embedding_dropout(x, training=training)
 
@@ -243,6 +277,8 @@ class TransformerSeq2Seq(keras.Model):
             logits = self.output_projection(states)
         else:
             logits = self.target_embedding(states, reverse=True)
+        if self.output_bias_layer is not None:
+            logits = self.output_bias_layer(logits)
         return ops.cast(logits, "float32")
 
     # --- Decoding -----------------------------------------------------------
@@ -400,6 +436,9 @@ class TransformerSeq2Seq(keras.Model):
             "pad_id": self.pad_id,
             "start_id": self.start_id,
             "end_id": self.end_id,
+            "output_bias": self.output_bias,
+            "sinusoidal_layout": self.sinusoidal_layout,
+            "scale_embeddings": self.scale_embeddings,
         }
 
     @classmethod

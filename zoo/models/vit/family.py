@@ -1,7 +1,7 @@
 """The Vision Transformer family: an image classifier (see `zoo.models.family`)."""
 
 from zoo.models import fixtures
-from zoo.models.family import Family, Fixtures, Head, Part
+from zoo.models.family import Converter, Family, Fixtures, Head, Part
 from zoo.models.vit import presets
 
 FAMILY = Family(
@@ -26,4 +26,12 @@ FAMILY = Family(
         example_inputs=fixtures.image_batch,
         training_batch=fixtures.image_classifier_batch,
     ),
+    converters=(
+        Converter("transformers", ("ViTModel", "ViTForImageClassification"),
+                  "zoo.models.vit.convert:load_transformers"),
+        Converter("keras_hub", ("ViTBackbone", "ViTImageClassifier"),
+                  "zoo.models.vit.convert:load_keras_hub"),
+        Converter("timm", ("vit_*",), "zoo.models.vit.convert:load_timm"),
+    ),
+    hf_export="zoo.models.vit.convert:to_transformers",
 )

@@ -35,6 +35,41 @@ class ClassToken(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class ImageStandardization(keras.layers.Layer):
+    """`(images - mean) / std` per channel, with constants (no weights): the normalisation
+    a converted checkpoint was trained with, inside the model, so that it takes images in
+    [0, 1] like every zoo image model.
+
+    Args:
+        mean: list of floats, one per channel.
+        std: list of floats, one per channel (positive).
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = ImageStandardization(mean=[0.5], std=[0.25])
+    >>> np.asarray(layer(np.ones((1, 1, 1, 1), "float32"))).ravel().tolist()
+    [2.0]
+    """
+
+    def __init__(self, mean, std, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = [float(m) for m in mean]
+        self.std = [float(s) for s in std]
+
+    def call(self, images):
+        mean = ops.convert_to_tensor(self.mean, dtype=images.dtype)
+        std = ops.convert_to_tensor(self.std, dtype=images.dtype)
+        return (images - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 class ViTClassifier(keras.Model):
     """An image classifier: patches -> transformer encoder -> class token (or mean) -> logits.
 
@@ -54,6 +89,11 @@ class ViTClassifier(keras.Model):
         dropout: float. Dropout in the encoder and before the head.
         layer_norm_epsilon: float.
         pooling: "token" (class token) or "gap" (global average of patches).
+        image_mean, image_std: None (default: the images go to the patch embedding as
+            they are), or one float per channel: the model first computes
+            `(images - image_mean) / image_std` (`ImageStandardization`), the normalisation a
+            converted checkpoint expects (e.g. 0.5 and 0.5 for Google's ViT), so that it
+            still takes images in [0, 1].
 
     Example:
 
@@ -77,6 +117,8 @@ class ViTClassifier(keras.Model):
         dropout=0.0,
         layer_norm_epsilon=1e-6,
         pooling="token",
+        image_mean=None,
+        image_std=None,
         **kwargs,
     ):
         image_hw = pair("image_size", image_size)
@@ -95,6 +137,7 @@ class ViTClassifier(keras.Model):
         check_divisible("image_size", image_hw[1], "patch_size", patch_hw[1])
         check_divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
         num_patches = (image_hw[0] // patch_hw[0]) * (image_hw[1] // patch_hw[1])
+        standardization = _standardization(image_mean, image_std, num_channels)
 
         # === Layers ===
         patch_embedding = keras.layers.Conv2D(
@@ -122,7 +165,8 @@ class ViTClassifier(keras.Model):
 
         # === Functional model ===
         images = keras.Input(shape=(image_hw[0], image_hw[1], num_channels), name="images")
-        x = patch_embedding(images)
+        x = images if standardization is None else standardization(images)
+        x = patch_embedding(x)
         x = keras.layers.Reshape((num_patches, hidden_dim), name="patches")(x)
         if class_token is not None:
             x = class_token(x)
@@ -156,8 +200,13 @@ class ViTClassifier(keras.Model):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.pooling = pooling
+        self.image_mean = None if standardization is None else standardization.mean
+        self.image_std = None if standardization is None else standardization.std
 
     def get_config(self):
+        # The normalisation only when set: the configs of models without it stay as they were.
+        standardization = ({"image_mean": self.image_mean, "image_std": self.image_std}
+                           if self.image_mean is not None else {})
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -173,8 +222,26 @@ class ViTClassifier(keras.Model):
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "pooling": self.pooling,
+            **standardization,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _standardization(mean, std, num_channels):
+    """The `ImageStandardization` layer of `image_mean` / `image_std`, or None."""
+    if mean is None and std is None:
+        return None
+    if mean is None or std is None:
+        raise ValueError("image_mean and image_std come together (both None, or one float "
+                         f"per channel each); got image_mean={mean}, image_std={std}.")
+    mean, std = list(mean), list(std)
+    for name, values in (("image_mean", mean), ("image_std", std)):
+        if len(values) != num_channels:
+            raise ValueError(f"{name} needs one value per channel ({num_channels}), got "
+                             f"{values}.")
+    if any(float(s) <= 0 for s in std):
+        raise ValueError(f"image_std must be positive, got {std}.")
+    return ImageStandardization(mean, std, name="image_standardization")
