@@ -25,7 +25,9 @@ Versions (`schema_version`):
    `model.tokenizer`, and `flags.tokenizer_from_test_data` says when it was learned from the
    test data. Older records lack these three (unknown). `training_curve` keeps the training
    history of the weights evaluated (their run or entry folder's `history.jsonl`, thinned;
-   None: untrained, or no history); `migrate` gives a version 2 record None.
+   None: untrained, or no history); `migrate` gives a version 2 record None. A record of a
+   compressed entry (`zoo quantize`) has `compression` (see `COMPRESSION`); other records,
+   and those written before it, lack it (optional: no migration).
 
 Files are written atomically and never overwrite each other: a name that exists is refused,
 and names carry the time and a random suffix. A run that fails writes nothing.
@@ -304,6 +306,36 @@ TRAINING_CURVE = _closed({
     "rows": _f(COUNT, True),
     "series": _f(schema.Table(values=CURVE_SERIES, rules=(_few_series,)), True),
 }, "the training curve")
+#: The paired bootstrap difference of a compressed entry from its float entry on the same
+#: examples and resamples (`zoo.harness.compression`): the float entry's record (file name and
+#: run id), the metric, both values and `delta` = compressed - float with its 95% interval.
+AGAINST_FLOAT = _closed({
+    "record": _f(NAME, True),
+    "run_id": _f(NAME, True),
+    "metric": _f(TEXT, True),
+    "value_float": _f(NUMBER, True),
+    "value": _f(NUMBER, True),
+    "delta": _f(NUMBER, True),
+    "low": _f(NUMBER, True),
+    "high": _f(NUMBER, True),
+    "p_value": _f(schema.Float(min=0, max=1), True),
+    "significant": _f(schema.Bool(), True),
+}, "the paired difference from the float entry")
+#: A compressed entry's table (`zoo quantize`'s `quantization.json`, read by the harness):
+#: its precision `mode` (int8, int8-weights, float16), its size on disk and its weights' in
+#: bytes, the float entry it came from with that entry's weights' sha256 and sizes, and
+#: `against_float` (None: no record of the float entry on the same examples was found).
+COMPRESSION = _closed({
+    "mode": _f(TEXT, True),
+    "size_bytes": _f(COUNT, True),
+    "weights_bytes": _f(COUNT, nullable=True),
+    "float32_bytes": _f(COUNT, nullable=True),
+    "from_entry": _f(NAME, True),
+    "from_weights_sha256": _f(TEXT, True),
+    "from_size_bytes": _f(COUNT, nullable=True),
+    "from_weights_bytes": _f(COUNT, nullable=True),
+    "against_float": _f(AGAINST_FLOAT, nullable=True),
+}, "the compression table")
 #: The record, version `SCHEMA_VERSION`.
 RECORD = _closed({
     "schema_version": _f(schema.Int(min=SCHEMA_VERSION, max=SCHEMA_VERSION), True),
@@ -322,6 +354,7 @@ RECORD = _closed({
     "flags": _f(FLAGS, True),
     "contamination": _f(CONTAMINATION, nullable=True),
     "training_curve": _f(TRAINING_CURVE, nullable=True),
+    "compression": _f(COMPRESSION, nullable=True),
 }, "a result record", rules=(_real_date,))
 #: One line of a predictions file: the fields the pages and the paired test read.
 PREDICTION = _open({"index": _f(COUNT), "confidence": _f(NUMBER, nullable=True),

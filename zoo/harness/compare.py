@@ -33,13 +33,21 @@ def compare(path_a, path_b, metric=None) -> dict:
         k: (tuple(v) if k in ("metrics", "labels") and v is not None else v)
         for k, v in a["benchmark"]["definition"].items() if k != "higher_is_better"
     })
-    metric = metric or spec.main_metric
     rows_a, rows_b = records.read_predictions(path_a), records.read_predictions(path_b)
     idx = bootstrap.indices(len(rows_a), resampled[0][1], resampled[0][0])  # as recorded
+    return {"benchmark": spec.id, "a": str(path_a), "b": str(path_b),
+            **paired(spec, rows_a, rows_b, idx, metric)}
+
+
+def paired(spec, rows_a, rows_b, idx, metric=None) -> dict:
+    """The paired bootstrap test of two runs' prediction rows on the same examples, each
+    metric recomputed on the same resample indices `idx` (`[resamples, examples]`): metric,
+    value_a, value_b, delta (a - b), low, high, p_value, significant, better
+    (`zoo.metrics.bootstrap.paired_test`). `metric` None: the benchmark's main metric."""
+    metric = metric or spec.main_metric
     kind = tasks.get(spec.task)
-    scorer = kind.score
-    found_a, samples_a, _ = scorer(spec, None, rows_a, idx)
-    found_b, samples_b, _ = scorer(spec, None, rows_b, idx)
+    found_a, samples_a, _ = kind.score(spec, None, rows_a, idx)
+    found_b, samples_b, _ = kind.score(spec, None, rows_b, idx)
     if metric not in samples_a:
         raise EvaluationError(f"Metric '{metric}' cannot be compared from predictions; "
                          f"choose from {', '.join(samples_a)}.")
@@ -47,5 +55,5 @@ def compare(path_a, path_b, metric=None) -> dict:
         samples_a[metric], samples_b[metric], found_a[metric]["value"], found_b[metric]["value"],
         higher_is_better=metric not in kind.LOWER_IS_BETTER,
     )
-    return {"benchmark": spec.id, "metric": metric, "a": str(path_a), "b": str(path_b),
-            "value_a": found_a[metric]["value"], "value_b": found_b[metric]["value"], **result}
+    return {"metric": metric, "value_a": found_a[metric]["value"],
+            "value_b": found_b[metric]["value"], **result}
