@@ -158,6 +158,80 @@ def test_a_head_the_family_lacks(tmp_path):
         zoo.convert.load(CASE, head="classifier")
 
 
+@needs_case
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda: zoo.convert.load(CASE, head="casual_lm"), "head='casual_lm'"),
+    (lambda: zoo.build("gpt", task="casual_lm", weights=str(CASE)), "task='casual_lm'"),
+])
+def test_a_head_typo_is_named_as_the_caller_named_it(call, said):
+    """Python callers were told "--head casual_lm", an option they never gave."""
+    with pytest.raises(ConversionError) as caught:
+        call()
+    message = str(caught.value)
+    assert message.startswith(f"{said}: the gpt family has no such head")
+    assert "--head" not in message and "Did you mean: 'causal_lm'?" in message
+
+
+@needs_case
+@pytest.mark.parametrize(("name", "hint"), [
+    ("afile", None),
+    ("tiny.keras", "Did you mean: '{stem}'? (the entry folder; keras_file=True writes"),
+])
+@pytest.mark.parametrize("force", [False, True])
+def test_writing_an_entry_over_a_file_says_it_is_a_file(tmp_path, name, hint, force):
+    """A file where the entry folder should go was "exists and is not empty" (a folder's
+    problem; --force would not help), and with force a traceback (a file renamed onto a
+    folder)."""
+    converted = zoo.convert.load(CASE)
+    target = tmp_path / name
+    target.write_text("mine\n")
+    with pytest.raises(FileExistsError, match="is a file, not a folder") as caught:
+        zoo.convert.write_entry(converted, target, force=force)
+    message = str(caught.value)
+    assert message.startswith(f"{target} is a file") and "force=True replaces folders" in message
+    assert "not empty" not in message
+    if hint:
+        assert hint.format(stem=tmp_path / "tiny") in message
+    assert target.read_text() == "mine\n" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_an_entry_target_is_named_as_the_command_line_named_it(tmp_path):
+    from zoo.convert import entry
+
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(FileExistsError, match=r"^--to .*full exists and is not empty; .*"
+                                              r"pass --force to replace it"):
+        entry.check_target(tmp_path / "full", option="--to")
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(FileExistsError, match=r"^--to .*afile is a file, not a folder: .*"
+                                              r"--force replaces folders only"):
+        entry.check_target(tmp_path / "afile", force=True, option="--to")
+    entry.check_target(tmp_path / "full", force=True, option="--to")  # replaced: no error
+    entry.check_target(tmp_path / "new", option="--to")
+
+
+def test_a_shard_the_index_lists_is_named_with_the_index(tmp_path):
+    """Read directly (`zoo.checkpoints.readers`), a missing shard was "<shard> is missing."
+    with no word of the index that lists it or what to do."""
+    from zoo.checkpoints.readers import safetensors_folder
+
+    _safetensors(tmp_path / "model-00001-of-00002.safetensors", a=[1.0])
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
+        "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+    with pytest.raises(ConversionError, match=r"model.safetensors.index.json lists the shard "
+                                              r"model-00002-of-00002.safetensors, which .* does "
+                                              r"not have. Download every shard"):
+        safetensors_folder(tmp_path)
+
+
+@needs_case
+def test_a_preset_of_another_family_says_how_to_build_the_checkpoint():
+    with pytest.raises(ConversionError, match=r"bert_tiny is a bert model, but .* is converted "
+                                              r"by the gpt family: build it as 'gpt'"):
+        zoo.build("bert_tiny", weights=str(CASE))
+
+
 # --- hf:// from a server laid out as the hub ---------------------------------------------------
 
 def _hub(root, repo, files: dict, revision="main", lfs=("model.safetensors",)):
@@ -766,3 +840,34 @@ def test_a_converted_gpt2_ends_at_its_end_of_text_when_it_is_a_stop_id():
     runner_up = int(np.argsort(expected["logits"][1, 4])[-2])  # no stop ids: never generated
     assert np.asarray(model.generate(prompt, max_new_tokens=1, stop_ids=())).tolist() == [
         [runner_up]]
+
+
+def test_zoo_convert_names_a_file_target_and_a_misspelt_head_as_the_command_line_does(
+        tmp_path, capsys):
+    """`--to` an existing file is named as a file (not "not empty"), and a misspelt `--head`
+    is named as the option with the closest head; neither writes anything."""
+    source = FIXTURES / "bert_transformers_model" / "source"
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["convert", str(source), "--to", str(tmp_path / "afile")]) == 2
+    assert "--to " + str(tmp_path / "afile") + " is a file, not a folder" in capsys.readouterr().err
+    assert cli.main(["convert", str(source), "--to", str(tmp_path / "new"),
+                     "--head", "clasifier"]) == 2
+    err = capsys.readouterr().err
+    assert "--head clasifier" in err and "Did you mean: 'classifier'?" in err
+    assert not (tmp_path / "new").exists() and (tmp_path / "afile").read_text() == "x"
+
+
+def test_a_shard_missing_from_a_folder_is_named_with_the_folder_and_the_fix(tmp_path):
+    """Through `zoo.convert.load` the layout check sees the missing shard first: its message
+    named neither the checkpoint nor what to do."""
+    import zoo.convert
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert",
+                                                      "architectures": ["BertModel"]}))
+    _safetensors(tmp_path / "model-00001-of-00002.safetensors", a=[1.0])
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
+        "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+    with pytest.raises(ConversionError, match=rf"{tmp_path}: model.safetensors.index.json "
+                                              r"lists model-00002-of-00002.safetensors, which "
+                                              r"it does not have: copy every shard"):
+        zoo.convert.load(str(tmp_path))

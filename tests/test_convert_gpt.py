@@ -178,6 +178,32 @@ def test_an_end_of_text_zoo_cannot_stop_at_is_refused(tmp_path, value, message):
         load_transformers(source)
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("n_layer", "two", r"n_layer is 'two' \(a string\); expected a whole number"),
+    ("n_layer", True, r"n_layer is True \(a boolean\); expected a whole number"),
+    ("n_embd", 32.5, r"n_embd is 32.5 \(a number\); expected a whole number"),
+    ("n_head", [4], r"n_head is \[4\] \(a list\)"),
+    ("n_inner", 64.5, r"n_inner is 64.5 \(a number\); expected a whole number"),
+    ("n_positions", "64", r"n_positions is '64' \(a string\)"),
+    ("vocab_size", "100", r"vocab_size is '100' \(a string\)"),
+    ("layer_norm_epsilon", None, r"layer_norm_epsilon is None \(null\); expected a number"),
+    ("resid_pdrop", "0.1", r"resid_pdrop is '0.1' \(a string\); expected a number"),
+    ("tie_word_embeddings", "false",
+     r"tie_word_embeddings is 'false' \(a string\); expected true or false"),
+    ("scale_attn_weights", "true", r"scale_attn_weights is 'true' \(a string\)"),
+    ("add_cross_attention", 0, r"add_cross_attention is 0 \(a whole number\)"),
+    ("pad_token_id", "99", r"pad_token_id='99' is not a token id"),
+])
+def test_a_config_of_wrong_types_names_the_field(tmp_path, field, value, message):
+    """`int()`, `float()` and `bool()` on config.json's fields turned "two" into a traceback,
+    32.5 into 32, a null epsilon into a TypeError and "false" into a tied output projection
+    (bool("false") is True); a pad_token_id "99" was passed over for the eos id."""
+    folder = _copy(tmp_path)
+    with pytest.raises(ConversionError, match=message) as caught:
+        load_transformers(_edit_config(folder, **{field: value}))
+    assert f"{folder}/config.json" in str(caught.value)
+
+
 def test_a_null_end_of_text_converts_without_a_default_stop(tmp_path):
     model = load_transformers(_edit_config(_copy(tmp_path), eos_token_id=None)).model
     assert (model.end_id, model.pad_id) == (None, 99)  # pad: bos_token_id

@@ -143,3 +143,13 @@ def test_other_heads_are_refused():
     folder, *_ = case("marian_shared")
     with pytest.raises(ConversionError, match="seq2seq"):
         load_transformers(_source(folder), head="classifier")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_fixture_records_the_libraries_that_made_it(name):
+    """As every other reference module's meta.json: `library` holds the versions of the
+    libraries whose outputs are the expected ones (the tokenizer's ids are SentencePiece's);
+    Marian's had torch and Transformers loose at the top level and no SentencePiece."""
+    meta = case(name)[3]
+    assert set(meta["library"]) == {"torch", "transformers", "sentencepiece"}
+    assert all(isinstance(v, str) and v[0].isdigit() for v in meta["library"].values())

@@ -266,3 +266,127 @@ def test_timm_settings_are_named_together(tmp_path):
         convert.load_timm(timm_with(tmp_path, add={
             "reg_token": np.zeros((1, 1, 32), "float32"),
             "blocks.1.attn.k_norm.weight": np.ones(8, "float32")}))
+
+
+# === Configs of wrong types: an error naming the file and field, not a traceback or a ===
+# === silently different model (int("32") is 32, bool("false") is True)                ===
+
+def _set(field, value, within=None):
+    """An edit setting `field` (inside the object `within`, a key path) to `value`."""
+    def edit(config):
+        for key in within or ():
+            config = config[key]
+        config[field] = value
+    return edit
+
+
+@pytest.mark.parametrize("file, field, value, message", [
+    ("config.json", "num_hidden_layers", "two",
+     r"num_hidden_layers is 'two' \(a string\); expected a whole number"),
+    ("config.json", "hidden_size", 32.5, r"hidden_size is 32.5 \(a number\)"),
+    ("config.json", "intermediate_size", True, r"intermediate_size is True \(a boolean\)"),
+    ("config.json", "num_channels", [3], r"num_channels is \[3\] \(a list\)"),
+    ("config.json", "layer_norm_eps", None, r"layer_norm_eps is None \(null\); expected a num"),
+    ("config.json", "hidden_dropout_prob", "0.0", r"hidden_dropout_prob is '0.0' \(a string\)"),
+    ("config.json", "qkv_bias", "false", r"qkv_bias is 'false' \(a string\); expected true or"),
+    ("config.json", "image_size", "16", r"image_size is '16' \(a string\); expected a whole"),
+    ("config.json", "patch_size", [4, "4"], r"patch_size is \[4, '4'\] \(a list\)"),
+    ("config.json", "id2label", ["a", "b", "c", "d", "e"], r"id2label is \[.*\] \(a list\)"),
+    ("config.json", "id2label", {"0": "a", "1": "b", "2": "c", "3": "d", "5": "e"},
+     r"id2label's keys .* are not the class ids 0 to 4"),
+    ("preprocessor_config.json", "do_normalize", "false",
+     r"do_normalize is 'false' \(a string\); expected true or false"),
+    ("preprocessor_config.json", "image_mean", "0.5", r"image_mean is '0.5' \(a string\)"),
+    ("preprocessor_config.json", "image_std", [0.5, 0.5], r"image_std is \[0.5, 0.5\]; "
+                                                          r"expected one value per channel"),
+    ("preprocessor_config.json", "rescale_factor", None, r"rescale_factor is None \(null\)"),
+])
+def test_a_transformers_config_of_wrong_types_names_the_field(tmp_path, file, field, value,
+                                                              message):
+    folder = edited_copy("vit_hf_classifier", tmp_path, _set(field, value), file)
+    with pytest.raises(ConversionError, match=message) as caught:
+        convert.load_transformers(source_of(folder, "transformers"))
+    assert f"{folder}/{file}" in str(caught.value)
+
+
+_ARGUMENTS = ("config",)
+_CONVERTER = ("config", "image_converter", "config")
+
+
+@pytest.mark.parametrize("file, within, field, value, message", [
+    ("config.json", _ARGUMENTS, "num_layers", "2", r"num_layers is '2' \(a string\)"),
+    ("config.json", _ARGUMENTS, "hidden_dim", 32.5, r"hidden_dim is 32.5 \(a number\)"),
+    ("config.json", _ARGUMENTS, "layer_norm_epsilon", None, r"layer_norm_epsilon is None"),
+    ("config.json", _ARGUMENTS, "use_mlp_bias", "false", r"use_mlp_bias is 'false' \(a str"),
+    ("config.json", _ARGUMENTS, "use_class_token", "false", r"use_class_token is 'false'"),
+    ("config.json", _ARGUMENTS, "image_shape", [16, "16", 3], r"image_shape is \[16, '16', 3\]"),
+    ("config.json", _ARGUMENTS, "image_shape", [None, None, 3], r"expected three positive"),
+    ("config.json", _ARGUMENTS, "patch_size", [4.5, 4], r"patch_size is \[4.5, 4\]"),
+    ("config.json", _ARGUMENTS, "dropout_rate", "0", r"dropout_rate is '0' \(a string\)"),
+    ("task.json", _ARGUMENTS, "num_classes", "5", r"num_classes is '5' \(a string\)"),
+    ("preprocessor.json", _CONVERTER, "scale", "x", r"scale is 'x' \(a string\)"),
+    ("preprocessor.json", _CONVERTER, "offset", [0.0, True, 0.0], r"offset is \[0.0, True"),
+])
+def test_a_keras_hub_config_of_wrong_types_names_the_field(tmp_path, file, within, field,
+                                                           value, message):
+    folder = edited_copy("vit_keras_hub_classifier", tmp_path, _set(field, value, within), file)
+    with pytest.raises(ConversionError, match=message) as caught:
+        convert.load_keras_hub(source_of(folder, "keras_hub"))
+    assert f"{folder}/{file}" in str(caught.value)
+
+
+@pytest.mark.parametrize("within, field, value, message", [
+    ((), "num_classes", "5", r"config.json: num_classes is '5' \(a string\)"),
+    ((), "model_args", ["x"], r"config.json: model_args is \['x'\]; expected an object"),
+    (("model_args",), "num_heads", 4.5, r"model_args: num_heads is 4.5 \(a number\)"),
+    (("model_args",), "drop_rate", None, r"model_args: drop_rate is None \(null\)"),
+    (("pretrained_cfg",), "input_size", [3, "16", 16],
+     r"pretrained_cfg: input_size is \[3, '16', 16\]; expected \[channels, height, width\]"),
+    (("pretrained_cfg",), "mean", "0.5", r"pretrained_cfg: mean is '0.5' \(a string\)"),
+    (("pretrained_cfg",), "std", [0.5, 0.5], r"pretrained_cfg: std is \[0.5, 0.5\]; expected"),
+])
+def test_a_timm_config_of_wrong_types_names_the_field(tmp_path, within, field, value, message):
+    source = timm_with(tmp_path, config=_set(field, value, within))
+    with pytest.raises(ConversionError, match=message) as caught:
+        convert.load_timm(source)
+    assert f"{source.folder}/config.json" in str(caught.value)
+
+
+# === Errors that say what to do ===
+
+def test_a_missing_keras_hub_field_is_named_not_a_key_error(tmp_path):
+    """A backbone config without `hidden_dim` was a bare KeyError."""
+    folder = edited_copy("vit_keras_hub_backbone", tmp_path,
+                         lambda c: c["config"].pop("hidden_dim"))
+    with pytest.raises(ConversionError, match=r"config.json: the field 'hidden_dim' is "
+                                              r"missing.*Use the file saved with the weights"):
+        convert.load_keras_hub(source_of(folder, "keras_hub"))
+
+
+def test_a_keras_hub_preset_without_its_weights_says_what_to_fetch(tmp_path):
+    folder = edited_copy("vit_keras_hub_backbone", tmp_path)
+    (folder / "model.weights.h5").unlink()
+    with pytest.raises(ConversionError, match=r"model.weights.h5 is missing: a KerasHub "
+                                              r"preset .*Download the whole preset"):
+        convert.load_keras_hub(source_of(folder, "keras_hub"))
+
+
+def test_sizes_that_do_not_fit_the_weights_point_at_the_config(tmp_path):
+    folder = edited_copy("vit_hf_classifier", tmp_path,
+                         lambda c: c.update({"intermediate_size": 48}))
+    with pytest.raises(ConversionError, match=r"intermediate/kernel has shape \(32, 64\), but "
+                                              r"the model built from the source's config has "
+                                              r"\(32, 48\).*Convert the config saved with"):
+        convert.load_transformers(source_of(folder, "transformers"))
+
+
+def test_a_tensor_of_another_vit_variant_says_what_converts(tmp_path):
+    import safetensors.numpy
+
+    folder = edited_copy("vit_hf_classifier", tmp_path)
+    tensors = safetensors.numpy.load_file(str(folder / "model.safetensors"))
+    tensors["vit.encoder.layer.0.layer_scale.lambda1"] = np.ones(32, "float32")
+    safetensors.numpy.save_file(tensors, str(folder / "model.safetensors"))
+    with pytest.raises(ConversionError, match=r"layer_scale.lambda1 has no place in zoo's ViT "
+                                              r".*Convert a plain ViT checkpoint"):
+        convert.load_transformers(source_of(folder, "transformers"))

@@ -145,6 +145,7 @@ def _ragged(name, rows):
 
 def _make(out, case, *, separate, share, tie, activation, scale, normalization, seed,
           max_new_tokens=8):
+    import sentencepiece
     import torch
     import transformers
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
@@ -192,7 +193,7 @@ def _make(out, case, *, separate, share, tie, activation, scale, normalization, 
     generated_text = tokenizer.batch_decode(expected["generated"].tolist(),
                                             skip_special_tokens=True)
     write_case(out, case, inputs, expected, {
-        **versions(torch, transformers), "architecture": "MarianMTModel",
+        "library": versions(torch, transformers, sentencepiece), "architecture": "MarianMTModel",
         "max_new_tokens": max_new_tokens, "greedy_margin": margin,
         "test_source": TEST_SOURCE, "test_target": TEST_TARGET, "decoded": decoded,
         "decoded_generated": generated_text,

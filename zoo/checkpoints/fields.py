@@ -23,7 +23,9 @@ REQUIRED = object()
 def _value(config, field, file, default):
     if field not in config:
         if default is REQUIRED:
-            raise ConversionError(f"{file}: the field {field!r} is missing.")
+            raise ConversionError(f"{file}: the field {field!r} is missing, and zoo needs it "
+                                  "to build the model. Use the file saved with the weights "
+                                  "(the library writes it), or add the field.")
         return default, True
     return config[field], False
 
@@ -87,3 +89,41 @@ def flag(config: dict, field: str, file: str, default=REQUIRED) -> bool:
     if not isinstance(value, bool):
         raise _wrong(file, field, value, "true or false")
     return value
+
+
+def pair(config: dict, field: str, file: str, default=REQUIRED, minimum: int = 1) -> list[int]:
+    """`config[field]` as `[height, width]`: one whole number (a square) or a list of two,
+    each at least `minimum` (an image or patch size); `default` when the field is absent.
+
+    Raises:
+        ConversionError: missing, or not one or two whole numbers of at least `minimum`.
+    """
+    value, defaulted = _value(config, field, file, default)
+    if defaulted:
+        return value
+    items = value if isinstance(value, list | tuple) else [value]
+    items = [int(v) if isinstance(v, float) and v.is_integer() else v for v in items]
+    if len(items) not in (1, 2) or any(isinstance(v, bool) or not isinstance(v, int)
+                                       for v in items):
+        raise _wrong(file, field, value, "a whole number or a list of two")
+    if min(items) < minimum:
+        raise ConversionError(f"{file}: {field} is {value}; expected sides of at least "
+                              f"{minimum}.")
+    return items * 2 if len(items) == 1 else items
+
+
+def numbers(config: dict, field: str, file: str, default=REQUIRED) -> list[float]:
+    """`config[field]` as a list of floats: one JSON number or a list of them (per-channel
+    image means and deviations); `default` when the field is absent.
+
+    Raises:
+        ConversionError: missing, empty, or holding anything but numbers (strings, booleans,
+            null).
+    """
+    value, defaulted = _value(config, field, file, default)
+    if defaulted:
+        return value
+    items = value if isinstance(value, list | tuple) else [value]
+    if not items or any(isinstance(v, bool) or not isinstance(v, int | float) for v in items):
+        raise _wrong(file, field, value, "a number or a list of numbers")
+    return [float(v) for v in items]

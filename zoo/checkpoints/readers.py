@@ -30,6 +30,12 @@ def safetensors_folder(folder) -> dict:
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ConversionError(f"{index}: not a safetensors index ({e}).") from None
         files = [folder / shard for shard in shards]
+        absent = [file.name for file in files if not file.is_file()]
+        if absent:
+            raise ConversionError(
+                f"{index} lists the shard{'s' if len(absent) > 1 else ''} "
+                f"{', '.join(absent)}, which {folder} does not have. Download every shard "
+                "the index lists into the folder (or convert the hf:// source, which does).")
     elif (folder / "model.safetensors").is_file():
         files = [folder / "model.safetensors"]
     else:
@@ -52,7 +58,8 @@ def safetensors_file(file) -> dict:
 
     file = Path(file)
     if not file.is_file():
-        raise ConversionError(f"{file} is missing.")
+        raise ConversionError(f"{file} is missing; give the folder holding it (the "
+                              "checkpoint's weights).")
     tensors = {}
     try:
         with safetensors.safe_open(str(file), framework="numpy") as f:
@@ -85,7 +92,9 @@ def keras_weights_h5(file) -> dict:
 
     file = Path(file)
     if not file.is_file():
-        raise ConversionError(f"{file} is missing.")
+        raise ConversionError(f"{file} is missing: a KerasHub preset holds its weights in "
+                              f"{file.name} beside config.json. Download the whole preset "
+                              "folder (every file its metadata.json goes with).")
     arrays = {}
     try:
         with h5py.File(file, "r") as f:

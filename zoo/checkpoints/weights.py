@@ -48,13 +48,18 @@ def assign(model, values: dict, source: str, unused: dict | None = None) -> list
     if extra:
         raise ConversionError(
             f"{source}: values for variables the model does not have: {', '.join(extra[:5])}"
-            f"{' ...' if len(extra) > 5 else ''}.")
+            f"{' ...' if len(extra) > 5 else ''}. The converter mapped tensors to names zoo's "
+            "model does not use: a fault of the converter for this architecture, not of the "
+            "checkpoint (please report it with the source).")
     for path, variable in by_path.items():
         value = np.asarray(values[path])
         if tuple(value.shape) != tuple(variable.shape):
             raise ConversionError(
-                f"{source}: {path} has shape {tuple(variable.shape)} in the model, but the "
-                f"checkpoint's tensor has shape {tuple(value.shape)}.")
+                f"{source}: the checkpoint's tensor for {path} has shape "
+                f"{tuple(value.shape)}, but the model built from the source's config has "
+                f"{tuple(variable.shape)} there: the config's sizes (widths, layers, "
+                "vocabulary, image and patch size) do not describe these weights. Convert "
+                "the config saved with the weights.")
     for path, variable in by_path.items():
         variable.assign(np.asarray(values[path]).astype(variable.dtype))
     return [f"left out {name}: {why}" for name, why in sorted((unused or {}).items())]

@@ -103,13 +103,41 @@ def run_info(converted: Converted, name: str) -> dict:
     return info
 
 
+def check_target(folder, force: bool = False, option: str | None = None) -> None:
+    """Refuses `folder` as the place to write an entry folder before any work is done: a
+    file (an entry is a folder, and `force` replaces folders only), or a folder that is not
+    empty unless `force`. `option` is the command-line option that named it ("--to"), for
+    messages; None: the caller is Python (`force=True`).
+
+    Raises:
+        FileExistsError: saying which, with what to do (a folder name beside the file, when
+            the file's name looks like a file's: `model.keras` -> `model`).
+    """
+    folder = Path(folder)
+    named = f"{option} {folder}" if option else str(folder)
+    force_flag = "--force" if option else "force=True"
+    if folder.exists() and not folder.is_dir():
+        hint, stem = "", folder.with_suffix("")
+        if folder.suffix and not stem.exists():
+            hint = f" Did you mean: '{stem}'?"
+            if folder.suffix == ".keras":
+                keras_flag = "--keras" if option else "keras_file=True"
+                hint += f" (the entry folder; {keras_flag} writes model.keras inside it)"
+        raise FileExistsError(f"{named} is a file, not a folder: a converted entry is a folder "
+                              f"of files (model.json, weights.npz, ...). Name a new folder; "
+                              f"{force_flag} replaces folders only, not a file.{hint}")
+    if folder.is_dir() and any(folder.iterdir()) and not force:
+        raise FileExistsError(f"{named} exists and is not empty; choose a new folder or pass "
+                              f"{force_flag} to replace it.")
+
+
 def write(converted: Converted, folder, force: bool = False, keras_file: bool = False) -> Path:
     """Writes `converted` as an entry folder at `folder`, atomically (a reader sees no folder
     or the whole one).
 
     Raises:
-        FileExistsError: `folder` exists and is not empty, unless `force` (then it is
-            replaced whole).
+        FileExistsError: `folder` is a file, or a folder that is not empty unless `force`
+            (then it is replaced whole); see `check_target`.
     """
     import keras
     import numpy as np
@@ -118,9 +146,7 @@ def write(converted: Converted, folder, force: bool = False, keras_file: bool = 
     from zoo.models.stored_weights import store_weight
 
     folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not force:
-        raise FileExistsError(f"{folder} exists and is not empty; choose a new folder or pass "
-                              "--force to replace it.")
+    check_target(folder, force)
     model = converted.model
     with atomic.staged_folder(folder, existing="replace") as staging:
         config = keras.saving.serialize_keras_object(model)

@@ -53,21 +53,36 @@ def converter_for(source: Source):
         f"zoo family converts.{' ' + hint if hint else ''} Zoo converts {listing}.")
 
 
-def load(location, head: str | None = None, *, progress: bool | None = None) -> Converted:
-    """The zoo model converted from checkpoint `location` (see `zoo.convert`)."""
+def load(location, head: str | None = None, *, progress: bool | None = None,
+         argument: str = "head") -> Converted:
+    """The zoo model converted from checkpoint `location` (see `zoo.convert`); `argument`
+    is how the caller named `head` ("head", or "--head" on the command line), for messages."""
     source = sources.resolve(location, progress=True if progress is None else progress)
-    return convert(source, head)
+    return convert(source, head, argument=argument)
 
 
-def convert(source: Source, head: str | None = None) -> Converted:
+def convert(source: Source, head: str | None = None, *, argument: str = "head") -> Converted:
     """`source` converted by the family that claims it, as `head` (None: the head that
-    matches the checkpoint's own architecture, as the family decides)."""
+    matches the checkpoint's own architecture, as the family decides).
+
+    Args:
+        argument: the name the caller gave `head` under, as messages should say it: a Python
+            keyword ("head" of `zoo.convert.load`, "task" of `zoo.build`) or a command-line
+            option ("--head").
+
+    Raises:
+        ConversionError: a head the family has not (the closest of its heads suggested, in
+            the caller's terms: `task='clasifier'` or `--head clasifier`); what the family's
+            converter raises.
+    """
     family, converter = converter_for(source)
     if head is not None and head not in family.heads:
         hint = did_you_mean(head, family.heads)
+        given = f"{argument} {head}" if argument.startswith("-") else f"{argument}={head!r}"
         raise ConversionError(
-            f"--head {head}: the {family.name} family has no such head.{' ' + hint if hint else ''}"
-            f" Its heads: {', '.join(family.heads)}.")
+            f"{given}: the {family.name} family has no such head, so {source.location} "
+            f"cannot be converted as one.{' ' + hint if hint else ''} Its heads: "
+            f"{', '.join(family.heads)}.")
     converted = load_reference(converter.load)(source, head)
     if not isinstance(converted, Converted):
         raise TypeError(f"{converter.load} returned {type(converted).__name__}, not a "
@@ -110,8 +125,10 @@ def build(name: str, task: str | None, weights, **overrides):
         preset = catalog.get_spec(name)  # UnknownNameError with the closest names
         if preset.family != family.name:
             raise ConversionError(f"{name} is a {preset.family} model, but {source.describe()} "
-                                  f"is converted by the {family.name} family.")
-    converted = convert(source, task)
+                                  f"is converted by the {family.name} family: build it as "
+                                  f"'{family.name}' (the checkpoint's size) or as one of that "
+                                  "family's presets.")
+    converted = convert(source, task, argument="task")
     model = converted.model
     config = model.get_config()
     if preset is not None:

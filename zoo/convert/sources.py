@@ -117,7 +117,7 @@ def detect(folder, location: str | None = None) -> Source:
              if p.is_file() and not p.name.startswith(".")}
     fmt, architecture, config = classify(names, lambda name: _read_config(folder / name),
                                          location)
-    wanted = needed_files(fmt, names, lambda name: _read_config(folder / name))
+    wanted = needed_files(fmt, names, lambda name: _read_config(folder / name), location)
     files = {name: downloads.sha256_of(folder / name) for name in sorted(wanted)}
     return Source(folder=folder, format=fmt, architecture=architecture, config=config,
                   location=location, files=files)
@@ -160,7 +160,8 @@ def classify(names: set, config_of: Callable[[str], dict], location: str):
                           f"Zoo reads these layouts: {needs}.")
 
 
-def needed_files(fmt: str, names: set, config_of: Callable[[str], dict]) -> set:
+def needed_files(fmt: str, names: set, config_of: Callable[[str], dict],
+                 location: str = "the checkpoint") -> set:
     """The files of a `fmt` checkpoint (among `names`) that a conversion reads: config,
     weights (the shards an index lists) and tokenizer files."""
     if fmt == "bert_original":
@@ -176,12 +177,17 @@ def needed_files(fmt: str, names: set, config_of: Callable[[str], dict]) -> set:
         index = config_of("model.safetensors.index.json")
         shards = index.get("weight_map") if isinstance(index, dict) else None
         if not isinstance(shards, dict):
-            raise ConversionError("model.safetensors.index.json has no weight_map: not a "
-                                  "safetensors index.")
+            raise ConversionError(f"{location}: model.safetensors.index.json has no "
+                                  "weight_map (shard file name per tensor): not a safetensors "
+                                  "index. Save the model again with Transformers' "
+                                  "save_pretrained, or remove the index if model.safetensors "
+                                  "holds every tensor.")
         missing = sorted(set(shards.values()) - names)
         if missing:
-            raise ConversionError(f"model.safetensors.index.json lists {', '.join(missing)}, "
-                                  "which the repository does not have.")
+            raise ConversionError(f"{location}: model.safetensors.index.json lists "
+                                  f"{', '.join(missing)}, which it does not have: copy every "
+                                  "shard the index names into it (an interrupted download or "
+                                  "copy leaves some out).")
         return wanted | {"model.safetensors.index.json", *shards.values()}
     return wanted | {"model.safetensors"}
 
@@ -273,7 +279,7 @@ class _Hub:
         self.siblings = siblings
         names = set(siblings)
         fmt, architecture, config = classify(names, self._json, self.location)
-        wanted = needed_files(fmt, names, self._json)
+        wanted = needed_files(fmt, names, self._json, self.location)
         for name in sorted(wanted):
             self._fetch(name, siblings[name])
         files = {name: self.recorded[name] for name in sorted(wanted)}

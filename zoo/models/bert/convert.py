@@ -784,11 +784,15 @@ def to_transformers(model, tokenizer=None, labels=None) -> tuple[dict, dict, dic
     head = {"BertBackbone": "backbone", "BertMaskedLM": "masked_lm",
             "BertClassifier": "classifier"}.get(type(model).__name__)
     if head is None:
-        raise ConversionError(f"{type(model).__name__} is not a zoo BERT model.")
+        raise ConversionError(f"{type(model).__name__} is not a zoo BERT model (a "
+                              "BertBackbone, BertMaskedLM or BertClassifier): export it with "
+                              "its own family's format.")
     backbone = model if head == "backbone" else model.backbone
     if backbone.normalize_first:
         raise ConversionError("The model has pre-LN blocks (normalize_first true); "
-                              "Transformers' BERT is post-LN only.")
+                              "Transformers' BERT is post-LN only, so no Transformers config "
+                              "describes it; export it as a TF Hub SavedModel (`zoo export "
+                              "ENTRY`) instead.")
     weights = {w.path: np.asarray(w.numpy(), "float32") for w in model.weights}
     prefix = "" if head == "backbone" else "bert."
     tensors = {}

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoo.checkpoints import fields
 from zoo.checkpoints.converted import Converted, Source
 from zoo.checkpoints.errors import ConversionError
 
@@ -143,67 +144,87 @@ _TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_con
 def model_config(source: Source) -> tuple[dict, list[str]]:
     """The `GPTCausalLM` arguments of a GPT-2 config.json, and notes on what was mapped.
 
+    Each field is read with its JSON type checked (`zoo.checkpoints.fields`); an absent field
+    means Transformers' `GPT2Config` default (`GPT2_DEFAULTS`).
+
     Raises:
-        ConversionError: naming the field for a setting zoo's GPT cannot represent.
+        ConversionError: naming the field for a setting zoo's GPT cannot represent, or for a
+            value of the wrong type ("two" or 32.5 layers, a null epsilon, "false" for a flag).
     """
     raw = {**GPT2_DEFAULTS, **source.config}
-    where = f"{source.folder / 'config.json'}"
+    where = f"{source.location}/config.json"
     for field, (value, why) in _FIXED.items():
-        if raw[field] != value:
+        if fields.flag(raw, field, where) != value:
             raise ConversionError(f"{where}: {field}={raw[field]!r} is not supported: {why}. "
                                   f"zoo converts GPT-2 checkpoints with {field}={value!r}.")
     activation = raw["activation_function"]
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ConversionError(f"{where}: activation_function={activation!r} is not one zoo's "
                               f"GPT computes; it converts {', '.join(sorted(ACTIVATIONS))}.")
-    width = raw["n_embd"]
-    dropouts = {k: raw[k] for k in ("resid_pdrop", "embd_pdrop", "attn_pdrop")}
+    width = fields.integer(raw, "n_embd", where, minimum=1)
+    vocab = fields.integer(raw, "vocab_size", where, minimum=1)
+    dropouts = {k: fields.number(raw, k, where, minimum=0.0, maximum=1.0)
+                for k in ("resid_pdrop", "embd_pdrop", "attn_pdrop")}
     notes = [f"activation_function {activation!r} -> {ACTIVATIONS[activation]!r}"]
     if len(set(dropouts.values())) > 1:
         notes.append(f"dropout {dropouts['resid_pdrop']} for every sublayer (zoo has one "
                      f"rate; the source has {dropouts}): training only, outputs unchanged")
-    pad_id, pad_field = _pad_id(raw)
-    if pad_id is None or not 0 <= pad_id < raw["vocab_size"]:
-        raise ConversionError(f"{where}: no token id in the vocabulary of {raw['vocab_size']} "
+    pad_id, pad_field = _pad_id(raw, where, vocab)
+    if pad_id is None or not 0 <= pad_id < vocab:
+        raise ConversionError(f"{where}: no token id in the vocabulary of {vocab} "
                               "to use as zoo's pad_id (pad_token_id, eos_token_id and "
                               "bos_token_id are missing or outside it); set pad_token_id.")
     notes.append(f"pad_id {pad_id} (the config's {pad_field}: GPT-2 has no padding token)")
-    end_id = _end_id(raw, where)
+    end_id = _end_id(raw, where, vocab)
     notes.append(f"end_id {end_id} (the config's eos_token_id): generation ends a row after "
                  "it by default" if end_id is not None else
                  "end_id none (the config's eos_token_id is null): generation ends no row "
                  "unless given stop_ids")
     config = {
-        "vocabulary_size": raw["vocab_size"],
-        "max_sequence_length": raw["n_positions"],
-        "num_layers": raw["n_layer"],
-        "num_heads": raw["n_head"],
+        "vocabulary_size": vocab,
+        "max_sequence_length": fields.integer(raw, "n_positions", where, minimum=1),
+        "num_layers": fields.integer(raw, "n_layer", where, minimum=1),
+        "num_heads": fields.integer(raw, "n_head", where, minimum=1),
         "hidden_dim": width,
-        "intermediate_dim": raw["n_inner"] if raw["n_inner"] is not None else 4 * width,
-        "dropout": float(dropouts["resid_pdrop"]),
+        "intermediate_dim": (4 * width if raw["n_inner"] is None
+                             else fields.integer(raw, "n_inner", where, minimum=1)),
+        "dropout": dropouts["resid_pdrop"],
         "activation": ACTIVATIONS[activation],
-        "layer_norm_epsilon": float(raw["layer_norm_epsilon"]),
-        "tie_embeddings": bool(raw["tie_word_embeddings"]),
+        "layer_norm_epsilon": fields.number(raw, "layer_norm_epsilon", where, minimum=0.0),
+        "tie_embeddings": fields.flag(raw, "tie_word_embeddings", where),
         "pad_id": pad_id,
         "end_id": end_id,
     }
     if width % config["num_heads"]:
         raise ConversionError(f"{where}: n_embd={width} is not divisible by "
-                              f"n_head={config['num_heads']}.")
+                              f"n_head={config['num_heads']}; GPT-2's heads split the width "
+                              "evenly (n_embd / n_head each).")
     return config, notes
 
 
-def _pad_id(raw):
+def _pad_id(raw, where, vocab):
+    """`(id, field)`: the first of pad_token_id, eos_token_id, bos_token_id that is set (a
+    list counts as its first id); `(None, None)` when none is.
+
+    Raises:
+        ConversionError: one of them set to something other than a token id (a string, a
+            boolean, a number with a fraction), which would otherwise be passed over silently.
+    """
     for field in ("pad_token_id", "eos_token_id", "bos_token_id"):
         value = raw.get(field)
         if isinstance(value, list):
             value = value[0] if value else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value, field
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConversionError(f"{where}: {field}={value!r} is not a token id (a JSON "
+                                  "integer, a list of them, or null); set it to an id of the "
+                                  f"vocabulary of {vocab} (vocab_size), or null.")
+        return value, field
     return None, None
 
 
-def _end_id(raw, where) -> int | None:
+def _end_id(raw, where, vocab) -> int | None:
     """The config's `eos_token_id` as zoo's `end_id` (None when null).
 
     Raises:
@@ -219,10 +240,9 @@ def _end_id(raw, where) -> int | None:
         value = value[0] if value else None
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or not 0 <= value < raw["vocab_size"]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab:
         raise ConversionError(f"{where}: eos_token_id={value!r} is not a token id of the "
-                              f"vocabulary of {raw['vocab_size']} (vocab_size); set it to the "
+                              f"vocabulary of {vocab} (vocab_size); set it to the "
                               "end-of-text id, or null.")
     return value
 
@@ -234,7 +254,7 @@ def _without_prefix(tensors: dict) -> dict:
 
 def _values(tensors: dict, config: dict, source: Source) -> tuple[dict, dict]:
     """`({zoo variable path: array}, {source tensor: why left out})`."""
-    where = str(source.folder)
+    where = source.location
     width = config["hidden_dim"]
     taken, unused = set(), {}
 

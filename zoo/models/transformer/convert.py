@@ -201,7 +201,9 @@ def _values(source, config, tensors) -> tuple[dict, dict]:
             if not np.array_equal(lm_head, decoder_embedding):
                 raise ConversionError(
                     f"{source.describe()}: lm_head.weight differs from the decoder's "
-                    "embeddings, but config.json says tie_word_embeddings.")
+                    "embeddings, but config.json says tie_word_embeddings: the output layer "
+                    "is a matrix of its own. Set \"tie_word_embeddings\": false in config.json "
+                    "(as the model was trained) and convert again.")
             unused["lm_head.weight"] = "a copy of the tied decoder embeddings"
     else:
         values["output_projection/kernel"] = take("lm_head.weight").T
@@ -274,7 +276,9 @@ def marian_tokenizer(source, config):
     if separate:
         if not (folder / "target_vocab.json").is_file():
             raise ConversionError(f"{folder / 'tokenizer_config.json'} says separate_vocabs, "
-                                  "but the folder has no target_vocab.json.")
+                                  "but the folder has no target_vocab.json: copy the "
+                                  "repository's target_vocab.json beside it, or convert "
+                                  "without the tokenizer files (token ids only).")
         target_vocab = _json(folder / "target_vocab.json")
     special = [_token(t) for t in settings.get("additional_special_tokens")
                or settings.get("extra_special_tokens") or []]

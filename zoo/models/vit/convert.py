@@ -24,6 +24,7 @@ import re
 
 import numpy as np
 
+from zoo.checkpoints import fields
 from zoo.checkpoints.converted import Converted
 from zoo.checkpoints.errors import ConversionError
 from zoo.checkpoints.weights import assign
@@ -95,23 +96,32 @@ def _size(value):
     return h if h == w else [h, w]
 
 
-def _per_channel(value, channels, where):
-    values = [float(v) for v in value] if isinstance(value, (list, tuple)) else [float(value)]
+def _per_channel(config, field, file, channels, default=fields.REQUIRED):
+    """`config[field]` (one number, or one per channel) as one float per channel.
+
+    Raises:
+        ConversionError: not numbers, or a list of another length than `channels`.
+    """
+    values = fields.numbers(config, field, file, default)
     if len(values) == 1:
         values = values * channels
     if len(values) != channels:
-        raise ConversionError(f"{where}: {value} is not one value per channel ({channels}).")
+        raise ConversionError(f"{file}: {field} is {config[field]}; expected one value per "
+                              f"channel ({channels}, num_channels) or one for all.")
     return values
 
 
-def _affine_to_standardization(scale, offset, channels, where):
-    """`pixels * scale + offset` on pixels in [0, 255] (KerasHub's image converter) as
-    `(images - mean) / std` on images in [0, 1]: std = 1 / (255 scale), mean = -offset std."""
-    scale = _per_channel(1.0 if scale is None else scale, channels, f"{where} scale")
-    offset = _per_channel(0.0 if offset is None else offset, channels, f"{where} offset")
+def _affine_to_standardization(converter, file, channels):
+    """`pixels * scale + offset` on pixels in [0, 255] (KerasHub's image converter config
+    `converter`, read from `file`) as `(images - mean) / std` on images in [0, 1]:
+    std = 1 / (255 scale), mean = -offset std."""
+    converter = {k: v for k, v in converter.items() if v is not None}
+    scale = _per_channel(converter, "scale", file, channels, [1.0])
+    offset = _per_channel(converter, "offset", file, channels, [0.0])
     if any(s <= 0 for s in scale):
-        raise ConversionError(f"{where}: scale {scale} is not positive; zoo's image "
-                              "normalisation divides by a positive std.")
+        raise ConversionError(f"{file}: scale {scale} is not positive; zoo's image "
+                              "normalisation divides by a positive std. Convert a preset "
+                              "whose image converter scales by a positive factor.")
     std = [1.0 / (255.0 * s) for s in scale]
     return [-o * s for o, s in zip(offset, std)], std
 
@@ -150,38 +160,45 @@ def load_transformers(source, head=None) -> Converted:
     _check_head(source, head)
     where = source.describe()
     cfg = source.config
+    file = f"{source.location}/config.json"
     if cfg.get("model_type", "vit") != "vit":
-        raise ConversionError(f"{where}: model_type {cfg.get('model_type')!r} is not 'vit'.")
+        raise ConversionError(f"{where}: config.json model_type {cfg.get('model_type')!r} is "
+                              "not 'vit': zoo reads it as Transformers' ViT (ViTModel, "
+                              "ViTForImageClassification) only. A ViT variant (DeiT, BEiT, "
+                              "...) has settings zoo's ViT does not represent.")
     act = cfg.get("hidden_act", "gelu")
     if act != "gelu":
         raise ConversionError(
             f"{where}: config.json hidden_act={act!r}; zoo's ViT uses the exact (erf) GELU "
             "only, which Transformers calls 'gelu'. Converting would change the outputs.")
-    if not cfg.get("qkv_bias", True):
+    if not fields.flag(cfg, "qkv_bias", file, True):
         raise ConversionError(f"{where}: config.json qkv_bias=false; zoo's ViT attention "
                               "has query, key and value biases (qkv_bias=true).")
-    hidden, heads = int(cfg.get("hidden_size", 768)), int(cfg.get("num_attention_heads", 12))
-    if cfg.get("head_dim") not in (None, hidden // heads):
+    hidden = fields.integer(cfg, "hidden_size", file, 768, minimum=1)
+    heads = fields.integer(cfg, "num_attention_heads", file, 12, minimum=1)
+    if cfg.get("head_dim") is not None and \
+            fields.integer(cfg, "head_dim", file, minimum=1) != hidden // heads:
         raise ConversionError(f"{where}: config.json head_dim={cfg['head_dim']}; zoo's ViT "
                               f"has hidden_size / num_attention_heads = {hidden // heads}.")
     classifier = source.architecture == "ViTForImageClassification"
-    labels = _hf_labels(cfg) if classifier else []
-    channels = int(cfg.get("num_channels", 3))
+    labels = _hf_labels(cfg, file) if classifier else []
+    channels = fields.integer(cfg, "num_channels", file, 3, minimum=1)
     config = {
-        "image_size": _size(cfg.get("image_size", 224)),
-        "patch_size": _size(cfg.get("patch_size", 16)),
+        "image_size": _size(fields.pair(cfg, "image_size", file, [224, 224])),
+        "patch_size": _size(fields.pair(cfg, "patch_size", file, [16, 16])),
         "num_channels": channels,
         "num_classes": len(labels),
         "hidden_dim": hidden,
-        "num_layers": int(cfg.get("num_hidden_layers", 12)),
+        "num_layers": fields.integer(cfg, "num_hidden_layers", file, 12, minimum=1),
         "num_heads": heads,
-        "intermediate_dim": int(cfg.get("intermediate_size", 3072)),
-        "dropout": float(cfg.get("hidden_dropout_prob", 0.0)),
-        "layer_norm_epsilon": float(cfg.get("layer_norm_eps", 1e-12)),
+        "intermediate_dim": fields.integer(cfg, "intermediate_size", file, 3072, minimum=1),
+        "dropout": fields.number(cfg, "hidden_dropout_prob", file, 0.0, 0.0, 1.0),
+        "layer_norm_epsilon": fields.number(cfg, "layer_norm_eps", file, 1e-12, 0.0),
         "pooling": "token",
     }
     notes = [f"layer_norm_eps {config['layer_norm_epsilon']:g}; exact GELU; pre-LN"]
-    if float(cfg.get("attention_probs_dropout_prob", 0.0)) != config["dropout"]:
+    if fields.number(cfg, "attention_probs_dropout_prob", file, 0.0, 0.0, 1.0) != \
+            config["dropout"]:
         notes.append(f"dropout {config['dropout']:g} (hidden_dropout_prob) everywhere: zoo's "
                      "ViT has one rate; attention_probs_dropout_prob="
                      f"{cfg['attention_probs_dropout_prob']} applies in training only")
@@ -218,18 +235,39 @@ def load_transformers(source, head=None) -> Converted:
         elif name == emb + "mask_token":
             unused[name] = "the masked-image-modeling mask token, used only in pretraining"
         else:
-            raise ConversionError(f"{where}: tensor {name} has no place in zoo's ViT "
-                                  f"({len(tensors.left())} tensors left over).")
+            raise ConversionError(
+                f"{where}: tensor {name} has no place in zoo's ViT ({len(tensors.left())} "
+                "tensors left over): the checkpoint has a part Transformers' ViTModel / "
+                "ViTForImageClassification layout does not (another head or variant). "
+                "Convert a plain ViT checkpoint, or remove the tensors of parts zoo's ViT "
+                "does not compute if they are unused.")
     extra = {"labels": labels} if labels and labels != [f"LABEL_{i}" for i in
                                                         range(len(labels))] else {}
     return _build(source, config, values, unused, notes, extra)
 
 
-def _hf_labels(cfg):
+def _hf_labels(cfg, file):
+    """The class names of a `ViTForImageClassification` config, in class order: `id2label`'s
+    (which Transformers lets decide the class count), else `LABEL_0` ... for `num_labels`.
+
+    Raises:
+        ConversionError: `id2label` not an object of the ids 0 ... n-1, or `num_labels` not
+            a whole number.
+    """
     id2label = cfg.get("id2label")
     if id2label:
-        return [str(id2label[k]) for k in sorted(id2label, key=int)]
-    return [f"LABEL_{i}" for i in range(int(cfg.get("num_labels", 2)))]
+        if not isinstance(id2label, dict):
+            raise ConversionError(f"{file}: id2label is {id2label!r} (a "
+                                  f"{type(id2label).__name__}); expected an object of class "
+                                  'id -> name ({"0": "cat", "1": "dog"}).')
+        expected = [str(i) for i in range(len(id2label))]
+        if sorted(map(str, id2label), key=lambda k: (len(k), k)) != expected:
+            raise ConversionError(f"{file}: id2label's keys {sorted(map(str, id2label))[:5]} "
+                                  f"are not the class ids 0 to {len(id2label) - 1}; give one "
+                                  "name per class id.")
+        return [str(id2label[k]) for k in expected]
+    return [f"LABEL_{i}" for i in range(fields.integer(cfg, "num_labels", file, 2,
+                                                       minimum=1))]
 
 
 def _hf_normalisation(source, channels, notes) -> dict:
@@ -243,15 +281,25 @@ def _hf_normalisation(source, channels, notes) -> dict:
         pre = json.loads(file.read_text("utf-8"))
     except ValueError as e:
         raise ConversionError(f"{file}: not JSON ({e}).") from None
+    if not isinstance(pre, dict):
+        raise ConversionError(f"{file}: not a JSON object of image processor settings.")
+    name = f"{source.location}/preprocessor_config.json"
     # Transformers' processor: pixels in [0, 255] * rescale_factor, then (x - mean) / std.
     # zoo's images are pixels / 255, so the factor on zoo's images is 255 * rescale_factor.
-    factor = 255.0 * float(pre.get("rescale_factor", 1 / 255)) if pre.get("do_rescale",
-                                                                           True) else 255.0
+    factor = 255.0 * fields.number(pre, "rescale_factor", name, 1 / 255, 0.0) \
+        if fields.flag(pre, "do_rescale", name, True) else 255.0
     if abs(factor - 1.0) < 1e-6:
         factor = 1.0
-    if pre.get("do_normalize", True):
-        mean = _per_channel(pre.get("image_mean", 0.5), channels, f"{file} image_mean")
-        std = _per_channel(pre.get("image_std", 0.5), channels, f"{file} image_std")
+    if factor <= 0:
+        raise ConversionError(f"{name}: rescale_factor is 0; the image processor would "
+                              "make every image zeros. Set it to the checkpoint's (1/255 "
+                              "for pixels in [0, 255]).")
+    if fields.flag(pre, "do_normalize", name, True):
+        mean = _per_channel(pre, "image_mean", name, channels, [0.5])
+        std = _per_channel(pre, "image_std", name, channels, [0.5])
+        if any(s <= 0 for s in std):
+            raise ConversionError(f"{name}: image_std {std} is not positive; the model "
+                                  "divides by it. Set the checkpoint's standard deviations.")
     else:
         mean, std = [0.0] * channels, [1.0] * channels
     if factor == 1.0 and mean == [0.0] * channels and std == [1.0] * channels:
@@ -299,32 +347,36 @@ def load_keras_hub(source, head=None) -> Converted:
     """
     _check_head(source, head)
     folder = source.folder
+    file = f"{source.location}/config.json"
     backbone = source.config.get("config", {})
+    if not isinstance(backbone, dict):
+        raise ConversionError(f"{file}: config is {backbone!r}; expected the backbone's "
+                              "arguments as an object (KerasHub's serialised ViTBackbone).")
     for flag in ("use_mha_bias", "use_mlp_bias", "use_patch_bias"):
-        if not backbone.get(flag, True):
-            raise ConversionError(f"{folder / 'config.json'}: {flag}=false; zoo's ViT has "
+        if not fields.flag(backbone, flag, file, True):
+            raise ConversionError(f"{file}: {flag}=false; zoo's ViT has "
                                   "biases in every attention, MLP and patch projection.")
     if backbone.get("data_format", "channels_last") != "channels_last":
-        raise ConversionError(f"{folder / 'config.json'}: data_format="
+        raise ConversionError(f"{file}: data_format="
                               f"{backbone['data_format']!r}; zoo's ViT takes channels_last.")
-    height, width, channels = (int(v) for v in backbone["image_shape"])
-    class_token = bool(backbone.get("use_class_token", True))
-    hidden = int(backbone["hidden_dim"])
+    height, width, channels = _image_shape(backbone, file)
+    class_token = fields.flag(backbone, "use_class_token", file, True)
+    hidden = fields.integer(backbone, "hidden_dim", file, minimum=1)
     config = {
         "image_size": _size([height, width]),
-        "patch_size": _size(backbone["patch_size"]),
+        "patch_size": _size(fields.pair(backbone, "patch_size", file)),
         "num_channels": channels,
         "num_classes": 0,
         "hidden_dim": hidden,
-        "num_layers": int(backbone["num_layers"]),
-        "num_heads": int(backbone["num_heads"]),
-        "intermediate_dim": int(backbone["mlp_dim"]),
-        "dropout": float(backbone.get("dropout_rate", 0.0)),
-        "layer_norm_epsilon": float(backbone.get("layer_norm_epsilon", 1e-6)),
+        "num_layers": fields.integer(backbone, "num_layers", file, minimum=1),
+        "num_heads": fields.integer(backbone, "num_heads", file, minimum=1),
+        "intermediate_dim": fields.integer(backbone, "mlp_dim", file, minimum=1),
+        "dropout": fields.number(backbone, "dropout_rate", file, 0.0, 0.0, 1.0),
+        "layer_norm_epsilon": fields.number(backbone, "layer_norm_epsilon", file, 1e-6, 0.0),
         "pooling": "token" if class_token else "gap",
     }
     notes = [f"layer_norm_epsilon {config['layer_norm_epsilon']:g}; exact GELU; pre-LN"]
-    if float(backbone.get("attention_dropout", 0.0)) != config["dropout"]:
+    if fields.number(backbone, "attention_dropout", file, 0.0, 0.0, 1.0) != config["dropout"]:
         notes.append(f"dropout {config['dropout']:g} (dropout_rate) everywhere: zoo's ViT has "
                      "one rate; attention_dropout applies in training only")
     task = None
@@ -332,11 +384,12 @@ def load_keras_hub(source, head=None) -> Converted:
         task = _json(folder / "task.json").get("config", {})
         _check_keras_hub_task(task, class_token, folder / "task.json")
         config["pooling"] = task.get("pooling", "token")
-        config["num_classes"] = int(task["num_classes"])
+        config["num_classes"] = fields.integer(task, "num_classes",
+                                               f"{source.location}/task.json", minimum=1)
     elif not class_token:
         notes.append("a backbone without a class token: the features are the mean of its "
                      "outputs over the patches (KerasHub's classifier pooling 'gap')")
-    config.update(_keras_hub_normalisation(folder, task, channels, notes))
+    config.update(_keras_hub_normalisation(folder, source.location, channels, notes))
 
     from zoo.checkpoints.readers import keras_weights_h5
 
@@ -354,9 +407,30 @@ def load_keras_hub(source, head=None) -> Converted:
     return _build(source, config, values, {}, notes)
 
 
+def _image_shape(backbone, file):
+    """KerasHub's `image_shape` `[height, width, channels]` as three ints.
+
+    Raises:
+        ConversionError: not a list of three positive whole numbers (KerasHub allows
+            `[None, None, 3]`; zoo's ViT has a fixed image size and position table).
+    """
+    shape = backbone.get("image_shape")
+    if not isinstance(shape, list) or len(shape) != 3:
+        raise ConversionError(f"{file}: image_shape is {shape!r}; expected [height, width, "
+                              "channels].")
+    try:
+        return [fields.integer({"image_shape": v}, "image_shape", file, minimum=1)
+                for v in shape]
+    except ConversionError:
+        raise ConversionError(f"{file}: image_shape is {shape!r}; expected three positive "
+                              "whole numbers (zoo's ViT has a fixed image size, which its "
+                              "position embeddings fix too).") from None
+
+
 def _json(file):
     if not file.is_file():
-        raise ConversionError(f"{file} is missing.")
+        raise ConversionError(f"{file} is missing; download the whole KerasHub preset "
+                              "folder (its files go together).")
     try:
         return json.loads(file.read_text("utf-8"))
     except ValueError as e:
@@ -382,21 +456,22 @@ def _check_keras_hub_task(task, class_token, file):
                               "first patch; zoo's 'token' pooling reads a class token.")
 
 
-def _keras_hub_normalisation(folder, task, channels, notes) -> dict:
+def _keras_hub_normalisation(folder, location, channels, notes) -> dict:
     """The preset's image converter (`preprocessor.json`, else `image_converter.json`)."""
-    converter = None
+    converter, name = None, None
     if (folder / "preprocessor.json").is_file():
         converter = (_json(folder / "preprocessor.json").get("config", {})
                      .get("image_converter"))
+        name = f"{location}/preprocessor.json image_converter"
     elif (folder / "image_converter.json").is_file():
         converter = _json(folder / "image_converter.json")
+        name = f"{location}/image_converter.json"
     if not converter:
         notes.append("no image converter in the preset: the model takes the images as the "
                      "backbone took them (no normalisation added)")
         return {}
     cfg = converter.get("config", {})
-    mean, std = _affine_to_standardization(cfg.get("scale"), cfg.get("offset"), channels,
-                                           f"{folder} image converter")
+    mean, std = _affine_to_standardization(cfg, name, channels)
     notes.append(f"images in [0, 1] normalised in the model: mean {mean}, std {std} (the "
                  "image converter's scale and offset on pixels in [0, 255])")
     if cfg.get("image_size"):
@@ -441,7 +516,10 @@ def _keras_hub_backbone_values(arrays, config, class_token, where) -> dict:
             for index, our_var in enumerate(names):
                 key = f"{theirs}/vars/{index}"
                 if key not in arrays_of:
-                    raise ConversionError(f"{where}: {block}/{key} is missing.")
+                    raise ConversionError(
+                        f"{where}: {block}/{key} is missing: the block is not KerasHub's "
+                        f"ViT encoder block ({theirs} has {len(names)} arrays there). Convert "
+                        "a ViTBackbone preset saved by KerasHub.")
                 value = arrays_of.pop(key)
                 if theirs.startswith("mha/") and our_var == "kernel":
                     value = value.reshape(hidden, hidden)  # [in, heads, head_dim] or its mirror
@@ -502,9 +580,14 @@ def load_timm(source, head=None) -> Converted:
     _check_head(source, head)
     where = source.describe()
     cfg = source.config
+    file = f"{source.location}/config.json"
     arch = str(cfg.get("architecture", source.architecture)).split(".")[0]
     args = cfg.get("model_args") or {}
     pretrained = cfg.get("pretrained_cfg") or {}
+    for field, value in (("model_args", args), ("pretrained_cfg", pretrained)):
+        if not isinstance(value, dict):
+            raise ConversionError(f"{file}: {field} is {value!r}; expected an object (timm's "
+                                  f"{field} of keyword arguments).")
     if arch not in TIMM_HEADS:
         raise ConversionError(
             f"{where}: timm architecture {arch!r} is not one of the plain ViTs zoo converts "
@@ -522,11 +605,14 @@ def load_timm(source, head=None) -> Converted:
     proj = tensors.take("patch_embed.proj.weight")
     hidden, channels, ph, pw = proj.shape
     depth = len({n.split(".")[1] for n in tensors.tensors if n.startswith("blocks.")})
-    heads = int(args.get("num_heads", TIMM_HEADS[arch]))
-    image = pretrained.get("input_size", [channels, *_pair(args.get("img_size", 224))])[1:]
-    num_classes = int(cfg.get("num_classes", args.get("num_classes", 1000)))
+    heads = fields.integer(args, "num_heads", f"{file} model_args", TIMM_HEADS[arch],
+                           minimum=1)
+    image = _timm_image_size(pretrained, args, file)
+    num_classes = (fields.integer(cfg, "num_classes", file, minimum=0) if "num_classes" in cfg
+                   else fields.integer(args, "num_classes", f"{file} model_args", 1000,
+                                       minimum=0))
     positions = tensors.tensors["pos_embed"].shape[1] if "pos_embed" in tensors else 0
-    patches = (int(image[0]) // ph) * (int(image[1]) // pw)
+    patches = (image[0] // ph) * (image[1] // pw)
     expected = patches + (1 if pool == "token" else 0)
     if positions != expected:
         raise ConversionError(
@@ -543,17 +629,19 @@ def load_timm(source, head=None) -> Converted:
         "num_layers": depth,
         "num_heads": heads,
         "intermediate_dim": int(tensors.tensors["blocks.0.mlp.fc1.weight"].shape[0]),
-        "dropout": float(args.get("drop_rate", 0.0)),
+        "dropout": fields.number(args, "drop_rate", f"{file} model_args", 0.0, 0.0, 1.0),
         "layer_norm_epsilon": 1e-6,
         "pooling": "token" if pool == "token" else "gap",
     }
     notes = ["layer-norm epsilon 1e-6 and exact GELU (timm's ViT defaults)",
              f"global_pool {pool!r} -> zoo pooling {config['pooling']!r}"]
-    mean = pretrained.get("mean")
-    std = pretrained.get("std")
-    if mean is not None and std is not None:
-        config["image_mean"] = _per_channel(mean, config["num_channels"], f"{where} mean")
-        config["image_std"] = _per_channel(std, config["num_channels"], f"{where} std")
+    if pretrained.get("mean") is not None and pretrained.get("std") is not None:
+        name = f"{file} pretrained_cfg"
+        config["image_mean"] = _per_channel(pretrained, "mean", name, config["num_channels"])
+        config["image_std"] = _per_channel(pretrained, "std", name, config["num_channels"])
+        if any(s <= 0 for s in config["image_std"]):
+            raise ConversionError(f"{name}: std {config['image_std']} is not positive; the "
+                                  "model divides by it. Set the checkpoint's deviations.")
         notes.append(f"images in [0, 1] normalised in the model: mean {config['image_mean']}, "
                      f"std {config['image_std']} (pretrained_cfg)")
     values = {"patch_embedding/kernel": _conv(proj),
@@ -583,11 +671,30 @@ def load_timm(source, head=None) -> Converted:
         values["head/bias"] = tensors.take("head.bias")
     if tensors.left():
         raise ConversionError(f"{where}: tensors with no place in zoo's ViT: "
-                              f"{', '.join(tensors.left()[:8])}.")
+                              f"{', '.join(tensors.left()[:8])}; they belong to a timm "
+                              "setting zoo does not compute. Convert a plain vit_* "
+                              "checkpoint (timm's defaults for its architecture).")
     extra = {}
     if isinstance(cfg.get("label_names"), list):
         extra["labels"] = [str(n) for n in cfg["label_names"]]
     return _build(source, config, values, {}, notes, extra)
+
+
+def _timm_image_size(pretrained, args, file) -> list[int]:
+    """`[height, width]`: `pretrained_cfg.input_size` `[channels, height, width]`, else
+    `model_args.img_size`, else timm's 224.
+
+    Raises:
+        ConversionError: either of another form or type.
+    """
+    if "input_size" not in pretrained:
+        return fields.pair(args, "img_size", f"{file} model_args", [224, 224])
+    size = pretrained["input_size"]
+    if not (isinstance(size, list) and len(size) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise ConversionError(f"{file} pretrained_cfg: input_size is {size!r}; expected "
+                              "[channels, height, width], three positive whole numbers.")
+    return size[1:]
 
 
 def _check_timm_settings(tensors, pool, where):
