@@ -107,9 +107,11 @@ FLOAT_ENTRY = "vit_tiny_patch2_8.digits"  # the smallest published entry (262 KB
 
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
-    """The three compressed copies of FLOAT_ENTRY, in one folder."""
+    """The int8 and int8-weights copies of FLOAT_ENTRY, in one folder (it stores float16: a
+    float16 copy is refused, test_a_copy_that_would_be_the_same_model_or_larger_is_refused)."""
     root = tmp_path_factory.mktemp("entries")
-    return {mode: quantize.quantize_entry(FLOAT_ENTRY, mode, to=root) for mode in quantize.MODES}
+    return {mode: quantize.quantize_entry(FLOAT_ENTRY, mode, to=root)
+            for mode in ("int8", "int8-weights")}
 
 
 def test_quantized_entries_load_with_the_quantized_model_and_record_what_was_done(quantized):
@@ -128,14 +130,12 @@ def test_quantized_entries_load_with_the_quantized_model_and_record_what_was_don
     assert np.abs(np.asarray(int8(x)) - expected).max() <= 0.03 * scale
     weights8 = np.asarray(entries.load_folder(quantized["int8-weights"])(x))
     assert np.abs(weights8 - expected).max() <= 0.03 * scale
-    # the entry stores float16: float16 storage is the same model
-    np.testing.assert_array_equal(np.asarray(entries.load_folder(quantized["float16"])(x)),
-                                  expected)
     source = entries.folder(FLOAT_ENTRY)
     for mode, folder in quantized.items():
         assert folder.name == f"{FLOAT_ENTRY}.{mode}"
         info = json.loads((folder / entries.QUANTIZATION).read_text())
         assert info["mode"] == mode and info["from_entry"] == FLOAT_ENTRY
+        assert info["from_storage"] == "float16"
         assert info["from_weights_sha256"] == json.loads(
             (source / entries.MANIFEST).read_text())["sha256"]
         assert info["weights_bytes"] == (folder / entries.WEIGHTS).stat().st_size
@@ -160,10 +160,14 @@ def test_quantize_refuses_bad_requests_by_name(quantized, tmp_path):
         quantize.quantize_entry(FLOAT_ENTRY, "int9", to=tmp_path)
     with pytest.raises(UnknownNameError, match="vit_tiny_patch2_8.digits"):
         quantize.quantize_entry("vit_tiny_patch2_8.digit", "int8", to=tmp_path)
+    with pytest.raises(quantize.QuantizeError, match="nowhere does not exist; give an entry"):
+        quantize.quantize_entry(tmp_path / "nowhere", "int8", to=tmp_path)
+    with pytest.raises(quantize.QuantizeError, match="is not an entry folder"):
+        quantize.quantize_entry(tmp_path, "int8", to=tmp_path)
     with pytest.raises(quantize.QuantizeError, match="already quantized \\(int8"):
         quantize.quantize_entry(quantized["int8"], "int8", to=tmp_path)
     with pytest.raises(quantize.QuantizeError, match="exists.*--force"):
-        quantize.quantize_entry(FLOAT_ENTRY, "float16", to=quantized["float16"].parent)
+        quantize.quantize_entry(FLOAT_ENTRY, "int8-weights", to=quantized["int8"].parent)
     convolutional = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(quantize.QuantizeError, match="no layer of Sequential.*Conv2D.*"
                        "int8-weights"):
@@ -173,9 +177,10 @@ def test_quantize_refuses_bad_requests_by_name(quantized, tmp_path):
 
 
 def test_cli_quantize_says_what_it_wrote_and_refuses_an_unknown_mode(tmp_path, capsys):
-    assert cli.main(["quantize", FLOAT_ENTRY, "--mode", "float16", "--to", str(tmp_path)]) == 0
+    assert cli.main(["quantize", FLOAT_ENTRY, "--mode", "int8-weights", "--to",
+                     str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert f"{tmp_path / (FLOAT_ENTRY + '.float16')} (float16:" in out
+    assert f"{tmp_path / (FLOAT_ENTRY + '.int8-weights')} (int8-weights:" in out
     assert cli.main(["quantize", FLOAT_ENTRY, "--mode", "int4", "--to", str(tmp_path)]) == 2
     assert "Unknown quantization mode 'int4'" in capsys.readouterr().err
 
@@ -212,3 +217,157 @@ def test_records_declare_the_compression_table_and_old_records_still_read():
     records.validate(records.example())  # without it: every record before it
     with pytest.raises(records.RecordError, match="modee"):
         records.validate(records.example(compression={**table, "modee": "int8"}))
+
+
+# --- what a demanding user met (each failed before its fix) ----------------------------------
+
+
+def test_layers_that_share_a_name_in_two_submodels_quantize_and_reload():
+    """The VAE's encoder and decoder each have a Dense named `hidden` (Keras gives both the
+    path 'hidden'): the record keys them by where they sit in the model (`encoder/hidden`,
+    `decoder/hidden`), so `zoo quantize vae_base.mnist --mode int8` works and reloads."""
+    from zoo.layers.quantization import float_layers, quantized_layers
+
+    model = zoo.build("vae_tiny")
+    _quantize(model)
+    layers = quantized_layers(model)
+    assert {"encoder/hidden", "decoder/hidden", "expand", "z_mean"} <= set(layers)
+    assert None not in float_layers(model) and "conv_0" in float_layers(model)
+    fresh = zoo.build("vae_tiny")
+    requantize(fresh, layers)
+    fresh.set_weights(model.get_weights())
+    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    expected = as_numpy(model(x, training=False))
+    keras.utils.set_random_seed(0)
+    got = as_numpy(fresh(x, training=False))
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key])
+
+
+def test_int8_is_refused_when_most_parameters_would_stay_float():
+    """A model whose weights sit mostly in layers Keras cannot quantize (a TF Hub encoder, a
+    convolution stack) would be an 'int8' entry in name only: refused, naming those layers."""
+    model = keras.Sequential([keras.Input((16, 16, 8)), keras.layers.Conv2D(64, 3, name="convs"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, name="head")], name="convnet")
+    with pytest.raises(quantize.QuantizeError, match="'convnet/head'.*130 of 4,802 parameters.*"
+                       "'convnet/convs' \\(Conv2D, 4,672 parameters\\).*int8-weights"):
+        quantize._quantize_int8(model)
+
+
+def _float32_copy(root):
+    """FLOAT_ENTRY with its weights stored in float32 (the values it stores in float16)."""
+    import shutil
+
+    from zoo.models.stored_weights import restore_weight
+
+    folder = root / "digits32"
+    shutil.copytree(entries.folder(FLOAT_ENTRY), folder)
+    with np.load(folder / entries.WEIGHTS) as stored:
+        arrays = {k: restore_weight(stored, k[1:]).astype("float32") for k in stored.files}
+    np.savez_compressed(folder / entries.WEIGHTS, **arrays)
+    (folder / entries.MANIFEST).write_text(json.dumps(entries.manifest(folder / entries.WEIGHTS)))
+    return folder
+
+
+def test_a_copy_that_would_be_the_same_model_or_larger_is_refused(tmp_path):
+    """float16 of a float16 entry is the entry itself; float16 of an int8-stored entry
+    (bert_mini.sst2) is larger and rounds again; int8-weights of it is the entry itself."""
+    with pytest.raises(quantize.QuantizeError, match="already stores its weights as float16.*"
+                       "same model"):
+        quantize.quantize_entry(FLOAT_ENTRY, "float16", to=tmp_path)
+    with pytest.raises(quantize.QuantizeError, match="bert_mini.sst2 stores its weight "
+                       "matrices as int8.*larger"):
+        quantize.quantize_entry("bert_mini.sst2", "float16", to=tmp_path)
+    with pytest.raises(quantize.QuantizeError, match="bert_mini.sst2 stores its weight "
+                       "matrices as int8.*same model.*--mode int8"):
+        quantize.quantize_entry("bert_mini.sst2", "int8-weights", to=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    source = _float32_copy(tmp_path / "src")  # a float32 entry: float16 halves it, same outputs
+    folder = quantize.quantize_entry(source, "float16", to=tmp_path / "out")
+    x = example_inputs(entries.load_folder(source), batch=8)
+    np.testing.assert_array_equal(entries.load_folder(folder)(x),
+                                  entries.load_folder(source)(x))
+    info = json.loads((folder / entries.QUANTIZATION).read_text())
+    assert info["weights_bytes"] < info["from_weights_bytes"]
+    with np.load(folder / entries.WEIGHTS) as stored:
+        assert {stored[k].dtype.name for k in stored.files} == {"float16"}
+
+
+def test_to_a_file_or_into_an_entry_folder_is_refused_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    source = entries.folder(FLOAT_ENTRY)
+    before = sorted(p.name for p in source.iterdir())
+    for to, said in ((afile, "is a file"), (source, "is an entry folder"),
+                     (source / "tokenizer", "inside the entry folder")):
+        assert cli.main(["quantize", FLOAT_ENTRY, "--mode", "int8", "--to", str(to)]) == 2
+        assert said in capsys.readouterr().err
+    assert sorted(p.name for p in source.iterdir()) == before
+    assert afile.read_text() == "x"
+
+
+def test_a_target_written_meanwhile_is_not_replaced_without_force(tmp_path, monkeypatch):
+    """The target is checked before the model loads (seconds); another `zoo quantize` that
+    writes it meanwhile keeps its folder: this one fails, naming it, and leaves no temporary."""
+    target = tmp_path / f"{FLOAT_ENTRY}.int8-weights"
+    real = entries.load_folder
+
+    def load_while_another_writes(*args, **kwargs):
+        target.mkdir()
+        (target / "theirs").write_text("x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(entries, "load_folder", load_while_another_writes)
+    with pytest.raises(quantize.QuantizeError, match="exists.*--force"):
+        quantize.quantize_entry(FLOAT_ENTRY, "int8-weights", to=tmp_path)
+    assert [p.name for p in target.iterdir()] == ["theirs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+def test_bench_run_says_how_the_quantized_entry_compares_or_why_it_cannot(quantized, tmp_path,
+                                                                        monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_ENTRIES_PATH", str(quantized["int8"].parent))
+    name = f"{FLOAT_ENTRY}.int8"
+    run = ["bench", "run", "--benchmark", "digits", "--limit", "40", "--results", str(tmp_path)]
+    assert cli.main([*run, "--entry", name]) == 0
+    out = capsys.readouterr().out
+    assert f"int8 copy of {FLOAT_ENTRY}:" in out and "% of its float32 weights" in out
+    assert (f"against {FLOAT_ENTRY}: no record of it on these 40 examples" in out
+            and f"zoo bench run --benchmark digits --limit 40 --results {tmp_path} --entry "
+            f"{FLOAT_ENTRY}\n" in out)  # the command given, naming the float entry
+    assert cli.main([*run, "--entry", FLOAT_ENTRY]) == 0
+    capsys.readouterr()
+    assert cli.main([*run, "--entry", name]) == 0
+    out = capsys.readouterr().out
+    assert f"against {FLOAT_ENTRY}: accuracy" in out and "paired bootstrap" in out
+
+
+@pytest.mark.slow
+def test_int8_of_the_tf_hub_classifier_is_refused_naming_the_hub_encoder(tmp_path):
+    """hub_bert_classifier.sst2 wraps a TF Hub SavedModel: Keras quantizes its 2-unit head
+    only, and the entry was 2.2x the float one (the hub weights widened to float32)."""
+    with pytest.raises(quantize.QuantizeError, match="'classifier'.*'encoder' \\(HubLayer"):
+        quantize.quantize_entry("hub_bert_classifier.sst2", "int8", to=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_float_record_from_before_examples_sha256_pairs_when_both_runs_are_whole(
+        quantized, tmp_path):
+    """Published records older than `examples_sha256` (all of benchmarks/results/ today) have
+    it null: a whole run of the same data (data_sha256, every example) is the same examples,
+    so the int8 run pairs with it; a limited run does not."""
+    from zoo.harness import runner
+
+    _, float_path = runner.run("vit_tiny_patch2_8", "digits", weights=entries.folder(FLOAT_ENTRY),
+                               results_dir=tmp_path, progress=False)
+    old = json.loads(float_path.read_text())
+    old["benchmark"]["examples_sha256"] = None  # as a record written before the field
+    float_path.write_text(json.dumps(old))
+    record, _ = runner.run("vit_tiny_patch2_8", "digits", weights=quantized["int8"],
+                           results_dir=tmp_path, progress=False)
+    assert record["compression"]["against_float"]["record"] == float_path.name
+    limited, _ = runner.run("vit_tiny_patch2_8", "digits", weights=quantized["int8"], limit=359,
+                            results_dir=tmp_path, progress=False)
+    assert limited["compression"]["against_float"] is None

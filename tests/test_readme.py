@@ -305,12 +305,18 @@ def check_commands(block, tmp_path, capsys):
         _check_environment(env, words)
         if words[0] == "zoo":
             _parses(words[1:])
-        elif words[0] in ("python", "python3") and words[1].startswith("scripts/"):
-            shown = subprocess.run([sys.executable, str(ROOT / words[1]), "--help"], cwd=ROOT,
-                                   capture_output=True, text=True, timeout=300)
+        elif (words[0] in ("python", "python3") and words[1].startswith("scripts/")
+              or words[0].startswith("scripts/") and words[0].endswith(".sh")):
+            script = words[1] if words[0].startswith("python") else words[0]
+            runner = [sys.executable] if script.endswith(".py") else ["bash"]
+            shown = subprocess.run([*runner, str(ROOT / script), "--help"], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=300,
+                                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}"
+                                        f"{os.pathsep}{os.environ.get('PATH', '')}"})
             assert shown.returncode == 0, shown.stderr[-2000:]
-            for option in (w.split("=")[0] for w in words[2:] if w.startswith("--")):
-                assert option in shown.stdout, (words[1], option)
+            rest = words[words.index(script) + 1:]
+            for option in (w.split("=")[0] for w in rest if w.startswith("--")):
+                assert option in shown.stdout, (script, option)
         elif words[:3] == ["pip", "install", "-e"]:
             extras = re.fullmatch(r"\.\[(.*)\]", words[3]).group(1).split(",")
             assert set(extras) <= set(pyproject["project"]["optional-dependencies"])

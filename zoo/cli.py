@@ -167,6 +167,10 @@ def _cmd_bench_run(args) -> int:
         adapter=args.adapter, adapt=args.adapt or (),
     )
     _print_record(record)
+    from zoo.harness import compression
+
+    for line in compression.summary(record, path):  # a quantized entry: size, float entry
+        print(line)
     print(f"wrote {path}")
     return 0
 
@@ -289,12 +293,14 @@ def _export_hf(args) -> int:
 def _cmd_convert(args) -> int:
     """`zoo convert SOURCE --to DIR`: the checkpoint as a zoo entry folder."""
     import zoo.convert
+    from zoo.convert import entry, loading
 
     target = Path(args.to)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not args.force:
-        raise UsageError(f"--to {target} exists and is not empty; choose a new folder or pass "
-                         "--force to replace it")
-    converted = zoo.convert.load(args.source, args.head)
+    try:
+        entry.check_target(target, args.force, option="--to")
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    converted = loading.load(args.source, args.head, argument="--head")
     folder = zoo.convert.write_entry(converted, target, force=args.force,
                                      keras_file=args.keras)
     source = converted.source
@@ -320,6 +326,10 @@ def _cmd_quantize(args) -> int:
           f"{info['float32_bytes'] / 1e6:.2f} MB)")
     if info.get("float_layers"):
         print(f"  kept in float (Keras does not quantize them): {', '.join(info['float_layers'])}")
+    if args.mode == "int8" and info.get("from_storage") == "int8":
+        print(f"  note: {info['from_entry']} stores its weight matrices as int8 rows (per input "
+              "unit); these int8 weights (per output unit) are rounded from those, not from "
+              "float32 weights")
     if folder.parent.resolve() not in {p.resolve() for p in entries.search_path()}:
         print(f"load it by name with ZOO_ENTRIES_PATH={folder.parent}", file=sys.stderr)
     return 0

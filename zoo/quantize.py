@@ -18,8 +18,15 @@ Modes (`MODES`):
 The new entry `ENTRY.MODE` (in `--to DIR`, default: where `zoo publish` writes) keeps the float
 entry's `model.json`, tokenizer, recipe, history and run.json (its `entry` renamed) and adds
 `quantization.json` (`zoo.entries.QUANTIZATION`): the mode, the float entry and the sha256 of
-its weights, sizes on disk in bytes, and for int8 the quantized and float layers. The harness
-reads it into a record's `compression` table (`zoo.harness.compression`).
+its weights, how that entry stores them (`from_storage`), sizes on disk in bytes, and for int8
+the quantized and float layers. The harness reads it into a record's `compression` table
+(`zoo.harness.compression`).
+
+Refused, with the reason and what to do instead: a copy that would be the same model (float16
+of an entry stored in float16, int8-weights of one stored as int8 rows) or a larger, less exact
+one (float16 of int8 rows); int8 of a model whose parameters would mostly stay float (a TF Hub
+encoder, which Keras cannot quantize: `hub_bert_classifier.sst2`); `--to` a file, an entry
+folder or a folder inside one; a target that exists (unless `--force`).
 
 >>> MODES
 ('int8', 'int8-weights', 'float16')
@@ -50,7 +57,7 @@ class QuantizeError(ValueError):
 def check_mode(mode: str) -> str:
     """`mode` when it is one of `MODES`; else QuantizeError with the modes and the closest."""
     if mode not in MODES:
-        hint = did_you_mean(mode, MODES)
+        hint = did_you_mean(mode.lower() if isinstance(mode, str) else mode, MODES)
         raise QuantizeError(f"Unknown quantization mode {mode!r}; use one of "
                             f"{', '.join(MODES)}.{' ' + hint if hint else ''}")
     return mode
@@ -62,7 +69,62 @@ def source_folder(entry) -> Path:
     path = Path(entry)
     if entries.is_entry_folder(path):
         return path
+    if path.exists() or "/" in str(entry) or "\\" in str(entry):  # a path, not a name
+        what = ("is not an entry folder (no model.json with weights.npz or weights.json)"
+                if path.exists() else "does not exist")
+        raise QuantizeError(f"{path} {what}; give an entry name (`zoo entries`) or an "
+                            "entry's folder.")
     return entries.folder(str(entry))
+
+
+def check_target_root(to) -> Path:
+    """`to`, the folder the new entry folder goes in, when it can hold one: not a file, not
+    an entry folder nor a folder inside one (the new entry would become part of that entry's
+    files). Raises QuantizeError naming it."""
+    root = Path(to)
+    if root.exists() and not root.is_dir():
+        raise QuantizeError(f"--to {root} is a file; give a folder of entry folders (the new "
+                            "entry is written as a folder inside it).")
+    for folder in (root, *root.resolve().parents):
+        if entries.is_entry_folder(folder):
+            where = "is an entry folder" if folder == root else f"is inside the entry folder {folder}"
+            raise QuantizeError(f"--to {root} {where}: the new entry would become one of its "
+                                "files; give the folder that holds entry folders (e.g. "
+                                f"{folder.parent}).")
+    return root
+
+
+def stored_precision(folder: Path) -> str:
+    """How an entry stores its weights: "int8" (matrices as int8 rows with a scale),
+    "float16" (every float weight float16) or "float32"."""
+    import numpy as np
+
+    with np.load(entries.weights_file(folder), allow_pickle=False) as stored:
+        if any(key.endswith(".scale") for key in stored.files):
+            return "int8"
+        kinds = {stored[key].dtype for key in stored.files if stored[key].dtype.kind == "f"}
+    return "float16" if kinds <= {np.dtype("float16")} else "float32"
+
+
+def _check_narrower(source: Path, stored: str, mode: str) -> None:
+    """QuantizeError when `mode`'s storage would give the same model as `source` (whose
+    weights are stored in `stored`) or a larger and less exact one (float16 of int8 rows)."""
+    if mode not in _STORAGE:
+        return
+    name = source.name
+    if stored == "int8" and mode == "float16":
+        raise QuantizeError(
+            f"{name} stores its weight matrices as int8 rows with a scale "
+            f"({source / entries.WEIGHTS}): a float16 copy would be larger and round them "
+            f"again. Benchmark {name} itself, or use --mode int8 for int8 arithmetic.")
+    if stored == _STORAGE[mode]:
+        what = ("stores its weight matrices as int8 rows with a scale" if stored == "int8"
+                else "already stores its weights as float16")
+        raise QuantizeError(
+            f"{name} {what} ({source / entries.WEIGHTS}): a {mode} copy would be the same model "
+            f"at the same size; its own records are the {mode} numbers. "
+            + ("Use --mode int8 for int8 arithmetic." if stored == "int8" else
+               "Use --mode int8 or int8-weights to make it smaller."))
 
 
 def quantize_entry(entry, mode: str, to=None, safe_mode: bool = True,
@@ -71,9 +133,12 @@ def quantize_entry(entry, mode: str, to=None, safe_mode: bool = True,
     `to` (default `zoo.entries.publish_root()`), atomically; returns its folder.
 
     Raises:
-        QuantizeError: an unknown mode; an entry that is itself quantized; a target that
-            exists (unless `force`); a model with nothing Keras can quantize in that mode
-            (its class named).
+        QuantizeError: an unknown mode; an entry that is itself quantized; a `to` that is a
+            file, an entry folder or inside one; a target that exists (unless `force`), also
+            one another process wrote meanwhile; a storage mode that would give the same model
+            (float16 of a float16 entry, int8-weights of an int8-stored one) or a larger one
+            (float16 of an int8-stored entry); int8 of a model whose parameters would mostly
+            stay float (the layers Keras cannot quantize named, with their sizes).
         UnknownNameError: an unknown entry (with the closest names).
     """
     check_mode(mode)
@@ -83,14 +148,28 @@ def quantize_entry(entry, mode: str, to=None, safe_mode: bool = True,
         raise QuantizeError(f"{source.name} is already quantized ({done}, "
                             f"{source / entries.QUANTIZATION}); quantize its float entry.")
     safety.check_own_files(source)
-    target = Path(entries.publish_root() if to is None else to) / f"{source.name}.{mode}"
+    root = check_target_root(entries.publish_root() if to is None else to)
+    target = root / f"{source.name}.{mode}"
     if target.exists() and not force:
         raise QuantizeError(f"{target} exists; remove it or pass --force to replace it.")
+    stored = stored_precision(source)
+    _check_narrower(source, stored, mode)
     model = entries.load_folder(source, safe_mode=safe_mode)
     float32_bytes = sum(w.size * 4 if w.dtype.kind == "f" else w.nbytes
                         for w in model.get_weights())  # the weights in float32, uncompressed
     arrays, details = _stored(model, mode)
-    with atomic.staged_folder(target, existing="replace") as staging:
+    details["from_storage"] = stored  # int8: an int8 copy rounds the stored int8 rows again
+    try:
+        written = _write(source, target, model, arrays, details, float32_bytes, mode, force)
+    except FileExistsError:  # another process wrote it since the check above
+        raise QuantizeError(f"{target} exists (written meanwhile); remove it or pass --force "
+                            "to replace it.") from None
+    return written
+
+
+def _write(source, target, model, arrays, details, float32_bytes, mode, force) -> Path:
+    """The entry folder `target`, written whole or not at all (`zoo.atomic.staged_folder`)."""
+    with atomic.staged_folder(target, existing="replace" if force else "error") as staging:
         _copy_entry_files(source, staging, target.name)
         _save_weights(arrays, staging)
         weights_bytes = (staging / entries.WEIGHTS).stat().st_size
@@ -131,10 +210,12 @@ def _stored(model, mode):
 
 
 def _quantize_int8(model) -> None:
-    """Keras' int8 quantization of `model`; QuantizeError when it quantizes no layer."""
+    """Keras' int8 quantization of `model`; QuantizeError when it quantizes no layer, or
+    when more than half of the parameters would stay float (the largest such layers named)."""
     import gc
     import warnings
 
+    total = int(model.count_params())  # before quantization adds its scales
     gc.freeze()  # Keras collects garbage once per layer: not over the heap built so far
     try:
         with warnings.catch_warnings():  # a layer without int8 stays float (listed instead)
@@ -148,6 +229,21 @@ def _quantize_int8(model) -> None:
         raise QuantizeError(
             f"Keras quantizes no layer of {type(model).__name__} to int8 (its layers with "
             f"weights: {', '.join(kinds) or 'none'}); use --mode int8-weights or float16.")
+    from zoo.layers import quantization
+
+    kept = quantization.float_parameters(model)
+    kept_params = sum(params for _, params in kept.values())
+    if kept_params > total / 2:  # an "int8" entry in name only
+        done = list(quantization.quantized_layers(model))
+        biggest = sorted(kept.items(), key=lambda item: -item[1][1])[:3]
+        raise QuantizeError(
+            f"Keras quantizes only {', '.join(map(repr, done[:3]))}"
+            f"{f' and {len(done) - 3} more' if len(done) > 3 else ''} of "
+            f"{type(model).__name__} to int8: {total - kept_params:,} of {total:,} parameters; "
+            f"{kept_params / total:.0%} would stay float, mostly in "
+            + ", ".join(f"{path!r} ({kind}, {params:,} parameters)"
+                        for path, (kind, params) in biggest)
+            + ". Use --mode int8-weights (every matrix stored as int8) or float16.")
 
 
 def _lossless_narrow(weight):

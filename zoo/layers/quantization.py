@@ -45,19 +45,45 @@ class QuantizationError(ModelFileError):
     be loaded): the message names the layer and why."""
 
 
+def _tree_paths(model) -> dict:
+    """`{id(layer): "parent/child"}`: each layer's place among `model`'s tracked layers, by
+    their names (the first place, for a layer tracked twice)."""
+    found = {}
+
+    def walk(layer, prefix):
+        for child in layer._flatten_layers(include_self=False, recursive=False):
+            if id(child) not in found:
+                found[id(child)] = f"{prefix}{child.name}"
+                walk(child, f"{prefix}{child.name}/")
+
+    walk(model, "")
+    return found
+
+
 def _by_path(model) -> dict:
-    """`model`'s layers (itself excluded) by path; a path two layers share is refused (the
-    saved structure could not say which of them was quantized)."""
-    layers = {}
+    """`model`'s layers with weights (itself excluded) by path: Keras' `layer.path`, or, for a
+    layer without one (a TF Hub layer) or whose path another layer shares (the VAE's encoder
+    and decoder each have a Dense `hidden`: Keras gives both the path 'hidden'), its place
+    among the model's layers (`encoder/hidden`). Both a saved model and the model its config
+    rebuilds give the same keys. Two layers left with one key are refused (the saved
+    structure could not say which of them was quantized)."""
+    layers = []
     for layer in model._flatten_layers(include_self=False):
-        if layer.path is None and not layer.weights:  # an input or a weightless operation
-            continue
-        if layer.path in layers and layers[layer.path] is not layer:
+        if layer.weights and not any(layer is seen for seen in layers):
+            layers.append(layer)
+    keras_paths = [layer.path for layer in layers]
+    tree = _tree_paths(model)
+    by_path = {}
+    for layer in layers:
+        key = layer.path
+        if key is None or keras_paths.count(key) > 1:
+            key = tree.get(id(layer), layer.name)
+        if key in by_path:
             raise QuantizationError(
-                f"{type(model).__name__} has two layers at path {layer.path!r}: which of them "
+                f"{type(model).__name__} has two layers at path {key!r}: which of them "
                 "is quantized cannot be recorded; give them distinct names.")
-        layers[layer.path] = layer
-    return layers
+        by_path[key] = layer
+    return by_path
 
 
 def quantized_layers(model) -> dict[str, str]:
@@ -76,6 +102,14 @@ def float_layers(model) -> list[str]:
                 include_self=False)) and any(
                 "float" in str(v.dtype) for v in layer._trainable_variables
                 + layer._non_trainable_variables)]
+
+
+def float_parameters(model) -> dict[str, tuple[str, int]]:
+    """`{path: (class name, parameter count)}` of `float_layers(model)`: how much of the
+    model quantization left in float, layer by layer."""
+    by_path = _by_path(model)
+    return {path: (type(by_path[path]).__name__, int(by_path[path].count_params()))
+            for path in float_layers(model)}
 
 
 def requantize(model, layers: dict[str, str]) -> None:
