@@ -21,9 +21,10 @@ as Keras' `v * beta_2 + sum(slice^2) * (1 - beta_2)`.
 Example:
 
 >>> import numpy as np, keras
+>>> keras.utils.set_random_seed(0)
 >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
 >>> model.compile(optimizer=AdamW(learning_rate=0.1, weight_decay=0.01), loss="mse")
->>> x, y = np.ones((4, 3), "float32"), np.zeros((4, 1), "float32")
+>>> x, y = np.ones((4, 3), "float32"), np.full((4, 1), 4.0, "float32")  # far from the start
 >>> first, *_ = [model.train_on_batch(x, y) for _ in range(20)]
 >>> bool(model.train_on_batch(x, y) < first)
 True
