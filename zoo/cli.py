@@ -522,10 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sha256 of each file read): Transformers' layout (config.json + model.safetensors), a "
         "KerasHub preset, Google's original BERT checkpoint or timm's safetensors, as a local "
         "folder or hf://ORG/NAME[@REVISION] (downloaded into zoo's cache, sha256-checked; "
-        "$ZOO_HF_ENDPOINT names another hub). Load it with zoo.entries.load_folder(DIR), score "
-        "it with `zoo bench run --model NAME --weights DIR`, start a recipe from it with "
-        "init_from (DIR in runs/ or on $ZOO_ENTRIES_PATH), export it with `zoo export DIR "
-        "--format hf OUT`.")
+        "$ZOO_HF_ENDPOINT names another hub). Load it with zoo.entries.load_folder(DIR); with DIR "
+        "in runs/ or on $ZOO_ENTRIES_PATH, score it with `zoo bench run --entry NAME`, start a "
+        "recipe from it with init_from = NAME, export it with `zoo export DIR OUT` (TF Hub) or "
+        "`zoo export DIR --format hf OUT` (Transformers).")
     p.add_argument("source", help="a checkpoint folder, or hf://ORG/NAME[@REVISION]")
     p.add_argument("--to", required=True, help="the entry folder to write (new or empty)")
     p.add_argument("--head", help="the zoo head to build (e.g. backbone, masked_lm, "

@@ -63,3 +63,13 @@ def assign(model, values: dict, source: str, unused: dict | None = None) -> list
     for path, variable in by_path.items():
         variable.assign(np.asarray(values[path]).astype(variable.dtype))
     return [f"left out {name}: {why}" for name, why in sorted((unused or {}).items())]
+
+
+def built(cls, config: dict, source: str, what: str):
+    """`cls(**config)`, the zoo model a converter fills; a configuration the class refuses
+    becomes a `ConversionError` naming the source, the model (`what`, e.g. "zoo's ViT") and
+    the class's own reason."""
+    try:
+        return cls(**config)
+    except ValueError as e:
+        raise ConversionError(f"{source}: {what} cannot take this configuration ({e}).") from None

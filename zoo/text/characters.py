@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import atomic, textio
+from zoo.text.ids import id_rows
 
 SETTINGS_FILE = "tokenizer.json"
 #: What `detokenize` writes for the unknown-character id (and for ids outside the vocabulary):
@@ -123,16 +124,9 @@ class CharacterTokenizer:
         Returns:
             A 1-D `tf.string` tensor, one string per row, or a scalar string for 1-D input.
         """
-        ids = _as_ids(ids)
-        rank = ids.shape.rank
-        if rank not in (1, 2):
-            raise ValueError(
-                f"detokenize takes ids of shape [batch, length] or [length], got rank {rank}.")
-        if rank == 1:
-            return self.detokenize(ids[tf.newaxis])[0]
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        ids = tf.cast(ids, tf.int32)
+        ids, single = id_rows(ids, tf.int32)
+        if single:
+            return self.detokenize(ids)[0]
         size = tf.shape(self._points)[0]
 
         def points(values):
@@ -238,10 +232,3 @@ def _as_str(value) -> str:
     return value
 
 
-def _as_ids(ids):
-    if isinstance(ids, tf.Tensor | tf.RaggedTensor):
-        return ids
-    try:
-        return tf.convert_to_tensor(ids)
-    except (ValueError, TypeError):  # rows of different lengths
-        return tf.ragged.constant(ids, dtype=tf.int32)

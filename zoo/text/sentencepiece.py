@@ -27,6 +27,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from zoo import atomic, textio
+from zoo.text.ids import id_rows
 
 SETTINGS_FILE = "tokenizer.json"
 SOURCE_MODEL_FILE, TARGET_MODEL_FILE = "source.spm", "target.spm"
@@ -256,16 +257,9 @@ class SentencePieceTokenizer:
         Returns:
             `tf.string` `[batch]` (a scalar for 1-D input).
         """
-        ids = ids if isinstance(ids, tf.Tensor | tf.RaggedTensor) else _as_ids(ids)
-        rank = ids.shape.rank
-        if rank not in (1, 2):
-            raise ValueError(
-                f"detokenize takes ids of shape [batch, length] or [length], got rank {rank}.")
-        if rank == 1:
-            return self.detokenize(ids[tf.newaxis])[0]
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        ids = tf.cast(ids, tf.int64)
+        ids, single = id_rows(ids, tf.int64)
+        if single:
+            return self.detokenize(ids)[0]
         keep = tf.ragged.map_flat_values(
             lambda v: tf.equal(self._resources.skipped.lookup(v), 0), ids)
         surfaces = tf.ragged.map_flat_values(self._resources.surfaces.lookup,
@@ -413,8 +407,3 @@ def _json_bytes(value) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _as_ids(ids):
-    try:
-        return tf.convert_to_tensor(ids)
-    except (ValueError, TypeError):  # rows of different lengths
-        return tf.ragged.constant(ids, dtype=tf.int32)

@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from zoo import atomic, textio
+from zoo.text.ids import id_rows
 
 VOCABULARY_FILE = "vocab.txt"
 SETTINGS_FILE = "tokenizer.json"
@@ -348,17 +349,9 @@ class WordPieceTokenizer:
             A 1-D `tf.string` tensor with one string per row, or a scalar
             string for 1-D input.
         """
-        ids = _as_ids(ids)
-        rank = ids.shape.rank
-        if rank not in (1, 2):
-            raise ValueError(
-                f"detokenize takes ids of shape [batch, length] or [length], got rank {rank}."
-            )
-        if rank == 1:
-            return self.detokenize(ids[tf.newaxis])[0]
-        if not isinstance(ids, tf.RaggedTensor):
-            ids = tf.RaggedTensor.from_tensor(ids)
-        ids = tf.cast(ids, tf.int32)
+        ids, single = id_rows(ids, tf.int32)
+        if single:
+            return self.detokenize(ids)[0]
         ids = tf.ragged.map_flat_values(
             lambda v: tf.where((v < 0) | (v >= self.vocabulary_size), self.unk_id, v), ids
         )
@@ -524,13 +517,6 @@ def _as_str(value):
     return value
 
 
-def _as_ids(ids):
-    if isinstance(ids, tf.Tensor | tf.RaggedTensor):
-        return ids
-    try:
-        return tf.convert_to_tensor(ids)
-    except (ValueError, TypeError):  # rows of different lengths
-        return tf.ragged.constant(ids, dtype=tf.int32)
 
 
 # The special tokens Transformers' BertTokenizer keeps whole when a text holds them.

@@ -30,7 +30,7 @@ import numpy as np
 from zoo.checkpoints import fields
 from zoo.checkpoints.converted import Converted
 from zoo.checkpoints.errors import ConversionError
-from zoo.checkpoints.weights import assign
+from zoo.checkpoints.weights import assign, built
 
 #: Marian's `activation_function` -> zoo's feed-forward activation (Transformers' ACT2FN:
 #: "gelu" is the exact erf form, "swish" and "silu" are x * sigmoid(x)).
@@ -66,12 +66,7 @@ def load_transformers(source, head=None) -> Converted:
     values, unused = _values(source, config, tensors)
     from zoo.models import catalog
 
-    cls = catalog.model_class("transformer", "seq2seq")
-    try:
-        model = cls(**config)
-    except ValueError as e:
-        raise ConversionError(f"{source.describe()}: zoo's Transformer cannot take this "
-                              f"configuration ({e}).") from None
+    model = built(catalog.model_class("transformer", "seq2seq"), config, source.describe(), "zoo's Transformer")
     notes += assign(model, values, source.describe(), unused)
     tokenizer = marian_tokenizer(source, config)
     if tokenizer is None:

@@ -27,7 +27,7 @@ import numpy as np
 from zoo.checkpoints import fields
 from zoo.checkpoints.converted import Converted
 from zoo.checkpoints.errors import ConversionError
-from zoo.checkpoints.weights import assign
+from zoo.checkpoints.weights import assign, built
 
 _BLOCK = "encoder_block_{}/"
 
@@ -45,12 +45,7 @@ def _build(source, config, values, unused, notes, extra=None) -> Converted:
     """A `ViTClassifier` of `config`, every variable set from `values`."""
     from zoo.models import catalog
 
-    cls = catalog.model_class("vit", "classifier")
-    try:
-        model = cls(**config)
-    except ValueError as e:
-        raise ConversionError(f"{source.describe()}: zoo's ViT cannot take this "
-                              f"configuration ({e}).") from None
+    model = built(catalog.model_class("vit", "classifier"), config, source.describe(), "zoo's ViT")
     notes = list(notes) + assign(model, values, source.describe(), unused)
     return Converted(model=model, family="vit", head="classifier", tokenizer=None,
                      notes=notes, source=source, extra=extra or {})
