@@ -110,3 +110,19 @@ def cases_by_cost(cases):
         params.append(pytest.param(case, id=case_id(case),
                                    marks=() if first else pytest.mark.slow))
     return params
+
+
+def unknown_token_writer(tokenizer):
+    """A one-block `gpt_tiny` over `tokenizer` that greedily writes its unknown token at every
+    step: the final norm writes one vector whatever it reads, and only the unknown token's
+    embedding points along it."""
+    model = zoo.build("gpt_tiny", vocabulary_size=tokenizer.vocabulary_size, num_layers=1,
+                      max_sequence_length=16)
+    direction = np.ones(model.hidden_dim, "float32")
+    model.final_norm.gamma.assign(np.zeros(model.hidden_dim, "float32"))
+    model.final_norm.beta.assign(direction)
+    table = np.zeros((tokenizer.vocabulary_size, model.hidden_dim), "float32")
+    table[tokenizer.unk_id] = direction
+    model.token_embedding.embeddings.assign(table)
+    return model
+

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import SHARED_DATA
+from helpers import unknown_token_writer
 
 import zoo
 from zoo.models.gpt.generation import generate_text
@@ -239,16 +240,7 @@ def test_a_stop_string_ends_a_row_only_at_a_token_that_reads_back_as_itself():
     from zoo.text import CharacterTokenizer
 
     tokenizer = CharacterTokenizer.train(["abc"])
-    model = zoo.build("gpt_tiny", vocabulary_size=tokenizer.vocabulary_size, num_layers=1,
-                      max_sequence_length=16)
-    # The final norm writes one vector whatever it reads, and the unknown token's embedding
-    # points along it: greedy decoding writes <unk> at every step.
-    direction = np.ones(model.hidden_dim, "float32")
-    model.final_norm.gamma.assign(np.zeros(model.hidden_dim, "float32"))
-    model.final_norm.beta.assign(direction)
-    table = np.zeros((tokenizer.vocabulary_size, model.hidden_dim), "float32")
-    table[tokenizer.unk_id] = direction
-    model.token_embedding.embeddings.assign(table)
+    model = unknown_token_writer(tokenizer)  # greedy decoding writes <unk> at every step
     unknown = "\ufffd" * 5
     assert generate_text(model, tokenizer, ["ab"], max_new_tokens=5) == [unknown]
     assert generate_text(model, tokenizer, ["ab"], max_new_tokens=5, stop="\U0001f600") == [

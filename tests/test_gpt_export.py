@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import SHARED_DATA
+from helpers import unknown_token_writer
 
 import zoo
 from zoo.hub import HubLayer, export
@@ -233,14 +234,7 @@ def test_a_stop_the_vocabulary_lacks_cuts_the_text_but_ends_no_row(tmp_path):
     unknown token. A model that writes <unk> at every step made the export return "" where
     `generate_text` returns five U+FFFD."""
     tokenizer = tokenizers.train(["abc"], kind="characters")
-    model = zoo.build("gpt_tiny", vocabulary_size=tokenizer.vocabulary_size, num_layers=1,
-                      max_sequence_length=16)
-    direction = np.ones(model.hidden_dim, "float32")
-    model.final_norm.gamma.assign(np.zeros(model.hidden_dim, "float32"))
-    model.final_norm.beta.assign(direction)
-    table = np.zeros((tokenizer.vocabulary_size, model.hidden_dim), "float32")
-    table[tokenizer.unk_id] = direction
-    model.token_embedding.embeddings.assign(table)
+    model = unknown_token_writer(tokenizer)  # greedy decoding writes <unk> at every step
     export.export_model(model, tmp_path, tokenizer=tokenizer, recipe={"max_length": 16})
     generator = tf.saved_model.load(str(tmp_path / "generator"))
     for stop in ("\U0001f600", "\ufffd"):
